@@ -1,0 +1,81 @@
+import path from 'node:path';
+import bodyParser from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import serve from 'koa-static';
+import type Provider from 'oidc-provider';
+import { registrationRoutes, REGISTER_IP_LIMIT } from './flows/registration.ts';
+import { AppError } from './http/errors.ts';
+import { render, viewsDir } from './http/render.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { interactionRoutes } from './interactions/router.ts';
+import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/credentials.ts';
+import { createProvider, pageGlobals } from './oidc/provider.ts';
+import { csrf } from './security/csrf.ts';
+import type { Services } from './services.ts';
+
+/** Escapes text for HTML. */
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * Builds the identity provider: oidc-provider (protocol endpoints) with our middleware and routes
+ * (interaction pages, registration, dev outbox, health) on its Koa app.
+ * @returns the provider; `provider.callback()` or `provider.listen(port)` serves it.
+ */
+export async function createIdp(services: Services): Promise<Provider> {
+  const { config } = services;
+  const production = config.NODE_ENV === 'production';
+  const window = config.RATE_LIMIT_WINDOW_SECONDS;
+  services.rateLimits.define(LOGIN_IP_LIMIT, { points: config.RATE_LIMIT_LOGIN_POINTS, durationSeconds: window });
+  services.rateLimits.define(LOGIN_UNKNOWN_LIMIT, { points: config.LOCKOUT_THRESHOLD, durationSeconds: config.LOCKOUT_SECONDS });
+  services.rateLimits.define(REGISTER_IP_LIMIT, { points: config.RATE_LIMIT_REGISTER_POINTS, durationSeconds: window });
+
+  const provider = await createProvider(services);
+  const globals = pageGlobals(services);
+
+  provider.use(async (ctx: Context, next: Next) => {
+    ctx.state.pageGlobals = globals;
+    try {
+      await next();
+    } catch (err) {
+      const appError = err instanceof AppError ? err : undefined;
+      const status = appError?.status ?? (typeof (err as { status?: number }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500);
+      if (status >= 500) services.logger.error({ err, path: ctx.path }, 'request failed');
+      const code = appError?.code ?? (status === 413 ? 'form.too_long' : status < 500 ? 'http.bad_request' : 'http.server_error');
+      await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl: config.PORTAL_URL }, status);
+    }
+  });
+  provider.use(securityHeaders({ production }));
+  provider.use(csrf({ secure: production }));
+  provider.use(serve(path.resolve(viewsDir, '../public'), { maxage: 3600_000, index: false }));
+
+  const router = new Router();
+  router.use(bodyParser({ enableTypes: ['form'], formLimit: '64kb', onError: () => { throw new AppError('http.bad_request', 400); } }));
+  interactionRoutes(router, services, provider);
+  registrationRoutes(router, services, provider);
+
+  router.get('/forgot-username', async (ctx) => {
+    await render(ctx, 'idp/not-yet', { title: 'Forgot Username' });
+  });
+  router.get('/forgot-password', async (ctx) => {
+    await render(ctx, 'idp/not-yet', { title: 'Forgot Password' });
+  });
+  router.get('/health', async (ctx) => {
+    await services.db.selectFrom('terms').select('version').limit(1).execute();
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/', async (ctx) => {
+    ctx.redirect(config.PORTAL_URL);
+  });
+  if (services.mailer.outbox) {
+    const outbox = services.mailer.outbox;
+    router.get('/dev/outbox', async (ctx) => {
+      await render(ctx, 'idp/dev-outbox', { title: 'Development outbox', messages: outbox, escapeFn: escapeHtml });
+    });
+  }
+  provider.use(router.routes());
+  provider.use(router.allowedMethods());
+  return provider;
+}

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .union([z.boolean(), z.string()])
+  .transform((v) => (typeof v === 'boolean' ? v : ['1', 'true', 'yes', 'on'].includes(v.trim().toLowerCase())));
+const int = (min: number) => z.coerce.number().int().min(min);
+const list = z
+  .union([z.array(z.string()), z.string()])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',').map((s) => s.trim()).filter(Boolean)));
+
+/**
+ * The one configuration schema. Each key is read from the environment variable of the same name
+ * (see README "Configuration"); the comment on each key says what it is, its unit and its default.
+ */
+export const configSchema = z.object({
+  /** `development` | `test` | `production`. Production refuses every development default. */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** TCP port of the identity provider. Default 3000. */
+  PORT: int(0).max(65535).default(3000),
+  /** The IdP's issuer identifier and public base URL; every link in mail and pages is built from it. */
+  ISSUER: z.url().default('http://localhost:3000'),
+  /** Trust X-Forwarded-For/-Proto/-Host from a reverse proxy. Default false. */
+  TRUST_PROXY: bool.default(false),
+  /** PostgreSQL connection string. Unset (not production) → embedded PGlite in DATA_DIR. */
+  DATABASE_URL: z.string().optional(),
+  /** PostgreSQL schema holding the tables. Default `public` (tests use one schema per file). */
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
+  /** Folder for the embedded database and generated development secrets. Default `./data`. */
+  DATA_DIR: z.string().default('./data'),
+  /** Comma-separated secrets that sign cookies (first signs, all verify). Required in production. */
+  COOKIE_KEYS: list.optional(),
+  /** SMTP server (`smtp://user:pass@host:port` or `smtps://…`). Unset (not production) → dev outbox. */
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  /** Sender of every mail. */
+  MAIL_FROM: z.string().default('Producer Portal <no-reply@example.com>'),
+  /** Organization shown on pages and mail (the carrier). */
+  ORGANIZATION_NAME: z.string().default('Example Mutual Insurance'),
+  /** Product name shown on pages and mail. */
+  PRODUCT_NAME: z.string().default('Producer Experience Portal'),
+  /** Help desk phone printed on pages and in mail. */
+  HELP_DESK_PHONE: z.string().default('1-800-555-0100'),
+  /** Support email printed on pages and in mail. */
+  SUPPORT_EMAIL: z.string().default('support@example.com'),
+  /** Portal (relying party) port, started by `npm start` beside the IdP. Default 3001. */
+  PORTAL_PORT: int(0).max(65535).default(3001),
+  /** Portal public URL; the default relying party that pages outside a sign-in lead back to. */
+  PORTAL_URL: z.url().default('http://localhost:3001'),
+  /** Start the portal in the same process (`npm start`). Default true. */
+  PORTAL_ENABLED: bool.default(true),
+  /** client_id of the portal at the IdP. */
+  PORTAL_CLIENT_ID: z.string().default('producer-portal'),
+  /** client_secret of the portal. Generated and kept in DATA_DIR in development; required in production. */
+  PORTAL_CLIENT_SECRET: z.string().min(32).optional(),
+  /** argon2id memory cost in KiB. Default 19456 (19 MiB, OWASP minimum). */
+  ARGON2_MEMORY_KIB: int(19456).default(19456),
+  /** argon2id iterations. Default 2. */
+  ARGON2_TIME_COST: int(2).default(2),
+  /** argon2id lanes. Default 1. */
+  ARGON2_PARALLELISM: int(1).default(1),
+  /** Wrong passwords in a row that lock an account (guide slide 6). Default 5. */
+  LOCKOUT_THRESHOLD: int(1).default(5),
+  /** How long a lock lasts, seconds (guide slide 6: 30 minutes). Default 1800. */
+  LOCKOUT_SECONDS: int(1).default(1800),
+  /** Lifetime of an email confirmation link, seconds (guide slide 5: 7 days). Default 604800. */
+  EMAIL_VERIFICATION_TTL_SECONDS: int(60).default(604800),
+  /** Lifetime of a registration flow, seconds. Default 3600. */
+  REGISTRATION_FLOW_TTL_SECONDS: int(60).default(3600),
+  /** Sign-in attempts allowed per client address per window. Default 30. */
+  RATE_LIMIT_LOGIN_POINTS: int(1).default(30),
+  /** Registration attempts (producer lookups, resends) per client address per window. Default 20. */
+  RATE_LIMIT_REGISTER_POINTS: int(1).default(20),
+  /** Rate-limit window, seconds. Default 900. */
+  RATE_LIMIT_WINDOW_SECONDS: int(1).default(900),
+  /** Confirmation mails per account per hour ("Resend Email Link"). Default 5. */
+  MAIL_SENDS_PER_HOUR: int(1).default(5),
+  /** Lifetime of the IdP session, seconds. Default 28800 (8 hours). */
+  SESSION_TTL_SECONDS: int(60).default(28800),
+  /** Seed the demo producers, terms and portal client at start. Default true outside production. */
+  SEED_DEMO: bool.optional(),
+  /** pino log level. Default `info` (`silent` in tests). */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  COOKIE_KEYS: string[];
+  PORTAL_CLIENT_SECRET: string;
+  SEED_DEMO: boolean;
+  LOG_LEVEL: NonNullable<z.infer<typeof configSchema>['LOG_LEVEL']>;
+  /** true when DATABASE_URL is unset and the embedded database is used. */
+  embeddedDatabase: boolean;
+};
+
+/** Thrown when configuration is invalid; `message` names each bad or missing setting. */
+export class ConfigError extends Error {}
+
+/**
+ * Reads configuration from an environment-like record (default `process.env`), validates it with
+ * {@link configSchema}, and fills development defaults (generated secrets kept in DATA_DIR).
+ * @throws ConfigError naming the setting when a value is invalid, or when NODE_ENV=production and
+ *   a development default would be used (embedded database, dev outbox, generated keys).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Record<string, unknown>> = {}): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  Object.assign(raw, overrides);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  const production = c.NODE_ENV === 'production';
+  if (production) {
+    const missing: string[] = [];
+    if (!c.DATABASE_URL) missing.push('DATABASE_URL (production does not use the embedded database)');
+    if (!c.SMTP_URL) missing.push('SMTP_URL (production does not use the development outbox)');
+    if (!c.COOKIE_KEYS?.length) missing.push('COOKIE_KEYS (production does not use generated cookie keys)');
+    if (c.PORTAL_ENABLED && !c.PORTAL_CLIENT_SECRET) missing.push('PORTAL_CLIENT_SECRET (or PORTAL_ENABLED=false)');
+    if (!c.ISSUER.startsWith('https://')) missing.push('ISSUER must be an https:// URL in production');
+    if (missing.length) throw new ConfigError(`NODE_ENV=production refuses development defaults. Set:\n  ${missing.join('\n  ')}`);
+    if (c.COOKIE_KEYS!.some((k) => k.length < 32)) throw new ConfigError('COOKIE_KEYS: each key must have at least 32 characters');
+  }
+  let devSecrets: { cookieKeys: string[]; portalClientSecret: string } | undefined;
+  const needDev = !c.COOKIE_KEYS?.length || !c.PORTAL_CLIENT_SECRET;
+  if (needDev && !production) devSecrets = developmentSecrets(c.DATA_DIR);
+  return {
+    ...c,
+    COOKIE_KEYS: c.COOKIE_KEYS?.length ? c.COOKIE_KEYS : devSecrets!.cookieKeys,
+    PORTAL_CLIENT_SECRET: c.PORTAL_CLIENT_SECRET ?? devSecrets?.portalClientSecret ?? '',
+    SEED_DEMO: c.SEED_DEMO ?? !production,
+    LOG_LEVEL: c.LOG_LEVEL ?? (c.NODE_ENV === 'test' ? 'silent' : 'info'),
+    embeddedDatabase: !c.DATABASE_URL,
+  };
+}
+
+/**
+ * Development secrets, generated once (random, node:crypto) and kept in `DATA_DIR/dev-secrets.json`
+ * so that restarts keep sessions and the portal's client secret. Never used in production.
+ */
+function developmentSecrets(dataDir: string): { cookieKeys: string[]; portalClientSecret: string } {
+  const file = path.join(dataDir, 'dev-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const secrets = {
+    cookieKeys: [randomBytes(32).toString('base64url')],
+    portalClientSecret: randomBytes(32).toString('base64url'),
+  };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}

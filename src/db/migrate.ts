@@ -1,0 +1,29 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kysely } from 'kysely';
+import { FileMigrationProvider, Migrator } from 'kysely/migration';
+
+const migrationFolder = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+/**
+ * Applies every pending migration in `migrations/` (NNNN_description.ts, in name order), recording
+ * them in `kysely_migration` inside the current schema.
+ * @param schema the schema whose migration table is used (the same as the search_path).
+ * @returns the names of the migrations applied by this call.
+ * @throws Error with the failing migration's name when one fails (that migration is rolled back).
+ */
+export async function migrateToLatest(db: Kysely<any>, schema = 'public'): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    migrationTableSchema: schema,
+    provider: new FileMigrationProvider({ fs, path, migrationFolder }),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`migration ${failed?.migrationName ?? '(setup)'} failed: ${reason}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

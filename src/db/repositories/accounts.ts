@@ -1,0 +1,145 @@
+import type { Kysely } from 'kysely';
+import type { ProducerRecord } from '../../producers/records.ts';
+import type { Database } from '../schema.ts';
+
+/** A producer's login, joined with the producer record it belongs to. */
+export interface Account {
+  id: string;
+  username: string;
+  producerNumber: string;
+  passwordHash: string;
+  passwordChangedAt: Date;
+  emailVerifiedAt: Date | null;
+  status: 'active' | 'disabled';
+  failedLoginCount: number;
+  lockedUntil: Date | null;
+  termsVersion: string | null;
+  termsAcceptedAt: Date | null;
+  createdAt: Date;
+  lastLoginAt: Date | null;
+  producer: ProducerRecord;
+}
+
+const d = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
+
+function baseQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom('accounts as a')
+    .innerJoin('producer_records as p', 'p.producer_number', 'a.producer_number')
+    .select([
+      'a.id', 'a.username', 'a.producer_number', 'a.password_hash', 'a.password_changed_at', 'a.email_verified_at',
+      'a.status', 'a.failed_login_count', 'a.locked_until', 'a.terms_version', 'a.terms_accepted_at', 'a.created_at',
+      'a.last_login_at', 'p.npn', 'p.first_name', 'p.last_name', 'p.agency_name', 'p.email', 'p.mobile_phone',
+      'p.business_zip', 'p.bap_zip', 'p.parent_producer_number', 'p.status as producer_status',
+    ]);
+}
+
+type JoinedRow = NonNullable<Awaited<ReturnType<ReturnType<typeof baseQuery>['executeTakeFirst']>>>;
+
+function toAccount(r: JoinedRow): Account {
+  return {
+    id: r.id,
+    username: r.username,
+    producerNumber: r.producer_number,
+    passwordHash: r.password_hash,
+    passwordChangedAt: new Date(r.password_changed_at),
+    emailVerifiedAt: d(r.email_verified_at),
+    status: r.status,
+    failedLoginCount: r.failed_login_count,
+    lockedUntil: d(r.locked_until),
+    termsVersion: r.terms_version,
+    termsAcceptedAt: d(r.terms_accepted_at),
+    createdAt: new Date(r.created_at),
+    lastLoginAt: d(r.last_login_at),
+    producer: {
+      producerNumber: r.producer_number,
+      npn: r.npn,
+      firstName: r.first_name,
+      lastName: r.last_name,
+      agencyName: r.agency_name,
+      email: r.email,
+      mobilePhone: r.mobile_phone,
+      businessZip: r.business_zip,
+      bapZip: r.bap_zip,
+      parentProducerNumber: r.parent_producer_number,
+      status: r.producer_status,
+    },
+  };
+}
+
+/** The account with this id (the OIDC `sub`), or undefined. */
+export async function findAccountById(db: Kysely<Database>, id: string): Promise<Account | undefined> {
+  const r = await baseQuery(db).where('a.id', '=', id).executeTakeFirst();
+  return r ? toAccount(r) : undefined;
+}
+
+/** The account whose username equals `username` ignoring case, or undefined. */
+export async function findAccountByUsername(db: Kysely<Database>, username: string): Promise<Account | undefined> {
+  const r = await baseQuery(db).where('a.username_normalized', '=', username.toLowerCase()).executeTakeFirst();
+  return r ? toAccount(r) : undefined;
+}
+
+/** True when a producer number already has an account. */
+export async function producerHasAccount(db: Kysely<Database>, producerNumber: string): Promise<boolean> {
+  const r = await db.selectFrom('accounts').select('id').where('producer_number', '=', producerNumber).executeTakeFirst();
+  return !!r;
+}
+
+/** True when the username (ignoring case) is taken. */
+export async function usernameTaken(db: Kysely<Database>, username: string): Promise<boolean> {
+  const r = await db.selectFrom('accounts').select('id').where('username_normalized', '=', username.toLowerCase()).executeTakeFirst();
+  return !!r;
+}
+
+/** Values of a new account. */
+export interface NewAccount {
+  id: string;
+  username: string;
+  producerNumber: string;
+  passwordHash: string;
+  termsVersion: string;
+  now: Date;
+}
+
+/**
+ * Inserts an account and its first password-history row (call inside the registration transaction).
+ * @throws the database's unique-violation error (code 23505) when the username or producer is taken.
+ */
+export async function insertAccount(db: Kysely<Database>, a: NewAccount): Promise<void> {
+  await db
+    .insertInto('accounts')
+    .values({
+      id: a.id,
+      username: a.username,
+      username_normalized: a.username.toLowerCase(),
+      producer_number: a.producerNumber,
+      password_hash: a.passwordHash,
+      password_changed_at: a.now,
+      status: 'active',
+      terms_version: a.termsVersion,
+      terms_accepted_at: a.now,
+      created_at: a.now,
+    })
+    .execute();
+  await db.insertInto('password_history').values({ account_id: a.id, password_hash: a.passwordHash, created_at: a.now }).execute();
+}
+
+/** Records the acceptance of a Terms of Use version by an account. */
+export async function acceptTerms(db: Kysely<Database>, accountId: string, version: string, at: Date): Promise<void> {
+  await db.updateTable('accounts').set({ terms_version: version, terms_accepted_at: at }).where('id', '=', accountId).execute();
+}
+
+/** Replaces the stored hash of the same password (rehash with current argon2 parameters). */
+export async function replacePasswordHash(db: Kysely<Database>, accountId: string, phc: string): Promise<void> {
+  await db.updateTable('accounts').set({ password_hash: phc }).where('id', '=', accountId).execute();
+}
+
+/** Records a completed sign-in. */
+export async function recordLogin(db: Kysely<Database>, accountId: string, at: Date): Promise<void> {
+  await db.updateTable('accounts').set({ last_login_at: at }).where('id', '=', accountId).execute();
+}
+
+/** Sets the account's status (`active` | `disabled`). */
+export async function setAccountStatus(db: Kysely<Database>, accountId: string, status: 'active' | 'disabled'): Promise<void> {
+  await db.updateTable('accounts').set({ status }).where('id', '=', accountId).execute();
+}

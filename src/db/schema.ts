@@ -1,0 +1,119 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Table types for Kysely (the application's view; migrations use Kysely<any>). */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T = Record<string, unknown>> = ColumnType<T, string, string>;
+
+export interface ProducerRecordsTable {
+  producer_number: string;
+  npn: string;
+  first_name: string;
+  last_name: string;
+  agency_name: string | null;
+  email: string;
+  mobile_phone: string | null;
+  business_zip: string;
+  bap_zip: string | null;
+  parent_producer_number: string | null;
+  status: 'active' | 'inactive';
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface TermsTable {
+  version: string;
+  body: string;
+  published_at: Timestamp;
+  is_active: boolean;
+}
+
+export interface AccountsTable {
+  id: string;
+  username: string;
+  username_normalized: string;
+  producer_number: string;
+  password_hash: string;
+  password_changed_at: Timestamp;
+  email_verified_at: Timestamp | null;
+  status: 'active' | 'disabled';
+  failed_login_count: Generated<number>;
+  locked_until: Timestamp | null;
+  terms_version: string | null;
+  terms_accepted_at: Timestamp | null;
+  created_at: Timestamp;
+  last_login_at: Timestamp | null;
+}
+
+export interface PasswordHistoryTable {
+  id: Generated<number>;
+  account_id: string;
+  password_hash: string;
+  created_at: Timestamp;
+}
+
+export interface EmailVerificationTokensTable {
+  token_hash: string;
+  account_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  voided_at: Timestamp | null;
+}
+
+export interface MailSendsTable {
+  id: Generated<number>;
+  account_id: string;
+  purpose: string;
+  sent_at: Timestamp;
+}
+
+export interface FlowsTable {
+  id_hash: string;
+  kind: string;
+  state: Json;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload: Json;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Timestamp | null;
+  consumed_at: Timestamp | null;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  private_jwk: Json;
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: Timestamp;
+  type: string;
+  account_id: string | null;
+  client_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: Json;
+}
+
+export interface Database {
+  producer_records: ProducerRecordsTable;
+  terms: TermsTable;
+  accounts: AccountsTable;
+  password_history: PasswordHistoryTable;
+  email_verification_tokens: EmailVerificationTokensTable;
+  mail_sends: MailSendsTable;
+  flows: FlowsTable;
+  oidc_payloads: OidcPayloadsTable;
+  signing_keys: SigningKeysTable;
+  audit_events: AuditEventsTable;
+}

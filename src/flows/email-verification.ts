@@ -1,0 +1,121 @@
+import { sql } from 'kysely';
+import { audit, type AuditContext } from '../audit.ts';
+import { addSeconds } from '../clock.ts';
+import { findAccountById } from '../db/repositories/accounts.ts';
+import { renderMessage } from '../notify/mail.ts';
+import type { Services } from '../services.ts';
+import { hashToken, hmac, randomToken, safeEqual } from '../security/tokens.ts';
+
+/** Why a confirmation mail was not sent. */
+export type SendRefusal = { sent: false; reason: 'limited'; retryAfterSeconds: number } | { sent: false; reason: 'already_verified' | 'no_account' };
+
+/**
+ * Sends the "Confirm Your Email Address" mail (guide slide 5) to the email on the producer record:
+ * a new random token (256 bits, stored only as SHA-256), valid EMAIL_VERIFICATION_TTL_SECONDS
+ * (7 days) or until used once. Earlier unused links of the account are voided in the same
+ * transaction. At most MAIL_SENDS_PER_HOUR mails per account per hour. The mail is sent after commit.
+ * @returns `{ sent: true, email }` or a refusal with its reason.
+ */
+export async function sendVerificationEmail(
+  services: Services,
+  accountId: string,
+  ctx: AuditContext,
+): Promise<{ sent: true; email: string } | SendRefusal> {
+  const { db, clock, config } = services;
+  const now = clock.now();
+  const account = await findAccountById(db, accountId);
+  if (!account) return { sent: false, reason: 'no_account' };
+  if (account.emailVerifiedAt) return { sent: false, reason: 'already_verified' };
+  const token = randomToken(32);
+  const hourAgo = addSeconds(now, -3600);
+  const result = await db.transaction().execute(async (trx) => {
+    // Serialize sends per account so the hourly count is exact under parallel clicks.
+    await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
+    const recent = await trx
+      .selectFrom('mail_sends')
+      .select([sql<number>`count(*)::int`.as('n'), sql<Date | null>`min(sent_at)`.as('oldest')])
+      .where('account_id', '=', accountId)
+      .where('purpose', '=', 'verify_email')
+      .where('sent_at', '>', hourAgo)
+      .executeTakeFirstOrThrow();
+    if (recent.n >= config.MAIL_SENDS_PER_HOUR) {
+      const oldest = recent.oldest ? new Date(recent.oldest).getTime() : now.getTime();
+      return { limited: true as const, retryAfterSeconds: Math.max(1, Math.ceil((oldest + 3600_000 - now.getTime()) / 1000)) };
+    }
+    await trx
+      .updateTable('email_verification_tokens')
+      .set({ voided_at: now })
+      .where('account_id', '=', accountId)
+      .where('used_at', 'is', null)
+      .where('voided_at', 'is', null)
+      .execute();
+    await trx
+      .insertInto('email_verification_tokens')
+      .values({ token_hash: hashToken(token), account_id: accountId, created_at: now, expires_at: addSeconds(now, config.EMAIL_VERIFICATION_TTL_SECONDS) })
+      .execute();
+    await trx.insertInto('mail_sends').values({ account_id: accountId, purpose: 'verify_email', sent_at: now }).execute();
+    return { limited: false as const };
+  });
+  if (result.limited) return { sent: false, reason: 'limited', retryAfterSeconds: result.retryAfterSeconds };
+
+  const link = new URL('/verify-email', config.ISSUER);
+  link.searchParams.set('token', token);
+  const msg = await renderMessage('verify-email', account.producer.email, `Confirm your email address for ${config.PRODUCT_NAME}`, services.branding, {
+    firstName: account.producer.firstName,
+    username: account.username,
+    link: link.href,
+    validDays: Math.round(config.EMAIL_VERIFICATION_TTL_SECONDS / 86400),
+  });
+  await services.mailer.send(msg);
+  await audit(db, clock, 'registration.email_sent', accountId, ctx);
+  return { sent: true, email: account.producer.email };
+}
+
+/**
+ * Confirms an email address from a link: the token must exist, be unused, not voided and not
+ * expired; using it marks it used and the account's email verified, atomically (a link clicked
+ * twice in parallel confirms once).
+ * @returns the account id, or undefined when the link is not valid.
+ */
+export async function confirmEmail(services: Services, token: string, ctx: AuditContext): Promise<string | undefined> {
+  if (typeof token !== 'string' || token.length < 20 || token.length > 200) return undefined;
+  const { db, clock } = services;
+  const now = clock.now();
+  const accountId = await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable('email_verification_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', hashToken(token))
+      .where('used_at', 'is', null)
+      .where('voided_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('account_id')
+      .executeTakeFirst();
+    if (!row) return undefined;
+    await trx.updateTable('accounts').set({ email_verified_at: now }).where('id', '=', row.account_id).where('email_verified_at', 'is', null).execute();
+    return row.account_id;
+  });
+  if (accountId) await audit(db, clock, 'registration.email_verified', accountId, ctx);
+  return accountId;
+}
+
+const TICKET_TTL_SECONDS = 15 * 60;
+
+/**
+ * A short-lived signed ticket (`accountId.expiry.mac`, HMAC-SHA256 under the first cookie key) that
+ * lets the login page offer "Resend Email Link" after a correct password, without a session.
+ */
+export function verificationTicket(key: string, accountId: string, now: Date): string {
+  const exp = Math.floor(now.getTime() / 1000) + TICKET_TTL_SECONDS;
+  return `${accountId}.${exp}.${hmac(key, `verify-resend|${accountId}|${exp}`)}`;
+}
+
+/** The account id of a valid ticket (any configured key), or undefined. */
+export function readVerificationTicket(keys: string[], ticket: unknown, now: Date): string | undefined {
+  if (typeof ticket !== 'string' || ticket.length > 300) return undefined;
+  const [accountId, exp, mac] = ticket.split('.');
+  if (!accountId || !exp || !mac) return undefined;
+  if (!keys.some((k) => safeEqual(mac, hmac(k, `verify-resend|${accountId}|${exp}`)))) return undefined;
+  if (Number(exp) * 1000 < now.getTime()) return undefined;
+  return accountId;
+}

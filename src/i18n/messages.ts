@@ -1,0 +1,85 @@
+/**
+ * The message catalog: every word a person sees for an error or notice, keyed by a stable dotted
+ * code. Code never carries user-facing text inline; it throws or returns a code and the views look
+ * the words up here (i18n-ready: a second locale is a second object of the same shape).
+ *
+ * Placeholders `{name}` are filled by {@link t}.
+ */
+export const en = {
+  // generic
+  'form.required': 'This field is required.',
+  'form.too_long': 'This value is too long.',
+  'form.invalid_characters': 'This value contains characters that are not allowed.',
+  'form.csrf': 'Your session for this page expired or the form was submitted twice. Please try again.',
+  'http.not_found': 'The page you asked for does not exist.',
+  'http.rate_limited': 'Too many attempts from your network. Please try again in {minutes} minute(s).',
+  'http.server_error': 'Something went wrong on our side. Please try again.',
+  'http.bad_request': 'The request could not be understood.',
+  'interaction.expired': 'Your sign-in session expired. Please start again from the portal.',
+
+  // terms (guide slide 3)
+  'terms.rejected': 'You rejected the Terms of Use, so registration was cancelled.',
+  'terms.must_accept': 'You must accept the Terms of Use to continue.',
+
+  // registration step 1 (guide slide 3)
+  'register.producer_number.format': 'Producer Number should be up to 9 digits.',
+  'register.npn.format': 'National Producer Number should be 1 to 10 digits.',
+  'register.zip.format': 'Zip Code should be 5 digits (or ZIP+4, like 60601-1234).',
+  'register.no_match':
+    'We could not match this information to a producer record. Check the Producer Number, National Producer Number and Zip Code, and try again.',
+  'register.inactive': 'This producer record is not active, so it cannot be registered. Please contact the help desk at {helpDeskPhone}.',
+  'register.already_registered':
+    'This producer already has an account. Use Forgot Username or Forgot Password to get back in.',
+  'register.flow_expired': 'Your registration session expired. Please start again.',
+
+  // registration step 2 (guide slide 4)
+  'username.required': 'Enter a username.',
+  'username.too_short': 'Username must be at least 7 characters.',
+  'username.too_long': 'Username must be at most 40 characters.',
+  'username.characters': 'Username may contain only the letters A-Z, a-z and the digits 0-9 (no special characters, periods or dots).',
+  'username.taken': 'This username is not available. Please choose another.',
+  'password.required': 'Enter a password.',
+  'password.length': 'Password must have 8-40 characters.',
+  'password.uppercase': 'Password must have an uppercase letter.',
+  'password.lowercase': 'Password must have a lowercase letter.',
+  'password.number': 'Password must have a number.',
+  'password.special': 'Password must have a special character ~!@#$%^&*(){}.',
+  'password.sequential': 'Password cannot have more than two sequential characters, like 123 or ABC.',
+  'password.repeated': 'Password cannot have more than two repeated characters, like 111 or AAA.',
+  'password.month': 'Password cannot have abbreviations for months, like Jan, Feb, or Mar.',
+  'password.day': 'Password cannot have abbreviations for days, like Mon, Tue, or Wed.',
+  'password.restricted_term': 'Password cannot have restricted terms: Appl, Asdf, Basic, Cadam, Demo, Focus, Game, Net, New, Pas, Ros, Sign, Sys, Tso, Valid, Vtam, Log.',
+  'password.forbidden_special': 'Password cannot have the special characters = _ - +.',
+  'password.contains_username': 'Password cannot contain your username.',
+  'password.invalid_characters': 'Password may contain only letters, digits and the special characters ~!@#$%^&*(){}.',
+
+  // registration step 3 (guide slide 5)
+  'verify_email.sent': 'We sent a link to {email}. Select "Confirm Your Email Address" in that email to finish registration.',
+  'verify_email.resent': 'We sent a new link to {email}. Links sent earlier no longer work.',
+  'verify_email.confirmed': 'Your email address is confirmed. You can now log in.',
+  'verify_email.invalid': 'This confirmation link is not valid. It may have expired (links are valid for 7 days) or been used already.',
+  'verify_email.resend_limited': 'Too many emails were sent. Please try again in {minutes} minute(s).',
+
+  // sign-in (guide slides 6-7)
+  'login.invalid_credentials': 'The username or password is incorrect.',
+  'login.locked':
+    'This account is locked. 5 failed attempts lock an account for 30 minutes. Use Forgot Username or Forgot Password to unlock it now.',
+  'login.email_not_verified':
+    'Your email address is not confirmed yet. Select "Confirm Your Email Address" in the email we sent you, or resend it below.',
+  'login.disabled': 'This account is disabled. Please contact the help desk at {helpDeskPhone}.',
+  'login.lock_notice': '5 failed attempts lock an account for 30 minutes. Forgot Username or Forgot Password unlock it.',
+  'login.password_reset_done': 'Your password was changed. Log in with your new password.',
+} as const;
+
+export type MessageCode = keyof typeof en;
+
+/**
+ * Looks up a message by code and fills `{placeholders}`.
+ * @param code a key of the catalog; an unknown code is returned as-is (never throws).
+ * @param params values for placeholders, e.g. `{ minutes: 30 }`.
+ * @returns the text a person sees.
+ */
+export function t(code: string, params: Record<string, string | number> = {}): string {
+  const text = (en as Record<string, string>)[code] ?? code;
+  return text.replace(/\{(\w+)\}/g, (_, k: string) => (k in params ? String(params[k]) : `{${k}}`));
+}

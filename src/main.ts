@@ -1,0 +1,78 @@
+import type { Server } from 'node:http';
+import { createIdp } from './app.ts';
+import { buildServices } from './bootstrap.ts';
+import { ConfigError, loadConfig } from './config/index.ts';
+import { EmbeddedDatabaseBusyError } from './db/embedded-lock.ts';
+import { findProducer } from './db/repositories/producers.ts';
+import { createPortalApp } from './portal/app.ts';
+import { parseProducerCsv } from './producers/csv-import.ts';
+import { DEMO_PRODUCERS_CSV, seed } from './seed.ts';
+import { readFileSync } from 'node:fs';
+
+/**
+ * Process entry (`npm start`): load configuration, open and migrate the database, seed, start the
+ * IdP on PORT and (unless PORTAL_ENABLED=false) the portal on PORTAL_PORT; drain on SIGTERM/SIGINT.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const { services, database } = await buildServices(config);
+  const provider = await createIdp(services);
+  await seed(services, provider);
+
+  const servers: Server[] = [];
+  servers.push(provider.listen(config.PORT, () => undefined));
+  if (config.PORTAL_ENABLED) {
+    const portal = createPortalApp({
+      portalUrl: config.PORTAL_URL,
+      issuer: config.ISSUER,
+      clientId: config.PORTAL_CLIENT_ID,
+      clientSecret: config.PORTAL_CLIENT_SECRET,
+      cookieKeys: config.COOKIE_KEYS,
+      secureCookies: config.NODE_ENV === 'production',
+      productName: config.PRODUCT_NAME,
+      organizationName: config.ORGANIZATION_NAME,
+      allowInsecureRequests: config.ISSUER.startsWith('http:'),
+      logger: services.logger,
+    });
+    servers.push(portal.listen(config.PORTAL_PORT));
+  }
+
+  const lines = [
+    '',
+    `  ${config.PRODUCT_NAME} identity provider`,
+    `  Issuer (IdP):   ${config.ISSUER}   discovery: ${config.ISSUER}/.well-known/openid-configuration`,
+  ];
+  if (config.PORTAL_ENABLED) lines.push(`  Portal (RP):    ${config.PORTAL_URL}   <- open this to sign in or register`);
+  if (services.mailer.outbox) lines.push(`  Mail outbox:    ${config.ISSUER}/dev/outbox   (development: mail is kept here, not sent)`);
+  lines.push(`  Database:       ${database.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`);
+  if (config.SEED_DEMO) {
+    lines.push('', '  Demo producers (register with: Producer Number, National Producer Number, Zip Code):');
+    const { records } = parseProducerCsv(readFileSync(DEMO_PRODUCERS_CSV, 'utf8'));
+    for (const r of records) {
+      const live = await findProducer(services.db, r.producerNumber);
+      lines.push(`    ${r.producerNumber}  NPN ${r.npn.padEnd(10)} ZIP ${r.businessZip}  ${r.firstName} ${r.lastName}${live?.status === 'inactive' ? '  (inactive: cannot register)' : ''}`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    services.logger.info({ signal }, 'shutting down');
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections?.(); })));
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError || err instanceof EmbeddedDatabaseBusyError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78);
+  }
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
+import { findAccountById, type Account } from '../db/repositories/accounts.ts';
+import type { Services } from '../services.ts';
+
+/** Which claims each scope releases (OIDC Core §5.4, plus the `producer` scope). */
+export const CLAIMS_BY_SCOPE = {
+  openid: ['sub'],
+  profile: ['name', 'given_name', 'family_name'],
+  email: ['email', 'email_verified'],
+  phone: ['phone_number'],
+  producer: ['producer_number', 'npn', 'agency_name'],
+} as const;
+
+/**
+ * The claims of an account (OIDC Core §5.1). oidc-provider releases only those of the granted scopes.
+ * `phone_number` is the E.164 mobile number of the producer record, when there is one.
+ */
+export function accountClaims(a: Account): Record<string, unknown> {
+  const claims: Record<string, unknown> = {
+    sub: a.id,
+    name: `${a.producer.firstName} ${a.producer.lastName}`,
+    given_name: a.producer.firstName,
+    family_name: a.producer.lastName,
+    email: a.producer.email,
+    email_verified: a.emailVerifiedAt !== null,
+    producer_number: a.producerNumber,
+    npn: a.producer.npn,
+    agency_name: a.producer.agencyName,
+  };
+  if (a.producer.mobilePhone) claims.phone_number = a.producer.mobilePhone;
+  return claims;
+}
+
+/** oidc-provider's `findAccount`: the account by `sub`, or undefined when it no longer exists. */
+export function createFindAccount(services: Pick<Services, 'db'>): FindAccount {
+  return async (_ctx, sub): Promise<OidcAccount | undefined> => {
+    const account = await findAccountById(services.db, sub);
+    if (!account) return undefined;
+    return { accountId: account.id, claims: async () => accountClaims(account) as { sub: string } };
+  };
+}

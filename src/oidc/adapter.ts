@@ -1,0 +1,105 @@
+import type { Kysely } from 'kysely';
+import { errors } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Database } from '../db/schema.ts';
+
+/** Models whose rows are looked up by grant id when a grant is revoked. */
+const GRANTABLE = new Set([
+  'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest',
+]);
+
+/**
+ * Builds oidc-provider's adapter class over PostgreSQL: one table (`oidc_payloads`) keyed by
+ * (model, id) holds every model (sessions, interactions, codes, tokens, grants, clients), with an
+ * expiry that every read honours.
+ *
+ * Consumption is atomic: `consume` marks the row only if it was not consumed yet, in one UPDATE; a
+ * second, even parallel, consumer gets `invalid_grant` (RFC 6749 §4.1.2: a code is single-use).
+ * Source: oidc-provider's adapter interface (docs/README "adapter").
+ */
+export function createAdapterClass(db: Kysely<Database>): new (model: string) => Adapter {
+  return class PostgresAdapter implements Adapter {
+    readonly model: string;
+    constructor(model: string) {
+      this.model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      const row = {
+        model: this.model,
+        id,
+        payload: JSON.stringify(payload),
+        grant_id: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
+        user_code: payload.userCode ?? null,
+        uid: payload.uid ?? null,
+        expires_at: expiresAt,
+      };
+      await db
+        .insertInto('oidc_payloads')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['model', 'id']).doUpdateSet({
+            payload: row.payload,
+            grant_id: row.grant_id,
+            user_code: row.user_code,
+            uid: row.uid,
+            expires_at: row.expires_at,
+          }),
+        )
+        .execute();
+    }
+
+    async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+      const row = await db
+        .selectFrom('oidc_payloads')
+        .select(['payload', 'consumed_at', 'expires_at'])
+        .where('model', '=', this.model)
+        .where(column, '=', value)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
+      const payload = row.payload as unknown as AdapterPayload;
+      return row.consumed_at ? { ...payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : payload;
+    }
+
+    find(id: string): Promise<AdapterPayload | undefined> {
+      return this.#findBy('id', id);
+    }
+
+    findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return this.#findBy('uid', uid);
+    }
+
+    findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return this.#findBy('user_code', userCode);
+    }
+
+    async consume(id: string): Promise<void> {
+      const res = await db
+        .updateTable('oidc_payloads')
+        .set({ consumed_at: new Date() })
+        .where('model', '=', this.model)
+        .where('id', '=', id)
+        .where('consumed_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) {
+        throw new errors.InvalidGrant(`${this.model} already consumed`);
+      }
+    }
+
+    async destroy(id: string): Promise<void> {
+      await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', id).execute();
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('grant_id', '=', grantId).execute();
+    }
+  };
+}
+
+/** Deletes expired OIDC rows. Returns how many were removed. */
+export async function purgeExpiredPayloads(db: Kysely<Database>): Promise<number> {
+  const res = await db.deleteFrom('oidc_payloads').where('expires_at', '<', new Date()).executeTakeFirst();
+  return Number(res.numDeletedRows);
+}

@@ -1,0 +1,54 @@
+import { interactionPolicy } from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { findAccountById } from '../db/repositories/accounts.ts';
+import { activeTerms } from '../db/repositories/terms.ts';
+import { consentStep } from '../interactions/steps/consent.ts';
+import { credentialsStep } from '../interactions/steps/credentials.ts';
+import { termsStep } from '../interactions/steps/terms.ts';
+import type { Step } from '../interactions/step.ts';
+import type { Services } from '../services.ts';
+
+const { Check, Prompt, base } = interactionPolicy;
+
+/**
+ * THE one place where the order of prompts lives (ARCHITECTURE "How a step works").
+ *
+ *   login     credentials (guide slides 6-7); re-prompted when the account became unusable
+ *   terms     Terms of Use acceptance when the accepted version is older than the active one
+ *   consent   third-party clients only (first-party grants are made in configuration.ts)
+ *
+ * Later issues add: account verification (second factor) as sub-steps of `login`, and typing-pattern
+ * enrollment as a prompt after `login`. Adding a step = a file in interactions/steps, a view, a
+ * journey test, and a line here.
+ */
+export const STEPS: Step[] = [credentialsStep, termsStep, consentStep];
+
+/** Builds oidc-provider's interaction policy with our checks, reading accounts through `services`. */
+export function buildPolicy(services: Pick<Services, 'db' | 'clock'>) {
+  const policy = base();
+
+  // login: besides oidc-provider's own checks (no session, max_age, id_token_hint, acr), an account
+  // that was disabled, removed or lost its verified email must sign in again.
+  policy.get('login')!.checks.push(
+    new Check('account_unusable', 'the signed-in account can no longer be used', 'login_required', async (ctx: KoaContextWithOIDC) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId) return Check.NO_NEED_TO_PROMPT;
+      const account = await findAccountById(services.db, accountId);
+      if (!account || account.status !== 'active' || !account.emailVerifiedAt) return Check.REQUEST_PROMPT;
+      return Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+
+  const terms = new Prompt(
+    { name: 'terms', requestable: false },
+    new Check('terms_outdated', 'the active Terms of Use have not been accepted', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId) return Check.NO_NEED_TO_PROMPT;
+      const [account, active] = await Promise.all([findAccountById(services.db, accountId), activeTerms(services.db)]);
+      if (!account || !active) return Check.NO_NEED_TO_PROMPT;
+      return account.termsVersion === active.version ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  policy.add(terms, 1);
+  return policy;
+}

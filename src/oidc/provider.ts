@@ -1,0 +1,111 @@
+import type { Context } from 'koa';
+import Provider, { errors } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { render } from '../http/render.ts';
+import { originsOf } from '../http/security-headers.ts';
+import type { Services } from '../services.ts';
+import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
+import { createAdapterClass } from './adapter.ts';
+import { loadSigningKeys } from './keys.ts';
+import { buildPolicy } from './policy.ts';
+
+/** True when the client was registered as first-party (`first_party: true` metadata). */
+export function isFirstParty(client: { metadata(): Record<string, unknown> } | undefined): boolean {
+  return client?.metadata().first_party === true;
+}
+
+/**
+ * Builds the oidc-provider configuration (OpenID Connect Core 1.0, RFC 6749, RFC 7636 PKCE,
+ * RP-Initiated Logout 1.0): authorization code flow only, PKCE S256 (required for public clients),
+ * refresh tokens for clients allowed the refresh_token grant, our EJS pages for every screen.
+ */
+export async function buildConfiguration(services: Services): Promise<Configuration> {
+  const { config } = services;
+  const secure = config.NODE_ENV === 'production';
+  const keys = await loadSigningKeys(services.db);
+  return {
+    adapter: createAdapterClass(services.db),
+    findAccount: createFindAccount(services),
+    jwks: { keys: keys as never },
+    claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([k, v]) => [k, [...v]])),
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'],
+    responseTypes: ['code'],
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    cookies: {
+      keys: config.COOKIE_KEYS,
+      long: { signed: true, secure, sameSite: 'lax' },
+      short: { signed: true, secure, sameSite: 'lax' },
+    },
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      Session: config.SESSION_TTL_SECONDS,
+      Grant: 14 * 24 * 3600,
+      RefreshToken: 14 * 24 * 3600,
+    },
+    extraClientMetadata: {
+      properties: ['first_party'],
+      validator(_ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+      },
+    },
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && (code.scopes.has('openid') || code.scopes.has('offline_access')),
+    // First-party clients: the producer never sees a consent page; their grant covers what was asked.
+    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
+      const { oidc } = ctx;
+      const grantId = oidc.result?.consent?.grantId || oidc.session!.grantIdFor(oidc.client!.clientId);
+      const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+      if (!isFirstParty(oidc.client as never)) return existing;
+      const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
+      grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+      const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
+      if (claims.length) grant.addOIDCClaims(claims);
+      await grant.save();
+      return grant;
+    },
+    interactions: {
+      policy: buildPolicy(services),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          const c = ctx as unknown as Context & KoaContextWithOIDC;
+          const client = c.oidc?.client;
+          c.state.formActionOrigins = originsOf(client?.postLogoutRedirectUris ?? []);
+          await render(c, 'idp/logout', { title: 'Log out', form, clientName: client?.clientName ?? null });
+        },
+        async postLogoutSuccessSource(ctx) {
+          await render(ctx as unknown as Context, 'idp/logged-out', { title: 'Logged out', portalUrl: config.PORTAL_URL });
+        },
+      },
+    },
+    async renderError(ctx, out) {
+      const c = ctx as unknown as Context;
+      c.state.pageGlobals ??= pageGlobals(services);
+      await render(c, 'idp/error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null, portalUrl: config.PORTAL_URL }, c.status >= 400 ? c.status : 400);
+    },
+  };
+}
+
+/** Branding values for every page. */
+export function pageGlobals(services: Pick<Services, 'config'>) {
+  const c = services.config;
+  return { organizationName: c.ORGANIZATION_NAME, productName: c.PRODUCT_NAME, helpDeskPhone: c.HELP_DESK_PHONE, supportEmail: c.SUPPORT_EMAIL, portalUrl: c.PORTAL_URL };
+}
+
+/** Creates the provider for `services.config.ISSUER`, trusting proxy headers only with TRUST_PROXY. */
+export async function createProvider(services: Services): Promise<Provider> {
+  const provider = new Provider(services.config.ISSUER, await buildConfiguration(services));
+  provider.proxy = services.config.TRUST_PROXY;
+  return provider;
+}

@@ -1,0 +1,30 @@
+/**
+ * Words the portal shows on its message pages, keyed by stable dotted codes (the portal's own small
+ * catalog: it is a separate application from the IdP and must not depend on the IdP's modules).
+ */
+export const portalMessages = {
+  'portal.signin_incomplete.title': 'Sign-in did not complete',
+  'portal.signin_incomplete.idp_error': 'The sign-in service did not complete your sign-in.',
+  'portal.signin_incomplete.bad_callback':
+    'This sign-in link is not valid any more (it may have been used already, or it expired). Please start again.',
+  'portal.idp_unavailable.title': 'Sign-in is unavailable',
+  'portal.idp_unavailable.message': 'The sign-in service could not be reached. Please try again in a few minutes.',
+  'portal.logged_out.title': 'Logged out',
+  'portal.logged_out.message': 'You have been logged out.',
+  'portal.csrf.title': 'Please try again',
+  'portal.csrf.message': 'Your session for this page expired or the form was submitted twice. Please try again.',
+  'portal.not_found.title': 'Page not found',
+  'portal.not_found.message': 'The page you asked for does not exist.',
+  'portal.server_error.title': 'Something went wrong',
+  'portal.server_error.message': 'Something went wrong on our side. Please try again.',
+  'portal.link.try_again': 'Try again',
+  'portal.link.log_in_again': 'Log in again',
+  'portal.link.home': 'Go to Home',
+} as const;
+
+export type PortalMessageCode = keyof typeof portalMessages;
+
+/** Looks a message up by code. */
+export function pm(code: PortalMessageCode): string {
+  return portalMessages[code];
+}

@@ -1,0 +1,120 @@
+/**
+ * View models and rendering for the portal's EJS pages (views/portal/). Templates escape every
+ * value with `<%= %>`; only trusted template partials are included unescaped.
+ */
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import ejs from 'ejs';
+
+import type { SignedInUser } from './session.ts';
+
+/** Directory of the portal templates. */
+export const PORTAL_VIEWS_DIR = fileURLToPath(new URL('../../views/portal/', import.meta.url));
+
+/** One entry of the main navigation (guide slide 18, "Home Page"). */
+export interface NavItem {
+  href: string;
+  label: string;
+}
+
+/** The portal's sections in the order the user guide lists them (slide 18). */
+export const NAV_ITEMS: readonly NavItem[] = [
+  { href: '/', label: 'Home' },
+  { href: '/my-information', label: 'My Information' },
+  { href: '/my-hierarchy', label: 'My Hierarchy' },
+  { href: '/my-delegates', label: 'My Delegates' },
+  { href: '/quote-enroll', label: 'Quote & Enroll' },
+  { href: '/commissions-reporting', label: 'Commissions & Reporting' },
+  { href: '/resources', label: 'Resources' },
+];
+
+/** One row of the "My Information" panel; `value` undefined means the IdP did not release it. */
+export interface Fact {
+  label: string;
+  value: string | undefined;
+}
+
+/** Fields every template may use (the layout partials read them). */
+export interface BaseModel {
+  title: string;
+  productName: string;
+  organizationName: string;
+  user: { displayName: string } | null;
+  csrfToken: string | null;
+  nav: Array<NavItem & { current: boolean }>;
+}
+
+/** Branding, from PortalOptions only. */
+export interface Branding {
+  productName: string;
+  organizationName: string;
+}
+
+function claimText(claims: Record<string, unknown>, name: string): string | undefined {
+  const value = claims[name];
+  if (typeof value === 'string') return value.trim() === '' ? undefined : value;
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
+/**
+ * The person's display name: `given_name family_name` (OpenID Connect Core 1.0 §5.1), falling back
+ * to `name`, then `preferred_username`, then `sub`.
+ */
+export function displayName(user: SignedInUser): string {
+  const given = claimText(user.claims, 'given_name');
+  const family = claimText(user.claims, 'family_name');
+  const joined = [given, family].filter((part) => part !== undefined).join(' ');
+  return joined || claimText(user.claims, 'name') || claimText(user.claims, 'preferred_username') || user.sub;
+}
+
+/**
+ * The "My Information" panel (guide slide 18) from the user's claims: Name, Producer Number
+ * (`producer_number`), NPN (`npn`), Email (`email`), Agency (`agency_name`) and Phone
+ * (`phone_number`, only when released).
+ */
+export function myInformation(user: SignedInUser): Fact[] {
+  const given = claimText(user.claims, 'given_name');
+  const family = claimText(user.claims, 'family_name');
+  const name = [given, family].filter((part) => part !== undefined).join(' ') || claimText(user.claims, 'name');
+  const facts: Fact[] = [
+    { label: 'Name', value: name },
+    { label: 'Producer Number', value: claimText(user.claims, 'producer_number') },
+    { label: 'NPN', value: claimText(user.claims, 'npn') },
+    { label: 'Email', value: claimText(user.claims, 'email') },
+    { label: 'Agency', value: claimText(user.claims, 'agency_name') },
+  ];
+  const phone = claimText(user.claims, 'phone_number');
+  if (phone !== undefined) facts.push({ label: 'Phone', value: phone });
+  return facts;
+}
+
+/**
+ * Builds the fields the layout needs.
+ * @param currentPath request path, to mark the current navigation entry with aria-current.
+ */
+export function baseModel(
+  branding: Branding,
+  title: string,
+  user: SignedInUser | undefined,
+  csrfToken: string | undefined,
+  currentPath: string,
+): BaseModel {
+  return {
+    title,
+    productName: branding.productName,
+    organizationName: branding.organizationName,
+    user: user ? { displayName: displayName(user) } : null,
+    csrfToken: user && csrfToken ? csrfToken : null,
+    nav: NAV_ITEMS.map((item) => ({ ...item, current: item.href === currentPath })),
+  };
+}
+
+/**
+ * Renders `views/portal/<view>.ejs` synchronously-compiled (`async: false`) and cached.
+ * @returns the HTML document.
+ * @throws whatever EJS throws for a missing template or a template error (a bug, answered with 500).
+ */
+export async function renderView(view: string, model: object): Promise<string> {
+  return ejs.renderFile(path.join(PORTAL_VIEWS_DIR, `${view}.ejs`), model as ejs.Data, { async: false, cache: true });
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Provider from 'oidc-provider';
+import { upsertProducers } from './db/repositories/producers.ts';
+import { activeTerms, publishTerms } from './db/repositories/terms.ts';
+import { registerClient } from './oidc/clients.ts';
+import { parseProducerCsv } from './producers/csv-import.ts';
+import type { Services } from './services.ts';
+
+const configDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../config');
+
+/** The demo producers' CSV shipped in config/ (fictitious people). */
+export const DEMO_PRODUCERS_CSV = path.join(configDir, 'demo-producers.csv');
+/** The initial Terms of Use text shipped in config/. */
+export const INITIAL_TERMS = path.join(configDir, 'terms/terms-of-use.txt');
+/** Version label of the initial terms. */
+export const INITIAL_TERMS_VERSION = '1.0';
+
+/**
+ * Start-up seeding: the initial Terms of Use when none were ever published; the portal's client
+ * (first-party, redirect URIs from PORTAL_URL) when the portal is enabled; and, when SEED_DEMO,
+ * the demo producers from config/demo-producers.csv (upserted, so restarts are harmless).
+ */
+export async function seed(services: Services, provider: Provider): Promise<void> {
+  const { config, db, clock } = services;
+  if (!(await activeTerms(db))) {
+    const any = await db.selectFrom('terms').select('version').limit(1).executeTakeFirst();
+    if (!any) await publishTerms(db, INITIAL_TERMS_VERSION, readFileSync(INITIAL_TERMS, 'utf8'), clock.now());
+  }
+  if (config.PORTAL_ENABLED) {
+    await registerClient(db, provider, {
+      clientId: config.PORTAL_CLIENT_ID,
+      clientSecret: config.PORTAL_CLIENT_SECRET,
+      name: config.PRODUCT_NAME,
+      redirectUris: [new URL('/callback', config.PORTAL_URL).href],
+      postLogoutRedirectUris: [new URL('/logged-out', config.PORTAL_URL).href],
+      firstParty: true,
+    });
+  }
+  if (config.SEED_DEMO) {
+    const { records, errors } = parseProducerCsv(readFileSync(DEMO_PRODUCERS_CSV, 'utf8'));
+    if (errors.length) throw new Error(`config/demo-producers.csv is invalid: ${errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
+    await db.transaction().execute((trx) => upsertProducers(trx, records));
+  }
+}

@@ -1,0 +1,25 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.ts';
+import type { Config } from './config/index.ts';
+import type { Database } from './db/schema.ts';
+import type { Branding, Mailer } from './notify/mail.ts';
+import type { PasswordHasher } from './security/passwords.ts';
+import type { RateLimits } from './security/rate-limit.ts';
+
+/**
+ * Everything the IdP's modules need, built once in main.ts (or by a test) and passed down:
+ * no module reaches for globals, so tests swap the clock, the mailer or the database.
+ */
+export interface Services {
+  config: Config;
+  db: Kysely<Database>;
+  clock: Clock;
+  mailer: Mailer;
+  hasher: PasswordHasher;
+  rateLimits: RateLimits;
+  logger: Logger;
+  branding: Branding;
+  /** Runs a side effect (mail, SMS) after the response, logging instead of throwing. */
+  later(what: string, fn: () => Promise<unknown>): void;
+}
