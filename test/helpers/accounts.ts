@@ -1,0 +1,93 @@
+import { createHash, randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { insertAccount } from '../../src/db/repositories/accounts.ts';
+import { activeTerms } from '../../src/db/repositories/terms.ts';
+import type { TestIdp } from './idp.ts';
+
+/** A valid password under the guide's policy (slide 4). */
+export const GOOD_PASSWORD = 'Qz7!kR9{mW';
+
+/**
+ * Creates an account directly (not through the pages) for tests that start at sign-in:
+ * producer record must exist (demo producers are seeded). Email verified unless `verified: false`.
+ */
+export async function createAccount(idp: TestIdp, opts: { producerNumber: string; username: string; password?: string; verified?: boolean }): Promise<string> {
+  const { services } = idp;
+  const id = randomBytes(16).toString('base64url');
+  const terms = await activeTerms(services.db);
+  await insertAccount(services.db, {
+    id,
+    username: opts.username,
+    producerNumber: opts.producerNumber,
+    passwordHash: await services.hasher.hash(opts.password ?? GOOD_PASSWORD),
+    termsVersion: terms!.version,
+    now: idp.clock.now(),
+  });
+  if (opts.verified !== false) await services.db.updateTable('accounts').set({ email_verified_at: idp.clock.now() }).where('id', '=', id).execute();
+  return id;
+}
+
+/** PKCE S256 pair (RFC 7636 §4.1-4.2). */
+export function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** The portal client's redirect URI in tests (from PORTAL_URL). */
+export function portalRedirect(idp: TestIdp): string {
+  return new URL('/callback', idp.config.PORTAL_URL).href;
+}
+
+/**
+ * Starts an authorization request as the portal would (code + PKCE + state + nonce) and follows it
+ * to the interaction page.
+ * @returns the interaction uid, the login page HTML and the PKCE verifier.
+ */
+export async function beginSignIn(idp: TestIdp, agent: ReturnType<typeof request.agent>, extra: Record<string, string> = {}) {
+  const { verifier, challenge } = pkce();
+  const params = new URLSearchParams({
+    client_id: idp.config.PORTAL_CLIENT_ID,
+    redirect_uri: portalRedirect(idp),
+    response_type: 'code',
+    scope: 'openid profile email phone producer',
+    state: 'st-' + randomBytes(6).toString('hex'),
+    nonce: 'n-' + randomBytes(6).toString('hex'),
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  });
+  const auth = await agent.get(`/auth?${params}`);
+  if (auth.status !== 303 || !auth.headers.location?.includes('/interaction/')) throw new Error(`auth did not start an interaction: ${auth.status} ${auth.text.slice(0, 300)}`);
+  const uid = new URL(auth.headers.location, idp.url).pathname.split('/')[2];
+  const page = await agent.get(`/interaction/${uid}`);
+  return { uid, page, verifier, state: params.get('state')! };
+}
+
+/** The hidden `_csrf` value of a page. */
+export function csrf(html: string): string {
+  const m = html.match(/name="_csrf" value="([^"]+)"/);
+  if (!m) throw new Error(`no CSRF token in page:\n${html.slice(0, 500)}`);
+  return m[1];
+}
+
+/** Submits Username/Password on the login page of interaction `uid`. */
+export async function submitLogin(agent: ReturnType<typeof request.agent>, uid: string, username: string, password: string, page?: string) {
+  const html = page ?? (await agent.get(`/interaction/${uid}`)).text;
+  return agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send({ _csrf: csrf(html), username, password });
+}
+
+/** Follows a 303 chain on the IdP until it leaves it (the client's redirect_uri) or shows a page. */
+export async function followToClient(idp: TestIdp, agent: ReturnType<typeof request.agent>, location: string) {
+  let loc = location;
+  for (let i = 0; i < 10; i++) {
+    const u = new URL(loc, idp.url);
+    if (u.origin !== new URL(idp.url).origin) return { redirect: u, page: undefined };
+    const res = await agent.get(u.pathname + u.search);
+    if (res.status >= 300 && res.status < 400 && res.headers.location) {
+      loc = res.headers.location;
+      continue;
+    }
+    return { redirect: undefined, page: res };
+  }
+  throw new Error('redirect loop');
+}
