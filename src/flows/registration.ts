@@ -30,6 +30,13 @@ interface RegistrationState extends Record<string, unknown> {
 /** Rate-limit name for registration attempts per client address. */
 export const REGISTER_IP_LIMIT = 'register_ip';
 
+const STEP_PATH: Record<RegistrationState['step'], string> = {
+  terms: '/register',
+  producer: '/register/producer',
+  login: '/register/login',
+  verify: '/register/verify-email',
+};
+
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX = 200;
 
@@ -61,7 +68,13 @@ export function registrationRoutes(router: Router, services: Services, provider:
 
   async function requireFlow(ctx: Context, need: RegistrationState['step'][]): Promise<RegistrationState | undefined> {
     const state = await flows.load(ctx);
-    if (!state || !need.includes(state.step)) {
+    if (state && !need.includes(state.step)) {
+      // A step out of order (going straight to a later URL, or back): the flow's current step.
+      ctx.status = 303;
+      ctx.redirect(STEP_PATH[state.step]);
+      return undefined;
+    }
+    if (!state) {
       const expired = flows.hasCookie(ctx);
       await render(ctx, 'idp/register-restart', { title: 'Registration', message: expired ? 'register.flow_expired' : null }, expired ? 410 : 409);
       return undefined;

@@ -1,0 +1,44 @@
+import { upsertProducers } from '../../db/repositories/producers.ts';
+import { formatImportError, parseProducerCsv } from '../../producers/csv-import.ts';
+import { parseCommandArgs } from '../args.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { readTextFile } from '../files.ts';
+import type { CliIo } from '../io.ts';
+import { withServices } from '../services.ts';
+import { USAGE } from '../usage.ts';
+
+/**
+ * `producers import FILE.csv [--dry-run]`: reads and validates the whole file first
+ * ({@link parseProducerCsv}); when any row is invalid, prints every problem to stderr as
+ * `line N: reason` followed by a summary and writes nothing. Otherwise inserts or updates every
+ * record by producer number in ONE transaction and prints `imported: X new, Y updated`.
+ * With `--dry-run` it only validates and prints `valid: N rows (dry run, nothing written)`; the
+ * database is not opened (so it also works while `npm start` holds the embedded database).
+ * @returns exit 0.
+ * @throws UsageError (2) without FILE or with an unknown option; CliError (1) when the file cannot
+ *   be read or has invalid rows; ConfigError / EmbeddedDatabaseBusyError (78); CliError (1) when the
+ *   database cannot be opened (the transaction is rolled back on any database error).
+ */
+export async function producersImport(args: string[], io: CliIo): Promise<number> {
+  const parsed = parseCommandArgs(args, { 'dry-run': { type: 'boolean' } }, ['FILE.csv']);
+  if (parsed.values.help) {
+    io.out(USAGE);
+    return EXIT.OK;
+  }
+  const file = parsed.positionals[0]!;
+  const { records, errors } = parseProducerCsv(await readTextFile(file, 'producer CSV'));
+  if (errors.length > 0) {
+    for (const error of errors) io.err(formatImportError(error));
+    const lines = new Set(errors.map((e) => e.line)).size;
+    throw new CliError(`${file}: ${errors.length} problem(s) on ${lines} line(s); nothing imported`);
+  }
+  if (parsed.values['dry-run']) {
+    io.out(`valid: ${records.length} rows (dry run, nothing written)`);
+    return EXIT.OK;
+  }
+  const { inserted, updated } = await withServices((services) =>
+    services.db.transaction().execute((trx) => upsertProducers(trx, records)),
+  );
+  io.out(`imported: ${inserted} new, ${updated} updated`);
+  return EXIT.OK;
+}

@@ -1,0 +1,66 @@
+import { ConfigError } from '../config/index.ts';
+import { EmbeddedDatabaseBusyError } from '../db/embedded-lock.ts';
+import type { Command } from './command.ts';
+import { clientsAdd } from './commands/clients-add.ts';
+import { clientsList } from './commands/clients-list.ts';
+import { clientsRemove } from './commands/clients-remove.ts';
+import { dbMigrate } from './commands/db-migrate.ts';
+import { producersImport } from './commands/producers-import.ts';
+import { termsPublish } from './commands/terms-publish.ts';
+import { CliError, describeError, EXIT, UsageError } from './errors.ts';
+import { processIo, type CliIo } from './io.ts';
+import { USAGE } from './usage.ts';
+
+/** Every command, by its two command words. */
+const COMMANDS: Record<string, Command> = {
+  'db migrate': dbMigrate,
+  'producers import': producersImport,
+  'clients add': clientsAdd,
+  'clients list': clientsList,
+  'clients remove': clientsRemove,
+  'terms publish': termsPublish,
+};
+
+const HELP_WORDS = new Set(['help', '--help', '-h']);
+
+/**
+ * Runs one CLI invocation and returns its exit code (never throws, never calls process.exit):
+ * - `help`, `--help`, `-h` or no arguments: usage on stdout, 0;
+ * - unknown command: `unknown command: …` and the usage on stderr, 2;
+ * - otherwise dispatches to the command (see ./commands/*), mapping what it throws to one line
+ *   on stderr, without stack: UsageError → message + usage, 2; ConfigError and
+ *   EmbeddedDatabaseBusyError → message, 78; CliError → message, its exit code (1);
+ *   anything else → `error: message`, 1 (the stack only when LOG_LEVEL is debug or trace).
+ * @param argv the arguments after the script (`process.argv.slice(2)`).
+ */
+export async function run(argv: string[], io: CliIo = processIo): Promise<number> {
+  if (argv.length === 0 || HELP_WORDS.has(argv[0]!)) {
+    io.out(USAGE);
+    return EXIT.OK;
+  }
+  const words = argv.slice(0, 2).join(' ');
+  const command = COMMANDS[words];
+  if (!command) {
+    io.err(`unknown command: ${words}\n\n${USAGE}`);
+    return EXIT.USAGE;
+  }
+  try {
+    return await command(argv.slice(2), io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${words}: ${err.message}\n\n${USAGE}`);
+      return EXIT.USAGE;
+    }
+    if (err instanceof ConfigError || err instanceof EmbeddedDatabaseBusyError) {
+      io.err(err.message);
+      return EXIT.CONFIG;
+    }
+    if (err instanceof CliError) {
+      io.err(err.message);
+      return err.exitCode;
+    }
+    io.err(`error: ${describeError(err)}`);
+    if (['debug', 'trace'].includes(process.env.LOG_LEVEL ?? '') && err instanceof Error && err.stack) io.err(err.stack);
+    return EXIT.FAILURE;
+  }
+}
