@@ -39,6 +39,9 @@ export async function createIdp(services: Services): Promise<Provider> {
     ctx.state.pageGlobals = globals;
     try {
       await next();
+      if (ctx.status === 404 && !ctx.body) {
+        await render(ctx, 'idp/error', { title: 'Not found', error: null, description: null, message: 'http.not_found', portalUrl: config.PORTAL_URL }, 404);
+      }
     } catch (err) {
       const appError = err instanceof AppError ? err : undefined;
       const status = appError?.status ?? (typeof (err as { status?: number }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500);
