@@ -9,7 +9,7 @@ import { producersImport } from './commands/producers-import.ts';
 import { termsPublish } from './commands/terms-publish.ts';
 import { CliError, describeError, EXIT, UsageError } from './errors.ts';
 import { processIo, type CliIo } from './io.ts';
-import { USAGE } from './usage.ts';
+import { commandUsage, USAGE } from './usage.ts';
 
 /** Every command, by its two command words. */
 const COMMANDS: Record<string, Command> = {
@@ -28,7 +28,7 @@ const HELP_WORDS = new Set(['help', '--help', '-h']);
  * - `help`, `--help`, `-h` or no arguments: usage on stdout, 0;
  * - unknown command: `unknown command: …` and the usage on stderr, 2;
  * - otherwise dispatches to the command (see ./commands/*), mapping what it throws to one line
- *   on stderr, without stack: UsageError → message + usage, 2; ConfigError and
+ *   on stderr, without stack: UsageError → message + that command's usage, 2; ConfigError and
  *   EmbeddedDatabaseBusyError → message, 78; CliError → message, its exit code (1);
  *   anything else → `error: message`, 1 (the stack only when LOG_LEVEL is debug or trace).
  * @param argv the arguments after the script (`process.argv.slice(2)`).
@@ -48,7 +48,7 @@ export async function run(argv: string[], io: CliIo = processIo): Promise<number
     return await command(argv.slice(2), io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`${words}: ${err.message}\n\n${USAGE}`);
+      io.err(`${words}: ${err.message}\n\n${commandUsage(words)}`);
       return EXIT.USAGE;
     }
     if (err instanceof ConfigError || err instanceof EmbeddedDatabaseBusyError) {

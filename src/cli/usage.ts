@@ -1,27 +1,32 @@
-/** The usage text printed by `help`, with no arguments, and (on stderr) after a usage error. */
+/** Synopsis and description of each command, by its two command words, in the order shown. */
+export const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  'db migrate': `db migrate
+      Apply the pending database migrations; prints their names, or "up to date".`,
+  'producers import': `producers import FILE.csv [--dry-run]
+      Validate every row of the carrier's producer CSV, then insert or update all of them
+      in one transaction. Any invalid row: each problem is printed as "line N: reason" and
+      nothing is written. --dry-run only validates (the database is not opened).`,
+  'clients add': `clients add --name NAME --redirect-uri URI [--redirect-uri URI ...]
+              [--post-logout-redirect-uri URI ...] [--public] [--first-party]
+      Register a relying party and print it as JSON, with its client_secret unless
+      --public (public clients use PKCE and no secret). --first-party skips consent.`,
+  'clients list': `clients list
+      Print the registered clients as a JSON array (without secrets).`,
+  'clients remove': `clients remove CLIENT_ID
+      Remove a client and every token issued to it.`,
+  'terms publish': `terms publish FILE --version VERSION
+      Publish the text in FILE as a new Terms of Use version and make it the active one;
+      producers accept it again at their next sign-in.`,
+  help: `help
+      Show this text.`,
+};
+
+/** The usage text printed by `help`, with no arguments, and (on stderr) for an unknown command. */
 export const USAGE = `Usage: npm run cli -- <command> [options]
        (or: node src/cli/main.ts <command> [options])
 
 Commands:
-  db migrate
-      Apply the pending database migrations; prints their names, or "up to date".
-  producers import FILE.csv [--dry-run]
-      Validate every row of the carrier's producer CSV, then insert or update all of them
-      in one transaction. Any invalid row: each problem is printed as "line N: reason" and
-      nothing is written. --dry-run only validates (the database is not opened).
-  clients add --name NAME --redirect-uri URI [--redirect-uri URI ...]
-              [--post-logout-redirect-uri URI ...] [--public] [--first-party]
-      Register a relying party and print it as JSON, with its client_secret unless
-      --public (public clients use PKCE and no secret). --first-party skips consent.
-  clients list
-      Print the registered clients as a JSON array (without secrets).
-  clients remove CLIENT_ID
-      Remove a client and every token issued to it.
-  terms publish FILE --version VERSION
-      Publish the text in FILE as a new Terms of Use version and make it the active one;
-      producers accept it again at their next sign-in.
-  help
-      Show this text.
+${Object.values(COMMAND_USAGE).map((text) => `  ${text}`).join('\n')}
 
 Configuration comes from the environment, exactly as for \`npm start\` (DATABASE_URL,
 DATABASE_SCHEMA, DATA_DIR, ...). LOG_LEVEL defaults to silent.
@@ -29,3 +34,13 @@ Without DATABASE_URL the embedded database in DATA_DIR is used: stop \`npm start
 
 Exit codes: 0 success; 1 failure (nothing written); 2 usage error;
             78 invalid configuration or embedded database in use.`;
+
+/**
+ * The usage of one command (`--help` after it, or on stderr after a usage error), with a pointer
+ * to `help`; the full {@link USAGE} for a name that is not a command.
+ */
+export function commandUsage(command: string): string {
+  const text = COMMAND_USAGE[command];
+  if (text === undefined) return USAGE;
+  return `Usage: npm run cli -- ${text}\n\nRun \`npm run cli -- help\` for every command, the configuration and the exit codes.`;
+}

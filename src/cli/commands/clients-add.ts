@@ -4,7 +4,7 @@ import { parseCommandArgs, requiredString, stringList } from '../args.ts';
 import { CliError, EXIT, UsageError } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { withServices } from '../services.ts';
-import { USAGE } from '../usage.ts';
+import { commandUsage } from '../usage.ts';
 
 /** The keys `clients add` prints, in this order (client_secret only for confidential clients). */
 const PRINTED_KEYS = [
@@ -38,7 +38,7 @@ export async function clientsAdd(args: string[], io: CliIo): Promise<number> {
     'first-party': { type: 'boolean' },
   });
   if (parsed.values.help) {
-    io.out(USAGE);
+    io.out(commandUsage('clients add'));
     return EXIT.OK;
   }
   const name = requiredString(parsed, 'name').trim();

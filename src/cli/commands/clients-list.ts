@@ -3,7 +3,7 @@ import { parseCommandArgs } from '../args.ts';
 import { EXIT } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { withServices } from '../services.ts';
-import { USAGE } from '../usage.ts';
+import { commandUsage } from '../usage.ts';
 
 /**
  * `clients list`: prints every registered client's metadata as a JSON array ordered by client_id,
@@ -13,7 +13,7 @@ import { USAGE } from '../usage.ts';
  */
 export async function clientsList(args: string[], io: CliIo): Promise<number> {
   if (parseCommandArgs(args, {}).values.help) {
-    io.out(USAGE);
+    io.out(commandUsage('clients list'));
     return EXIT.OK;
   }
   const clients = await withServices((services) => listClients(services.db));

@@ -3,7 +3,7 @@ import { parseCommandArgs } from '../args.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { withServices } from '../services.ts';
-import { USAGE } from '../usage.ts';
+import { commandUsage } from '../usage.ts';
 
 /**
  * `clients remove CLIENT_ID`: removes the client and every token issued to it
@@ -15,7 +15,7 @@ import { USAGE } from '../usage.ts';
 export async function clientsRemove(args: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandArgs(args, {}, ['CLIENT_ID']);
   if (parsed.values.help) {
-    io.out(USAGE);
+    io.out(commandUsage('clients remove'));
     return EXIT.OK;
   }
   const clientId = parsed.positionals[0]!;

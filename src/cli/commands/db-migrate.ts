@@ -3,7 +3,7 @@ import { parseCommandArgs } from '../args.ts';
 import { EXIT } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { loadCliConfig, withDatabase } from '../services.ts';
-import { USAGE } from '../usage.ts';
+import { commandUsage } from '../usage.ts';
 
 /**
  * `db migrate`: applies the pending migrations of `migrations/` to DATABASE_SCHEMA (the same step
@@ -15,7 +15,7 @@ import { USAGE } from '../usage.ts';
  */
 export async function dbMigrate(args: string[], io: CliIo): Promise<number> {
   if (parseCommandArgs(args, {}).values.help) {
-    io.out(USAGE);
+    io.out(commandUsage('db migrate'));
     return EXIT.OK;
   }
   const config = loadCliConfig();

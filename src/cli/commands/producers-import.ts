@@ -5,7 +5,7 @@ import { CliError, EXIT } from '../errors.ts';
 import { readTextFile } from '../files.ts';
 import type { CliIo } from '../io.ts';
 import { withServices } from '../services.ts';
-import { USAGE } from '../usage.ts';
+import { commandUsage } from '../usage.ts';
 
 /**
  * `producers import FILE.csv [--dry-run]`: reads and validates the whole file first
@@ -22,7 +22,7 @@ import { USAGE } from '../usage.ts';
 export async function producersImport(args: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandArgs(args, { 'dry-run': { type: 'boolean' } }, ['FILE.csv']);
   if (parsed.values.help) {
-    io.out(USAGE);
+    io.out(commandUsage('producers import'));
     return EXIT.OK;
   }
   const file = parsed.positionals[0]!;

@@ -4,7 +4,7 @@ import { CliError, EXIT, UsageError } from '../errors.ts';
 import { readTextFile } from '../files.ts';
 import type { CliIo } from '../io.ts';
 import { withServices } from '../services.ts';
-import { USAGE } from '../usage.ts';
+import { commandUsage } from '../usage.ts';
 
 /** A version label: starts with a letter or digit; then letters, digits, `.`, `_`, `-`; at most 32 characters. */
 const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
@@ -21,7 +21,7 @@ const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 export async function termsPublish(args: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandArgs(args, { version: { type: 'string' } }, ['FILE']);
   if (parsed.values.help) {
-    io.out(USAGE);
+    io.out(commandUsage('terms publish'));
     return EXIT.OK;
   }
   const version = requiredString(parsed, 'version').trim();
