@@ -4,6 +4,7 @@ import type { Config } from './config/index.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createMailer, type Mailer } from './notify/mail.ts';
+import { createSmsSender, type SmsSender } from './notify/sms.ts';
 import { argon2Params, PasswordHasher } from './security/passwords.ts';
 import { RateLimits } from './security/rate-limit.ts';
 import type { Services } from './services.ts';
@@ -14,7 +15,7 @@ import type { Services } from './services.ts';
  * @returns the services and the database handle (close it on shutdown).
  * @throws Error when the database cannot be opened or a migration fails.
  */
-export async function buildServices(config: Config, overrides: { clock?: Clock; mailer?: Mailer } = {}): Promise<{ services: Services; database: Db }> {
+export async function buildServices(config: Config, overrides: { clock?: Clock; mailer?: Mailer; sms?: SmsSender } = {}): Promise<{ services: Services; database: Db }> {
   const database = await openDatabase(config);
   try {
     await migrateToLatest(database.db, config.DATABASE_SCHEMA);
@@ -23,11 +24,13 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     throw err;
   }
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'producer-idp' } });
+  const mailer = overrides.mailer ?? createMailer(config);
   const services: Services = {
     config,
     db: database.db,
     clock: overrides.clock ?? systemClock,
-    mailer: overrides.mailer ?? createMailer(config),
+    mailer,
+    sms: overrides.sms ?? createSmsSender(config, mailer.outbox),
     hasher: new PasswordHasher(argon2Params(config)),
     rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA),
     logger,

@@ -4,6 +4,7 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import type { Database } from './db/schema.ts';
 import type { Branding, Mailer } from './notify/mail.ts';
+import type { SmsSender } from './notify/sms.ts';
 import type { PasswordHasher } from './security/passwords.ts';
 import type { RateLimits } from './security/rate-limit.ts';
 
@@ -16,6 +17,8 @@ export interface Services {
   db: Kysely<Database>;
   clock: Clock;
   mailer: Mailer;
+  /** SMS transport (dev outbox, webhook or Twilio). */
+  sms: SmsSender;
   hasher: PasswordHasher;
   rateLimits: RateLimits;
   logger: Logger;

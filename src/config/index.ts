@@ -82,6 +82,27 @@ export const configSchema = z.object({
   SEED_DEMO: bool.optional(),
   /** pino log level. Default `info` (`silent` in tests). */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  /**
+   * How SMS (text message) codes are delivered: `outbox` (development: kept beside the mail outbox,
+   * never sent), `webhook` (SMS_WEBHOOK_URL) or `twilio` (Twilio Messages API). Unset → `webhook`
+   * when SMS_WEBHOOK_URL is set, `twilio` when TWILIO_ACCOUNT_SID is set, else `outbox`
+   * (refused in production).
+   */
+  SMS_PROVIDER: z.enum(['outbox', 'webhook', 'twilio']).optional(),
+  /** SMS gateway webhook: receives POST JSON `{to, body, purpose}` signed with SMS_WEBHOOK_SECRET. https:// in production. */
+  SMS_WEBHOOK_URL: z.url().optional(),
+  /** Secret for the webhook's `X-Signature-SHA256` header (hex HMAC-SHA256 of the raw body). At least 32 characters; required with SMS_WEBHOOK_URL. */
+  SMS_WEBHOOK_SECRET: z.string().min(32).optional(),
+  /** Time allowed for the SMS gateway (webhook or Twilio) to answer, milliseconds. Default 5000. */
+  SMS_TIMEOUT_MS: int(100).max(60000).default(5000),
+  /** Twilio Account SID (`AC` + 32 hex digits); also the Basic-auth user. Required for SMS_PROVIDER=twilio. */
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits').optional(),
+  /** Twilio Auth Token (Basic-auth password). Required for SMS_PROVIDER=twilio. */
+  TWILIO_AUTH_TOKEN: z.string().min(16).optional(),
+  /** Sender number of the texts, E.164 (e.g. +15005550006). Required for SMS_PROVIDER=twilio. */
+  TWILIO_FROM: z.string().regex(/^\+[1-9][0-9]{1,14}$/, 'must be an E.164 number like +15005550006').optional(),
+  /** Base URL of the Twilio REST API (tests point it at a local receiver). Default https://api.twilio.com. */
+  TWILIO_API_BASE: z.url().default('https://api.twilio.com'),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -89,6 +110,8 @@ export type Config = z.infer<typeof configSchema> & {
   PORTAL_CLIENT_SECRET: string;
   SEED_DEMO: boolean;
   LOG_LEVEL: NonNullable<z.infer<typeof configSchema>['LOG_LEVEL']>;
+  /** The SMS transport in use, resolved by {@link resolveSmsProvider}. */
+  SMS_PROVIDER: SmsProvider;
   /** true when DATABASE_URL is unset and the embedded database is used. */
   embeddedDatabase: boolean;
 };
@@ -116,6 +139,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   const production = c.NODE_ENV === 'production';
+  const smsProblems = smsSettingProblems(c, production);
+  if (smsProblems.length) throw new ConfigError(`Invalid SMS configuration:\n  ${smsProblems.join('\n  ')}`);
   if (production) {
     const missing: string[] = [];
     if (!c.DATABASE_URL) missing.push('DATABASE_URL (production does not use the embedded database)');
@@ -123,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!c.COOKIE_KEYS?.length) missing.push('COOKIE_KEYS (production does not use generated cookie keys)');
     if (c.PORTAL_ENABLED && !c.PORTAL_CLIENT_SECRET) missing.push('PORTAL_CLIENT_SECRET (or PORTAL_ENABLED=false)');
     if (!c.ISSUER.startsWith('https://')) missing.push('ISSUER must be an https:// URL in production');
+    if (resolveSmsProvider(c) === 'outbox') missing.push('SMS_PROVIDER (production does not use the development outbox: webhook with SMS_WEBHOOK_URL + SMS_WEBHOOK_SECRET, or twilio with TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN + TWILIO_FROM)');
     if (missing.length) throw new ConfigError(`NODE_ENV=production refuses development defaults. Set:\n  ${missing.join('\n  ')}`);
     if (c.COOKIE_KEYS!.some((k) => k.length < 32)) throw new ConfigError('COOKIE_KEYS: each key must have at least 32 characters');
   }
@@ -135,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     PORTAL_CLIENT_SECRET: c.PORTAL_CLIENT_SECRET ?? devSecrets?.portalClientSecret ?? '',
     SEED_DEMO: c.SEED_DEMO ?? !production,
     LOG_LEVEL: c.LOG_LEVEL ?? (c.NODE_ENV === 'test' ? 'silent' : 'info'),
+    SMS_PROVIDER: resolveSmsProvider(c),
     embeddedDatabase: !c.DATABASE_URL,
   };
 }
@@ -153,4 +180,41 @@ function developmentSecrets(dataDir: string): { cookieKeys: string[]; portalClie
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+/** The SMS transports (see SMS_PROVIDER). */
+export type SmsProvider = 'outbox' | 'webhook' | 'twilio';
+
+type SmsSettings = Pick<z.infer<typeof configSchema>, 'SMS_PROVIDER' | 'SMS_WEBHOOK_URL' | 'SMS_WEBHOOK_SECRET' | 'TWILIO_ACCOUNT_SID' | 'TWILIO_AUTH_TOKEN' | 'TWILIO_FROM'>;
+
+/**
+ * The SMS transport for these settings: SMS_PROVIDER when set, else `webhook` when SMS_WEBHOOK_URL
+ * is set, `twilio` when TWILIO_ACCOUNT_SID is set, else `outbox`.
+ */
+export function resolveSmsProvider(c: Partial<SmsSettings>): SmsProvider {
+  if (c.SMS_PROVIDER) return c.SMS_PROVIDER;
+  if (c.SMS_WEBHOOK_URL) return 'webhook';
+  if (c.TWILIO_ACCOUNT_SID) return 'twilio';
+  return 'outbox';
+}
+
+/**
+ * Settings the chosen SMS transport lacks (each line names the setting); empty when complete.
+ * Production additionally requires an https:// webhook URL.
+ */
+export function smsSettingProblems(c: Partial<SmsSettings>, production: boolean): string[] {
+  const problems: string[] = [];
+  const provider = resolveSmsProvider(c);
+  if (!c.SMS_PROVIDER && c.SMS_WEBHOOK_URL && c.TWILIO_ACCOUNT_SID) problems.push('SMS_PROVIDER (both SMS_WEBHOOK_URL and TWILIO_ACCOUNT_SID are set: choose webhook or twilio)');
+  if (provider === 'webhook') {
+    if (!c.SMS_WEBHOOK_URL) problems.push('SMS_WEBHOOK_URL (required for SMS_PROVIDER=webhook)');
+    if (!c.SMS_WEBHOOK_SECRET) problems.push('SMS_WEBHOOK_SECRET (required with SMS_WEBHOOK_URL, at least 32 characters)');
+    if (production && c.SMS_WEBHOOK_URL && !c.SMS_WEBHOOK_URL.startsWith('https://')) problems.push('SMS_WEBHOOK_URL must be an https:// URL in production');
+  }
+  if (provider === 'twilio') {
+    for (const key of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM'] as const) {
+      if (!c[key]) problems.push(`${key} (required for SMS_PROVIDER=twilio)`);
+    }
+  }
+  return problems;
 }

@@ -116,4 +116,36 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
+  one_time_codes: OneTimeCodesTable;
+  otp_sends: OtpSendsTable;
+}
+
+/** One-time codes (src/security/one-time-codes.ts); the code itself is never stored, only its HMAC. */
+export interface OneTimeCodesTable {
+  id: string;
+  purpose: string;
+  subject: string;
+  account_id: string | null;
+  channel: 'email' | 'sms';
+  code_hmac: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  attempts: Generated<number>;
+  consumed_at: Timestamp | null;
+  voided_at: Timestamp | null;
+}
+
+/** One row per one-time code sent, for the resend spacing and the hourly limit. */
+export interface OtpSendsTable {
+  id: Generated<number>;
+  /** `a:<account id>`, or `s:<subject>` when the flow has no known account. */
+  account_key: string;
+  /** The one_time_codes row this send delivered (no foreign key: codes are purged first). */
+  code_id: string;
+  subject: string;
+  purpose: string;
+  channel: 'email' | 'sms';
+  sent_at: Timestamp;
+  /** Set when the transport failed: the send then no longer delays a resend (it still counts per hour). */
+  failed_at: Timestamp | null;
 }

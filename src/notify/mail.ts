@@ -40,11 +40,12 @@ export function createMailer(config: Pick<Config, 'SMTP_URL' | 'MAIL_FROM'>): Ma
     };
   }
   const outbox: OutboxEntry[] = [];
-  let next = 1;
   return {
     outbox,
     async send(m) {
-      outbox.unshift({ ...m, id: next++, channel: 'email', at: new Date() });
+      // ids are shared with SMS entries in the same outbox (src/notify/sms.ts): highest + 1
+      const id = outbox.reduce((max, e) => Math.max(max, e.id), 0) + 1;
+      outbox.unshift({ ...m, id, channel: 'email', at: new Date() });
       outbox.length = Math.min(outbox.length, 200);
     },
   };

@@ -36,7 +36,7 @@ describe('configuration', () => {
   it('production starts with every setting given', () => {
     const c = loadConfig({
       NODE_ENV: 'production', DATABASE_URL: 'postgres://db/idp', SMTP_URL: 'smtps://u:p@mail.example.com', ISSUER: 'https://login.example.com',
-      COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40), PORTAL_URL: 'https://portal.example.com', DATA_DIR: dataDir(),
+      COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40), SMS_WEBHOOK_URL: 'https://sms.example.com/send', SMS_WEBHOOK_SECRET: 'w'.repeat(40), PORTAL_URL: 'https://portal.example.com', DATA_DIR: dataDir(),
     });
     expect(c.SEED_DEMO).toBe(false);
     expect(c.embeddedDatabase).toBe(false);

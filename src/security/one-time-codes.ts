@@ -1,0 +1,366 @@
+import { createHmac, randomInt, randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import { addSeconds, type Clock } from '../clock.ts';
+import type { Config } from '../config/index.ts';
+import type { Database } from '../db/schema.ts';
+import type { Branding } from '../notify/mail.ts';
+import { hmac, safeEqual } from './tokens.ts';
+
+/**
+ * One-time codes sent by email or SMS: Forgot Password ("Enter Verification Code"), Verify your
+ * Account, and the second factor. One module, purpose-bound rows, so a code issued for one step
+ * never opens another.
+ *
+ * Sources: guide slide "Forgot Password – Enter Verification Code" (OTP of 8 characters, valid
+ * 10 minutes); NIST SP 800-63B §5.1.3 (out-of-band secrets: random, short-lived, used once,
+ * limited attempts); RFC 4226 §7.3 (throttle guesses: a small number of tries, then the value is
+ * abandoned).
+ *
+ * Storage: the plaintext code exists only in the value returned by {@link issueCode} (for the
+ * caller to send). The row keeps `code_hmac` = HMAC-SHA256 (base64url) under a key derived from
+ * each COOKIE_KEYS entry (see {@link deriveCodeKey}) over the row id, purpose, subject and code,
+ * so a leaked table reveals neither the code nor a value reusable for another row. Codes are
+ * issued under COOKIE_KEYS[0] and verified under every configured key (rotation keeps live codes).
+ */
+
+/** The code alphabet: A-Z and 2-9 without look-alikes (no 0/O, 1/I/L). 31 characters. */
+export const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+
+/** Characters in a code (guide: "OTP should be 8 characters"): 31^8 ≈ 8.5·10^11, about 39.6 bits. */
+export const CODE_LENGTH = 8;
+
+/** The delivery channels of a code. */
+export type CodeChannel = 'email' | 'sms';
+
+/**
+ * The fixed rules for every code (guide slide "Forgot Password – Enter Verification Code";
+ * NIST SP 800-63B §5.1.3; RFC 4226 §7.3).
+ */
+export const ONE_TIME_CODE_POLICY = Object.freeze({
+  /** Lifetime of a code, seconds (10 minutes). */
+  ttlSeconds: 600,
+  /** Entries counted per code; the entry that reaches this number and is wrong voids the code. */
+  maxAttempts: 5,
+  /** Minimum time between two sends for the same purpose and subject, seconds. */
+  resendSeconds: 30,
+  /** Sends per account (or per subject when the account is unknown) in any rolling hour. */
+  sendsPerHour: 5,
+});
+
+/** What the code functions need from the services (a `Services` fits). */
+export interface CodeDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  config: Pick<Config, 'COOKIE_KEYS'>;
+}
+
+/** What a code is for and whom it belongs to. */
+export interface CodeBinding {
+  /** The step the code is for, e.g. `password_reset`, `verify_account`, `mfa` (`[a-z][a-z0-9_]{0,39}`). */
+  purpose: string;
+  /** Who the code is bound to inside that step: the account id, or an opaque flow id (1..200 characters). */
+  subject: string;
+}
+
+/** A request to issue a code. */
+export interface IssueCodeRequest extends CodeBinding {
+  /** The account the code is for, or null when the flow has no known account (then limits count per subject). */
+  accountId: string | null;
+  /** How the caller will deliver it. */
+  channel: CodeChannel;
+}
+
+/**
+ * Result of {@link issueCode}: the plaintext code (send it, never store or log it), or a refusal
+ * with the seconds to wait.
+ */
+export type IssueCodeResult =
+  | { issued: true; code: string; codeId: string; expiresAt: Date; ttlSeconds: number }
+  | { issued: false; reason: 'resend_too_soon' | 'hourly_limit'; retryAfterSeconds: number };
+
+/** A person's entry of a code. */
+export interface VerifyCodeRequest extends CodeBinding {
+  /** The text as typed; spaces and dashes are ignored and case does not matter. */
+  input: string;
+}
+
+/**
+ * Result of {@link verifyCode}.
+ * - `ok`: the code was right and is now consumed (it will not verify again).
+ * - `wrong`: counted as one of the tries; `triesLeft` ≥ 1 more entries are allowed.
+ * - `exhausted`: the tries are used up; the code is void and the step must be started again.
+ * - `expired_or_missing`: no live code (never issued, expired after 10 minutes, already used, or
+ *   replaced by a newer one).
+ */
+export type VerifyCodeResult =
+  | { ok: true; accountId: string | null; channel: CodeChannel }
+  | { ok: false; reason: 'wrong'; triesLeft: number }
+  | { ok: false; reason: 'exhausted' }
+  | { ok: false; reason: 'expired_or_missing' };
+
+/** The refusals of {@link verifyCode}, which is everything {@link verifyDecoy} can answer. */
+export type VerifyCodeFailure = Exclude<VerifyCodeResult, { ok: true }>;
+
+/**
+ * A new random code: {@link CODE_LENGTH} characters of {@link CODE_ALPHABET}, each drawn with
+ * node:crypto `randomInt` (rejection sampling, so no character is more likely than another).
+ */
+export function generateCode(): string {
+  let code = '';
+  for (let i = 0; i < CODE_LENGTH; i++) code += CODE_ALPHABET[randomInt(CODE_ALPHABET.length)];
+  return code;
+}
+
+const SEPARATORS = /[\s\-\u2010-\u2015\u2212\uFE58\uFE63\uFF0D]/gu;
+
+/**
+ * A typed entry as compared: Unicode NFKC (full-width letters become ASCII), every space and dash
+ * removed (anywhere, so `abcd-efgh` and ` ABCD EFGH ` both work), upper case. Not validated: an
+ * entry with other characters simply does not match.
+ */
+export function normalizeCodeEntry(input: string): string {
+  return input.normalize('NFKC').replace(SEPARATORS, '').toUpperCase();
+}
+
+const WELL_FORMED = new RegExp(`^[${CODE_ALPHABET}]{${CODE_LENGTH}}$`);
+
+/** True when a normalized entry has the shape of a code (for a field hint; verification does not need it). */
+export function isWellFormedCode(normalized: string): boolean {
+  return WELL_FORMED.test(normalized);
+}
+
+/**
+ * The code key derived from one configured secret: HMAC-SHA256(secret, "producer-idp/one-time-codes/v1"),
+ * base64url. A dedicated key, so a code HMAC never equals a cookie signature or another token's MAC.
+ */
+export function deriveCodeKey(secret: string): string {
+  return createHmac('sha256', secret).update('producer-idp/one-time-codes/v1', 'utf8').digest('base64url');
+}
+
+function codeMac(key: string, id: string, purpose: string, subject: string, code: string): string {
+  return hmac(key, JSON.stringify(['otp', id, purpose, subject, code]));
+}
+
+const PURPOSE = /^[a-z][a-z0-9_]{0,39}$/;
+
+function checkBinding(b: CodeBinding): void {
+  if (typeof b.purpose !== 'string' || !PURPOSE.test(b.purpose)) throw new TypeError('one-time code: purpose must match [a-z][a-z0-9_]{0,39}');
+  if (typeof b.subject !== 'string' || b.subject.length < 1 || b.subject.length > 200) throw new TypeError('one-time code: subject must have 1 to 200 characters');
+}
+
+/**
+ * Issues a code for (purpose, subject): voids the earlier live code of the same purpose and
+ * subject and stores a new one (only its HMAC), valid {@link ONE_TIME_CODE_POLICY}.ttlSeconds
+ * (600 s), and records the send. Serialized per account (or subject) and per (purpose, subject)
+ * with transaction-scoped advisory locks, so the limits hold under parallel requests.
+ *
+ * Refuses, storing nothing, when the last send for the same purpose and subject was less than
+ * 30 s ago (`resend_too_soon`; a send marked failed by {@link markDeliveryFailed} does not count),
+ * or when the account — or the subject, when `accountId` is null — already had 5 sends, of any
+ * purpose, in the last hour (`hourly_limit`). `retryAfterSeconds` (≥ 1, whole seconds) is when the
+ * same request will be accepted.
+ *
+ * The caller sends the code after this resolves (the transaction has committed) and never
+ * stores or logs it. Source: guide slide "Forgot Password – Enter Verification Code"; NIST SP
+ * 800-63B §5.1.3; RFC 4226 §7.3.
+ * @throws TypeError when purpose, subject or channel is malformed (a programming error).
+ */
+export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<IssueCodeResult> {
+  checkBinding(req);
+  if (req.channel !== 'email' && req.channel !== 'sms') throw new TypeError("one-time code: channel must be 'email' or 'sms'");
+  const { db, clock, config } = deps;
+  const policy = ONE_TIME_CODE_POLICY;
+  const { purpose, subject } = req;
+  const accountKey = req.accountId === null ? `s:${subject}` : `a:${req.accountId}`;
+  const now = clock.now();
+  const code = generateCode();
+  const id = randomUUID();
+  const codeHmac = codeMac(deriveCodeKey(config.COOKIE_KEYS[0]), id, purpose, subject, code);
+  const expiresAt = addSeconds(now, policy.ttlSeconds);
+
+  const refusal = await db.transaction().execute(async (trx) => {
+    // Always in this order (sends key, then code key), so two transactions never wait on each other in a cycle.
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`otp-sends|${accountKey}`}, 0))`.execute(trx);
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`otp-code|${JSON.stringify([purpose, subject])}`}, 0))`.execute(trx);
+
+    const last = await trx
+      .selectFrom('otp_sends')
+      .select(sql<Date | null>`max(sent_at)`.as('at'))
+      .where('subject', '=', subject)
+      .where('purpose', '=', purpose)
+      .where('failed_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    const hour = await trx
+      .selectFrom('otp_sends')
+      .select([sql<number>`count(*)::int`.as('n'), sql<Date | null>`min(sent_at)`.as('oldest')])
+      .where('account_key', '=', accountKey)
+      .where('sent_at', '>', addSeconds(now, -3600))
+      .executeTakeFirstOrThrow();
+
+    const waits: { reason: 'resend_too_soon' | 'hourly_limit'; retryAfterSeconds: number }[] = [];
+    if (last.at) {
+      const until = new Date(last.at).getTime() + policy.resendSeconds * 1000;
+      if (until > now.getTime()) waits.push({ reason: 'resend_too_soon', retryAfterSeconds: Math.max(1, Math.ceil((until - now.getTime()) / 1000)) });
+    }
+    if (hour.n >= policy.sendsPerHour) {
+      const oldest = hour.oldest ? new Date(hour.oldest).getTime() : now.getTime();
+      waits.push({ reason: 'hourly_limit', retryAfterSeconds: Math.max(1, Math.ceil((oldest + 3600_000 - now.getTime()) / 1000)) });
+    }
+    if (waits.length) return waits.reduce((a, b) => (b.retryAfterSeconds > a.retryAfterSeconds ? b : a));
+
+    await trx
+      .updateTable('one_time_codes')
+      .set({ voided_at: now })
+      .where('purpose', '=', purpose)
+      .where('subject', '=', subject)
+      .where('consumed_at', 'is', null)
+      .where('voided_at', 'is', null)
+      .execute();
+    await trx
+      .insertInto('one_time_codes')
+      .values({ id, purpose, subject, account_id: req.accountId, channel: req.channel, code_hmac: codeHmac, created_at: now, expires_at: expiresAt })
+      .execute();
+    await trx
+      .insertInto('otp_sends')
+      .values({ account_key: accountKey, code_id: id, subject, purpose, channel: req.channel, sent_at: now })
+      .execute();
+    return undefined;
+  });
+  if (refusal) return { issued: false, ...refusal };
+  return { issued: true, code, codeId: id, expiresAt, ttlSeconds: policy.ttlSeconds };
+}
+
+/**
+ * Checks an entry against the live code of (purpose, subject). The try is counted BEFORE the
+ * comparison, in one atomic `UPDATE … SET attempts = attempts + 1 … WHERE attempts < 5 RETURNING`
+ * (like lockout's beginAttempt), so parallel guesses never get more than 5 comparisons per code.
+ * The comparison is constant-time ({@link safeEqual} of HMACs); a right code is consumed atomically
+ * (`UPDATE … WHERE consumed_at IS NULL RETURNING`), so two parallel right entries succeed once
+ * (the other gets `expired_or_missing`). A code never verifies for another purpose or subject.
+ *
+ * Tries: wrong entries answer `triesLeft` 4, 3, 2, 1; the 5th wrong entry answers `exhausted`,
+ * and so does every later entry, even the right code, until a new code is issued.
+ * Source: RFC 4226 §7.3; NIST SP 800-63B §5.1.3; guide slide "Forgot Password – Enter Verification Code".
+ * @returns a {@link VerifyCodeResult}.
+ * @throws TypeError when purpose or subject is malformed (a programming error).
+ */
+export async function verifyCode(deps: CodeDeps, req: VerifyCodeRequest): Promise<VerifyCodeResult> {
+  return attempt(deps, req, false);
+}
+
+/**
+ * The enumeration-safe twin of {@link verifyCode}, for a flow whose account is unknown (e.g.
+ * Forgot Password for a username that does not exist, where the page must look exactly as if a
+ * code had been sent).
+ *
+ * How callers use it: when the account is unknown, still call {@link issueCode} with
+ * `accountId: null` and the flow's opaque id as subject — the same resend spacing and hourly limit
+ * apply, and the same "code sent" page is shown — but discard the code instead of sending it.
+ * Then pass every entry of that flow to `verifyDecoy` instead of `verifyCode`. It runs the same
+ * work (the same counting UPDATE round trip, the same HMACs and constant-time comparison) and
+ * answers the same sequence a real code gives to wrong entries — `wrong` with `triesLeft` 4, 3, 2,
+ * 1, then `exhausted`, and `expired_or_missing` after 10 minutes or a newer issue — but never `ok`,
+ * not even for the (discarded) right code.
+ * @returns a {@link VerifyCodeFailure}.
+ * @throws TypeError when purpose or subject is malformed (a programming error).
+ */
+export async function verifyDecoy(deps: CodeDeps, req: VerifyCodeRequest): Promise<VerifyCodeFailure> {
+  return (await attempt(deps, req, true)) as VerifyCodeFailure;
+}
+
+async function attempt(deps: CodeDeps, req: VerifyCodeRequest, decoy: boolean): Promise<VerifyCodeResult> {
+  checkBinding(req);
+  const { db, clock, config } = deps;
+  const max = ONE_TIME_CODE_POLICY.maxAttempts;
+  const { purpose, subject } = req;
+  const now = clock.now();
+  const entry = normalizeCodeEntry(typeof req.input === 'string' ? req.input : '').slice(0, 64);
+
+  const row = await db
+    .updateTable('one_time_codes')
+    .set({ attempts: sql`attempts + 1` })
+    .where('purpose', '=', purpose)
+    .where('subject', '=', subject)
+    .where('consumed_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .where('expires_at', '>', now)
+    .where('attempts', '<', max)
+    .returning(['id', 'code_hmac', 'attempts', 'account_id', 'channel'])
+    .executeTakeFirst();
+
+  if (!row) {
+    const live = await db
+      .selectFrom('one_time_codes')
+      .select('attempts')
+      .where('purpose', '=', purpose)
+      .where('subject', '=', subject)
+      .where('consumed_at', 'is', null)
+      .where('voided_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return live && live.attempts >= max ? { ok: false, reason: 'exhausted' } : { ok: false, reason: 'expired_or_missing' };
+  }
+
+  // Every configured key, without stopping at the first match (same work whatever the outcome).
+  let match = false;
+  for (const secret of config.COOKIE_KEYS) {
+    match = safeEqual(codeMac(deriveCodeKey(secret), row.id, purpose, subject, entry), row.code_hmac) || match;
+  }
+
+  if (match && !decoy) {
+    const consumed = await db
+      .updateTable('one_time_codes')
+      .set({ consumed_at: now })
+      .where('id', '=', row.id)
+      .where('consumed_at', 'is', null)
+      .where('voided_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    return consumed ? { ok: true, accountId: row.account_id, channel: row.channel } : { ok: false, reason: 'expired_or_missing' };
+  }
+  const triesLeft = max - row.attempts;
+  return triesLeft > 0 ? { ok: false, reason: 'wrong', triesLeft } : { ok: false, reason: 'exhausted' };
+}
+
+/**
+ * After the transport failed to deliver a code (e.g. `SmsDeliveryError` from notify/sms.ts: "we could not send
+ * the text message; try email"): voids that code and marks its send failed, so a new code (by
+ * another channel) can be issued at once. The failed send still counts toward the hourly limit.
+ * @param codeId `codeId` from {@link issueCode}.
+ */
+export async function markDeliveryFailed(deps: Pick<CodeDeps, 'db' | 'clock'>, codeId: string): Promise<void> {
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await trx.updateTable('one_time_codes').set({ voided_at: now }).where('id', '=', codeId).where('consumed_at', 'is', null).where('voided_at', 'is', null).execute();
+    await trx.updateTable('otp_sends').set({ failed_at: now }).where('code_id', '=', codeId).where('failed_at', 'is', null).execute();
+  });
+}
+
+/**
+ * Deletes codes that expired more than `retainSeconds` ago and sends older than that (the limits
+ * look back one hour at most). For a periodic job.
+ * @param retainSeconds how long to keep dead rows, seconds (default 86400, at least 3600).
+ * @returns how many rows of each table were deleted.
+ */
+export async function purgeOneTimeCodes(deps: Pick<CodeDeps, 'db' | 'clock'>, retainSeconds = 86400): Promise<{ codes: number; sends: number }> {
+  const before = addSeconds(deps.clock.now(), -Math.max(3600, retainSeconds));
+  const codes = await deps.db.deleteFrom('one_time_codes').where('expires_at', '<', before).executeTakeFirst();
+  const sends = await deps.db.deleteFrom('otp_sends').where('sent_at', '<', before).executeTakeFirst();
+  return { codes: Number(codes.numDeletedRows), sends: Number(sends.numDeletedRows) };
+}
+
+/**
+ * The text that carries a code (SMS body, or the plain text of a mail): only the product name,
+ * the code, its lifetime and "ignore it if you did not ask" — no link, no name, no account detail.
+ * With the default branding it is about 135 characters; when a long product name would make it
+ * 160 characters or more (two SMS segments), the product name is left out.
+ * @param code the code as issued.
+ * @param minutes its lifetime in minutes (ttlSeconds / 60).
+ * @param branding only `productName` is used.
+ */
+export function codeMessage(code: string, minutes: number, branding: Pick<Branding, 'productName'>): string {
+  const lifetime = `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const rest = `verification code is ${code}. It expires in ${lifetime}. If you did not request it, ignore this message.`;
+  const branded = `Your ${branding.productName} ${rest}`;
+  return branded.length < 160 ? branded : `Your ${rest}`;
+}
