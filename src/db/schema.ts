@@ -118,6 +118,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   one_time_codes: OneTimeCodesTable;
   otp_sends: OtpSendsTable;
+  trusted_devices: TrustedDevicesTable;
 }
 
 /** One-time codes (src/security/one-time-codes.ts); the code itself is never stored, only its HMAC. */
@@ -148,4 +149,19 @@ export interface OtpSendsTable {
   sent_at: Timestamp;
   /** Set when the transport failed: the send then no longer delays a resend (it still counts per hour). */
   failed_at: Timestamp | null;
+}
+
+/** Remembered devices ("Remember this device for 30 days"); only the secret's hash is kept. */
+export interface TrustedDevicesTable {
+  id: string;
+  account_id: string;
+  secret_hash: string;
+  /** When the second factor that remembered it passed (max_age compares with this). */
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  last_used_at: Timestamp | null;
+  user_agent: string | null;
+  /** The factor that passed (`email`, `sms`, `keystroke`). */
+  factor: string;
+  revoked_at: Timestamp | null;
 }

@@ -69,6 +69,27 @@ export const en = {
   'login.disabled': 'This account is disabled. Please contact the help desk at {helpDeskPhone}.',
   'login.lock_notice': '5 failed attempts lock an account for 30 minutes. Forgot Username or Forgot Password unlock it.',
   'login.password_reset_done': 'Your password was changed. Log in with your new password.',
+  'login.unlocked': 'Your account is unlocked. You can log in now.',
+
+  // Verify your Account: second factor (guide slides 8-11)
+  'mfa.choose': 'Choose how to verify your account.',
+  'mfa.code_sent_email': 'We sent a verification code to {destination}. It is valid for {minutes} minutes.',
+  'mfa.code_sent_sms': 'We sent a verification code in a text message to {destination}. It is valid for {minutes} minutes.',
+  'mfa.code_wrong': 'That code is not correct. You have {triesLeft} tries left.',
+  'mfa.code_exhausted': 'Too many wrong codes. For your security this sign-in was stopped. Please start again.',
+  'mfa.code_expired': 'This code expired or was replaced by a newer one. Send a new code.',
+  'mfa.code_format': 'Enter the 8-character code from the message.',
+  'mfa.resend_too_soon': 'Please wait {seconds} seconds before asking for another code.',
+  'mfa.hourly_limit': 'Too many codes were sent. Please try again in {minutes} minute(s).',
+  'mfa.sms_failed': 'We could not send the text message; try email.',
+  'mfa.factor_unavailable': 'This verification option is not available for your account.',
+  'mfa.account_unusable': 'This account can no longer sign in. Please start again or contact the help desk.',
+  'mfa.remember_tooltip':
+    'Check this box if you do not want to verify your account each time you log in from this device. Do not use it on a shared or public computer. You will be asked again after 30 days.',
+  'mfa.keystroke_failed': 'Your typing pattern did not match. Please verify by email or text message.',
+  'mfa.keystroke_needs_js': 'The keyboard pattern needs JavaScript. Please choose email or text message.',
+  'mfa.keystroke_retype': 'Type it again as it appears.',
+  'mfa.stepup_required': 'This application asks for a verification code. Please verify by email or text message.',
 } as const;
 
 export type MessageCode = keyof typeof en;

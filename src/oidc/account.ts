@@ -4,7 +4,7 @@ import type { Services } from '../services.ts';
 
 /** Which claims each scope releases (OIDC Core §5.4, plus the `producer` scope). */
 export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
   profile: ['name', 'given_name', 'family_name'],
   email: ['email', 'email_verified'],
   phone: ['phone_number'],

@@ -27,6 +27,8 @@ export async function buildConfiguration(services: Services): Promise<Configurat
     adapter: createAdapterClass(services.db),
     findAccount: createFindAccount(services),
     jwks: { keys: keys as never },
+    // acr/amr/auth_time (OIDC Core §2) ride on the openid scope so every ID token says how the
+    // producer authenticated (RFC 8176 amr values); see CLAIMS_BY_SCOPE.
     claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([k, v]) => [k, [...v]])),
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'],
     responseTypes: ['code'],

@@ -452,8 +452,8 @@ export function createPortalApp(opts: PortalOptions): Koa {
   app.use(loadSession);
   app.use(publicRoutes.routes());
   app.use(async (ctx, next) => {
-    // Other stylesheets do not exist; answer without starting a sign-in.
-    if (ctx.path.startsWith('/css/')) {
+    // Other stylesheets and the browser's automatic favicon request: answer without starting a sign-in.
+    if (ctx.path.startsWith('/css/') || ctx.path === '/favicon.ico') {
       ctx.status = 404;
       return;
     }

@@ -337,6 +337,25 @@ export async function markDeliveryFailed(deps: Pick<CodeDeps, 'db' | 'clock'>, c
 }
 
 /**
+ * Voids the live code of a (purpose, subject), e.g. when the person switches to another factor
+ * ("Switching to another factor is allowed and voids the pending code"). Sends are not touched, so
+ * the hourly limit still counts them.
+ * @returns true when a live code was voided.
+ */
+export async function voidCodes(deps: Pick<CodeDeps, 'db' | 'clock'>, binding: CodeBinding): Promise<boolean> {
+  checkBinding(binding);
+  const res = await deps.db
+    .updateTable('one_time_codes')
+    .set({ voided_at: deps.clock.now() })
+    .where('purpose', '=', binding.purpose)
+    .where('subject', '=', binding.subject)
+    .where('consumed_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/**
  * Deletes codes that expired more than `retainSeconds` ago and sends older than that (the limits
  * look back one hour at most). For a periodic job.
  * @param retainSeconds how long to keep dead rows, seconds (default 86400, at least 3600).

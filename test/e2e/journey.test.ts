@@ -11,6 +11,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,34 +80,46 @@ describe('producer journey in a browser', () => {
   it('registers from the login page, confirms the email, logs in to the portal Home page and logs out', async () => {
     const { context, page } = await newPage(browser);
     const idpOrigin = new URL(idp.url).origin;
+    // Content-Security-Policy violations (a blocked script, style or form target) and script errors
+    // show up here. (Chromium's own /favicon.ico requests answer 404 and are not counted.)
+    const consoleErrors: string[] = [];
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') consoleErrors.push(`${page.url()}: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => consoleErrors.push(`${page.url()}: ${err.message}`));
     try {
       // The portal sends a signed-out visitor to the IdP's login page.
       await page.goto(`${portalUrl}/`);
-      await page.getByRole('heading', { name: 'Log In' }).waitFor();
+      await page.getByRole('heading', { name: 'Log In', exact: true }).waitFor();
       expect(new URL(page.url()).origin).toBe(idpOrigin);
       expect(new URL(page.url()).pathname).toMatch(/^\/interaction\/[A-Za-z0-9_-]+$/);
       const interactionPath = new URL(page.url()).pathname;
 
       // Terms of Use.
-      await page.getByRole('link', { name: 'New User? Register Here' }).click();
-      await page.getByRole('heading', { name: 'Terms of Use' }).waitFor();
-      await page.getByRole('button', { name: 'Accept' }).click();
+      await page.getByRole('link', { name: 'New User? Register Here', exact: true }).click();
+      await page.getByRole('heading', { name: 'Terms of Use', exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Accept', exact: true }).click();
 
       // Step 1 of 3: short producer number (left-padded by the IdP) and ZIP+4.
-      await page.getByRole('heading', { name: 'Enter Producer Information' }).waitFor();
+      await page.getByRole('heading', { name: 'Enter Producer Information', exact: true }).waitFor();
       await page.getByLabel('Producer Number*', { exact: true }).fill('104201');
       await page.getByLabel('National Producer Number*', { exact: true }).fill('19000001');
       await page.getByLabel('Zip Code*', { exact: true }).fill('60601-1234');
-      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('button', { name: 'Continue', exact: true }).click();
 
       // Step 2 of 3.
-      await page.getByRole('heading', { name: 'Create Your Secure Login' }).waitFor();
+      await page.getByRole('heading', { name: 'Create Your Secure Login', exact: true }).waitFor();
       await page.getByLabel('Username*', { exact: true }).fill('averyq2024');
+      const unmet = page.locator('[data-password-rules] li[data-state="unmet"]');
+      expect(await unmet.count()).toBeGreaterThan(0);
       await page.getByLabel('Password*', { exact: true }).fill('Qz7!kR9{mW');
-      await page.getByRole('button', { name: 'Create Login' }).click();
+      // The live checklist (public/js/password-checklist.js, allowed by the CSP) marks every rule met.
+      await page.locator('[data-password-rules] li[data-rule="password.special"][data-state="met"]').waitFor();
+      expect(await unmet.count()).toBe(0);
+      await page.getByRole('button', { name: 'Create Login', exact: true }).click();
 
       // Step 3 of 3: the mail goes to the address on the producer record.
-      await page.getByRole('heading', { name: 'Verify Your Email' }).waitFor();
+      await page.getByRole('heading', { name: 'Verify Your Email', exact: true }).waitFor();
       expect(new URL(page.url()).pathname).toBe('/register/verify-email');
       const mail = await idp.smtp.waitFor('avery.quinlan@example.com', /Confirm/);
       expect(mail.text).toContain('Confirm Your Email Address');
@@ -118,16 +131,16 @@ describe('producer journey in a browser', () => {
       await page.getByText('Your email address is confirmed. You can now log in.').waitFor();
 
       // "Return to Log In" resumes the sign-in the portal started.
-      await page.getByRole('link', { name: 'Return to Log In' }).click();
-      await page.getByRole('heading', { name: 'Log In' }).waitFor();
+      await page.getByRole('link', { name: 'Return to Log In', exact: true }).click();
+      await page.getByRole('heading', { name: 'Log In', exact: true }).waitFor();
       expect(new URL(page.url()).pathname).toBe(interactionPath);
 
       await page.getByLabel('Username', { exact: true }).fill('averyq2024');
       await page.getByLabel('Password', { exact: true }).fill('Qz7!kR9{mW');
-      await page.getByRole('button', { name: 'Log In' }).click();
+      await page.getByRole('button', { name: 'Log In', exact: true }).click();
 
       // Portal Home with what the IdP released.
-      await page.getByRole('heading', { name: 'Welcome, Avery Quinlan' }).waitFor();
+      await page.getByRole('heading', { name: 'Welcome, Avery Quinlan', exact: true }).waitFor();
       expect(page.url()).toBe(`${portalUrl}/`);
       expect(await fact(page, 'Name')).toBe('Avery Quinlan');
       expect(await fact(page, 'Producer Number')).toBe('000104201');
@@ -136,8 +149,8 @@ describe('producer journey in a browser', () => {
       expect(await fact(page, 'Agency')).toBe('Lakeside Insurance Group');
 
       // Logout: portal → IdP confirmation → portal's logged-out page.
-      await page.getByRole('button', { name: 'Logout' }).click();
-      await page.getByRole('heading', { name: 'Log out' }).waitFor();
+      await page.getByRole('button', { name: 'Logout', exact: true }).click();
+      await page.getByRole('heading', { name: 'Log out', exact: true }).waitFor();
       expect(new URL(page.url()).origin).toBe(idpOrigin);
       await page.getByRole('button', { name: 'Log out', exact: true }).click();
       await page.waitForURL(`${portalUrl}/logged-out`);
@@ -145,8 +158,10 @@ describe('producer journey in a browser', () => {
 
       // Both sessions ended: the portal asks the IdP again, and the IdP asks for the password.
       await page.goto(`${portalUrl}/`);
-      await page.getByRole('heading', { name: 'Log In' }).waitFor();
+      await page.getByRole('heading', { name: 'Log In', exact: true }).waitFor();
       expect(new URL(page.url()).origin).toBe(idpOrigin);
+
+      expect(consoleErrors.filter((e) => /Content.Security.Policy|Refused to|Uncaught/i.test(e))).toEqual([]);
     } finally {
       await context.close();
     }
@@ -206,55 +221,65 @@ async function authorize(agent: Agent, url: URL, redirectUri: string, login?: { 
   throw new Error('too many redirects');
 }
 
-describe('openid-client relying party (no browser)', () => {
-  const jordan = {
-    producerNumber: '104202',
-    npn: '19000002',
-    zip: '60601',
-    email: 'jordan.ellery@example.com',
-    username: 'jordanE77',
-    password: 'Tb4%wX8(nL',
-  };
+/**
+ * The portal client's openid-client configuration from the IdP's discovery document, with
+ * non-repudiation checks on: openid-client then also verifies ID token signatures against the
+ * IdP's jwks_uri (by default it relies on TLS for tokens from the token endpoint).
+ */
+async function portalClientConfig(): Promise<oidc.Configuration> {
+  return oidc.discovery(new URL(idp.url), CLIENT_ID, undefined, oidc.ClientSecretBasic(CLIENT_SECRET), {
+    execute: [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks],
+  });
+}
 
-  it('code flow with PKCE, state and nonce: validated ID token, amr pwd, UserInfo, refresh, and no code replay', async () => {
+/**
+ * One authorization code flow (PKCE S256, state, nonce) for the portal client, driven by `agent`,
+ * redeemed with openid-client, which validates the ID token (JWS signature against the IdP's JWKS,
+ * see portalClientConfig; iss, aud, exp, iat, nonce) and the authorization response's state and iss.
+ */
+async function codeFlow(config: oidc.Configuration, agent: Agent, login?: { username: string; password: string }) {
+  const redirectUri = `${portalUrl}/callback`;
+  const codeVerifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid profile email producer',
+    code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  const callback = await authorize(agent, url, redirectUri, login);
+  const checks = { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
+  const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
+  return { callback, checks, tokens, nonce };
+}
+
+describe('openid-client relying party (no browser)', () => {
+  it('code flow with PKCE, state and nonce: validated ID token, UserInfo, refresh, stable sub; a replayed code fails and revokes its tokens', async () => {
+    const jordan = { producerNumber: '104202', npn: '19000002', zip: '60601', email: 'jordan.ellery@example.com', username: 'jordanE77', password: 'Tb4%wX8(nL' };
     const agent = new Agent();
     await registerAccount(agent, idp.url, jordan);
 
-    const config = await oidc.discovery(new URL(idp.url), CLIENT_ID, undefined, oidc.ClientSecretBasic(CLIENT_SECRET), {
-      execute: [oidc.allowInsecureRequests],
-    });
+    const config = await portalClientConfig();
     expect(config.serverMetadata().issuer).toBe(idp.url);
-    const redirectUri = `${portalUrl}/callback`;
 
-    async function signIn(login?: { username: string; password: string }) {
-      const codeVerifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const nonce = oidc.randomNonce();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri,
-        scope: 'openid profile email producer',
-        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-      });
-      const callback = await authorize(agent, url, redirectUri, login);
-      const checks = { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
-      // openid-client validates the ID token: JWS signature against the IdP's JWKS, iss, aud, exp,
-      // iat, nonce; and the authorization response's state and iss.
-      const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
-      return { callback, checks, tokens, nonce };
-    }
-
-    const first = await signIn({ username: jordan.username, password: jordan.password });
+    const first = await codeFlow(config, agent, { username: jordan.username, password: jordan.password });
     const claims = first.tokens.claims()!;
     expect(claims.iss).toBe(idp.url);
     expect(claims.aud).toBe(CLIENT_ID);
     expect(claims.nonce).toBe(first.nonce);
-    console.log('IDTOKEN', JSON.stringify(claims));
-    expect(claims.amr).toContain('pwd');
     expect(typeof claims.sub).toBe('string');
     expect(first.tokens.token_type.toLowerCase()).toBe('bearer');
+
+    // The signature, checked once more independently of openid-client with jose and the JWKS.
+    const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
+    const verified = await jwtVerify(first.tokens.id_token!, jwks, { issuer: idp.url, audience: CLIENT_ID });
+    expect(verified.payload.sub).toBe(claims.sub);
+    const [header, payload, signature] = first.tokens.id_token!.split('.');
+    const tampered = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    await expect(jwtVerify(tampered, jwks, { issuer: idp.url, audience: CLIENT_ID })).rejects.toThrow();
 
     const userinfo = await oidc.fetchUserInfo(config, first.tokens.access_token, claims.sub);
     expect(userinfo).toMatchObject({
@@ -263,6 +288,7 @@ describe('openid-client relying party (no browser)', () => {
       npn: '19000002',
       agency_name: 'Lakeside Insurance Group',
       email: 'jordan.ellery@example.com',
+      email_verified: true,
       given_name: 'Jordan',
       family_name: 'Ellery',
     });
@@ -284,10 +310,32 @@ describe('openid-client relying party (no browser)', () => {
     );
     expect(replay).toBeInstanceOf(oidc.ResponseBodyError);
     expect((replay as oidc.ResponseBodyError).error).toBe('invalid_grant');
+    // … and revokes what the code had yielded (RFC 6749 §4.1.2): access and refresh tokens.
+    await expect(oidc.fetchUserInfo(config, refreshed.access_token, claims.sub)).rejects.toThrow();
+    await expect(oidc.refreshTokenGrant(config, refreshed.refresh_token ?? first.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
 
     // A second sign-in (the IdP session is still there: no password asked) yields the same sub.
-    const second = await signIn();
+    const second = await codeFlow(config, agent);
     expect(second.tokens.claims()!.sub).toBe(claims.sub);
+  });
+
+  // RFC 8176: the ID token says which methods authenticated the producer.
+  describe('amr', () => {
+    let idTokenClaims: oidc.IDToken;
+
+    beforeAll(async () => {
+      // Morgan Talbot, matched by the BAP zip code.
+      const morgan = { producerNumber: '104203', npn: '19000003', zip: '60615', email: 'morgan.talbot@example.com', username: 'morganT2026', password: 'Hv6&pN3}cR' };
+      const agent = new Agent();
+      await registerAccount(agent, idp.url, morgan);
+      const { tokens } = await codeFlow(await portalClientConfig(), agent, { username: morgan.username, password: morgan.password });
+      idTokenClaims = tokens.claims()!;
+      expect(idTokenClaims.sub).toBeTruthy();
+    });
+
+    it('the ID token says how the producer authenticated: amr contains "pwd"', () => {
+      expect(idTokenClaims.amr).toContain('pwd');
+    });
   });
 
   it('refuses an authorization request without PKCE from a public client (invalid_request)', async () => {

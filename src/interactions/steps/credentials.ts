@@ -43,9 +43,11 @@ async function sendLockMail(services: Services, account: Account): Promise<void>
 export const credentialsStep: Step = {
   prompt: 'login',
   view: 'idp/login',
-  async viewModel({ details }) {
+  async viewModel({ ctx, details }) {
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 40) : '';
-    return { values: { username: hint }, formError: null };
+    // Notices from self-service flows that return here (?notice=…), from a fixed list only.
+    const notice = ({ password_changed: 'login.password_reset_done', unlocked: 'login.unlocked' } as Record<string, string>)[String(ctx.query.notice ?? '')] ?? null;
+    return { values: { username: hint }, formError: null, notice };
   },
   async submit(s: StepContext, body) {
     const { ctx, services, details } = s;
