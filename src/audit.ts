@@ -20,7 +20,27 @@ export type AuditType =
   | 'terms.rejected'
   | 'consent.granted'
   | 'password.rehashed'
-  | 'rate_limited';
+  | 'rate_limited'
+  // account recovery (guide slides 12-17; src/flows/recovery)
+  | 'recovery.username_requested'
+  | 'recovery.username_sent'
+  | 'recovery.unlock_link_sent'
+  | 'recovery.account_unlocked'
+  | 'recovery.password_reset_started'
+  | 'recovery.code_sent'
+  | 'recovery.code_send_failed'
+  | 'recovery.code_rejected'
+  | 'recovery.code_verified'
+  | 'recovery.password_changed'
+  | 'recovery.sessions_revoked'
+  | 'mfa.sent'
+  | 'mfa.send_failed'
+  | 'mfa.passed'
+  | 'mfa.failed'
+  | 'mfa.exhausted'
+  | 'mfa.skipped_remembered_device'
+  | 'device.remembered'
+  | 'device.revoked';
 
 /** Who and where an event came from. */
 export interface AuditContext {

@@ -8,6 +8,7 @@ import { createSmsSender, type SmsSender } from './notify/sms.ts';
 import { argon2Params, PasswordHasher } from './security/passwords.ts';
 import { RateLimits } from './security/rate-limit.ts';
 import type { Services } from './services.ts';
+import { buildFactorRegistry } from './mfa/registry.ts';
 
 /**
  * Opens the database (applying pending migrations) and builds the services the IdP runs on.
@@ -31,6 +32,7 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     clock: overrides.clock ?? systemClock,
     mailer,
     sms: overrides.sms ?? createSmsSender(config, mailer.outbox),
+    factors: buildFactorRegistry(config),
     hasher: new PasswordHasher(argon2Params(config)),
     rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA),
     logger,

@@ -5,6 +5,7 @@ import type { Config } from './config/index.ts';
 import type { Database } from './db/schema.ts';
 import type { Branding, Mailer } from './notify/mail.ts';
 import type { SmsSender } from './notify/sms.ts';
+import type { FactorRegistry } from './mfa/factor.ts';
 import type { PasswordHasher } from './security/passwords.ts';
 import type { RateLimits } from './security/rate-limit.ts';
 
@@ -19,6 +20,8 @@ export interface Services {
   mailer: Mailer;
   /** SMS transport (dev outbox, webhook or Twilio). */
   sms: SmsSender;
+  /** Second factors of "Verify your Account", from MFA_FACTORS. */
+  factors: FactorRegistry;
   hasher: PasswordHasher;
   rateLimits: RateLimits;
   logger: Logger;

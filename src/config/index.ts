@@ -78,6 +78,14 @@ export const configSchema = z.object({
   MAIL_SENDS_PER_HOUR: int(1).default(5),
   /** Lifetime of the IdP session, seconds. Default 28800 (8 hours). */
   SESSION_TTL_SECONDS: int(60).default(28800),
+  /** How long "Remember this device for 30 days" lasts, seconds (guide slides 8-11). Default 2592000 (30 days). */
+  DEVICE_TTL_SECONDS: int(60).default(2592000),
+  /** Second factors offered on "Verify your Account", in order (comma-separated: email, sms, keystroke). Default all three. */
+  MFA_FACTORS: list.default(['email', 'sms', 'keystroke']),
+  /** acr value of a sign-in by password on a remembered device (the lower level). */
+  ACR_REMEMBERED_DEVICE: z.string().min(1).default('urn:producer-idp:acr:remembered-device'),
+  /** acr value of a sign-in with a fresh second factor (password + email or SMS code). */
+  ACR_MFA: z.string().min(1).default('urn:producer-idp:acr:mfa'),
   /** Seed the demo producers, terms and portal client at start. Default true outside production. */
   SEED_DEMO: bool.optional(),
   /** pino log level. Default `info` (`silent` in tests). */
@@ -103,6 +111,14 @@ export const configSchema = z.object({
   TWILIO_FROM: z.string().regex(/^\+[1-9][0-9]{1,14}$/, 'must be an E.164 number like +15005550006').optional(),
   /** Base URL of the Twilio REST API (tests point it at a local receiver). Default https://api.twilio.com. */
   TWILIO_API_BASE: z.url().default('https://api.twilio.com'),
+  /** Lifetime of a Forgot Username / Forgot Password flow, seconds (from its first step; guide slides 12-17). Default 900 (15 minutes). */
+  RECOVERY_FLOW_TTL_SECONDS: int(60).default(900),
+  /** Lifetime of the single-use unlock link in the Forgot Username mail, seconds. Default 1800 (30 minutes). */
+  UNLOCK_LINK_TTL_SECONDS: int(60).default(1800),
+  /** Account-recovery requests (Send Email, Find Account, Send Code, code entries, resends) per client address per RATE_LIMIT_WINDOW_SECONDS. Default 30. */
+  RATE_LIMIT_RECOVERY_POINTS: int(1).default(30),
+  /** Forgot Password for a username without an active account: percentage (0-100) of such usernames whose placeholder offers "Send me a text message"; set it near the share of producer records with a mobile number. Default 80. */
+  RECOVERY_DECOY_SMS_PERCENT: int(0).max(100).default(80),
 });
 
 export type Config = z.infer<typeof configSchema> & {

@@ -119,6 +119,8 @@ export interface Database {
   one_time_codes: OneTimeCodesTable;
   otp_sends: OtpSendsTable;
   trusted_devices: TrustedDevicesTable;
+  unlock_tokens: UnlockTokensTable;
+  recovery_mail_sends: RecoveryMailSendsTable;
 }
 
 /** One-time codes (src/security/one-time-codes.ts); the code itself is never stored, only its HMAC. */
@@ -164,4 +166,23 @@ export interface TrustedDevicesTable {
   /** The factor that passed (`email`, `sms`, `keystroke`). */
   factor: string;
   revoked_at: Timestamp | null;
+}
+
+/** Single-use unlock links of locked accounts (Forgot Username mail); only the token's SHA-256 is kept. */
+export interface UnlockTokensTable {
+  token_hash: string;
+  account_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+/** One row per recovery mail requested for an email address (limits per address, account or not). */
+export interface RecoveryMailSendsTable {
+  id: Generated<number>;
+  /** HMAC-SHA256 of the lower-cased, trimmed address (never the address itself). */
+  email_key: string;
+  /** e.g. `forgot_username`. */
+  purpose: string;
+  sent_at: Timestamp;
 }

@@ -30,12 +30,14 @@ export function interactionRoutes(router: Router, services: Services, provider: 
     const client = await provider.Client.find(String(s.details.params.client_id));
     const redirectUri = typeof s.details.params.redirect_uri === 'string' ? [s.details.params.redirect_uri] : [];
     ctx.state.formActionOrigins = originsOf(redirectUri);
-    await render(ctx, step.view, {
+    const model: Record<string, unknown> = {
       uid: s.details.uid,
       clientName: client?.clientName ?? client?.clientId ?? '',
       ...(await step.viewModel(s)),
       ...(data ?? {}),
-    }, status);
+    };
+    // A step may show another view for a sub-step (e.g. "Verify your Account" inside `login`).
+    await render(ctx, typeof model.view === 'string' ? model.view : step.view, model, status);
   }
 
   function current(details: InteractionDetails): Step {

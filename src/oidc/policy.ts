@@ -3,7 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { findAccountById } from '../db/repositories/accounts.ts';
 import { activeTerms } from '../db/repositories/terms.ts';
 import { consentStep } from '../interactions/steps/consent.ts';
-import { credentialsStep } from '../interactions/steps/credentials.ts';
+import { loginStep } from '../interactions/steps/login.ts';
 import { termsStep } from '../interactions/steps/terms.ts';
 import type { Step } from '../interactions/step.ts';
 import type { Services } from '../services.ts';
@@ -13,7 +13,9 @@ const { Check, Prompt, base } = interactionPolicy;
 /**
  * THE one place where the order of prompts lives (ARCHITECTURE "How a step works").
  *
- *   login     credentials (guide slides 6-7); re-prompted when the account became unusable
+ *   login     credentials (guide slides 6-7), then "Verify your Account" (slides 8-11) as sub-steps;
+ *             re-prompted when the account became unusable, or when a client asks (acr_values) for
+ *             the fresh-second-factor acr that the session does not have (step-up)
  *   terms     Terms of Use acceptance when the accepted version is older than the active one
  *   consent   third-party clients only (first-party grants are made in configuration.ts)
  *
@@ -21,10 +23,10 @@ const { Check, Prompt, base } = interactionPolicy;
  * enrollment as a prompt after `login`. Adding a step = a file in interactions/steps, a view, a
  * journey test, and a line here.
  */
-export const STEPS: Step[] = [credentialsStep, termsStep, consentStep];
+export const STEPS: Step[] = [loginStep, termsStep, consentStep];
 
 /** Builds oidc-provider's interaction policy with our checks, reading accounts through `services`. */
-export function buildPolicy(services: Pick<Services, 'db' | 'clock'>) {
+export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config'>) {
   const policy = base();
 
   // login: besides oidc-provider's own checks (no session, max_age, id_token_hint, acr), an account
@@ -36,6 +38,16 @@ export function buildPolicy(services: Pick<Services, 'db' | 'clock'>) {
       const account = await findAccountById(services.db, accountId);
       if (!account || account.status !== 'active' || !account.emailVerifiedAt) return Check.REQUEST_PROMPT;
       return Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+
+  // Step-up (OIDC Core §3.1.2.1 acr_values): a session without the fresh-second-factor acr signs in
+  // again when the client asks for it. (max_age and essential acr claims are oidc-provider's own checks.)
+  policy.get('login')!.checks.push(
+    new Check('acr_step_up', 'the requested acr is above the session acr', 'login_required', (ctx: KoaContextWithOIDC) => {
+      const requested = typeof ctx.oidc.params?.acr_values === 'string' ? String(ctx.oidc.params.acr_values).split(' ') : [];
+      if (!ctx.oidc.session?.accountId || !requested.includes(services.config.ACR_MFA)) return Check.NO_NEED_TO_PROMPT;
+      return ctx.oidc.session.acr === services.config.ACR_MFA ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
 

@@ -32,6 +32,7 @@ export async function buildConfiguration(services: Services): Promise<Configurat
     claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([k, v]) => [k, [...v]])),
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'],
     responseTypes: ['code'],
+    acrValues: [config.ACR_REMEMBERED_DEVICE, config.ACR_MFA],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     cookies: {
       keys: config.COOKIE_KEYS,

@@ -48,6 +48,11 @@ export async function failAttempt(db: Kysely<Database>, accountId: string, attem
   return !!row;
 }
 
+/** Gives back an attempt counted by {@link beginAttempt} whose secret was never compared (e.g. an expired code). */
+export async function refundAttempt(db: Kysely<Database>, accountId: string): Promise<void> {
+  await db.updateTable('accounts').set({ failed_login_count: sql`greatest(failed_login_count - 1, 0)` }).where('id', '=', accountId).execute();
+}
+
 /** After a correct secret: the count starts over. */
 export async function succeedAttempt(db: Kysely<Database>, accountId: string): Promise<void> {
   await db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null }).where('id', '=', accountId).execute();

@@ -91,3 +91,44 @@ export async function followToClient(idp: TestIdp, agent: ReturnType<typeof requ
   }
   throw new Error('redirect loop');
 }
+
+/** The 8-character code in a verification message. */
+export function codeIn(text: string): string {
+  const m = /\b([A-HJ-NP-Z2-9]{8})\b/.exec(text);
+  if (!m) throw new Error(`no code in message:\n${text}`);
+  return m[1];
+}
+
+/**
+ * "Verify your Account" by email code (guide slide 9) on interaction `uid`, whose password step
+ * already passed: chooses email, reads the code from the SMTP receiver, submits it.
+ * @returns the response of the code submission (303 onwards when it passed).
+ */
+export async function passEmailFactor(idp: TestIdp, agent: ReturnType<typeof request.agent>, uid: string, email: string, opts: { remember?: boolean } = {}) {
+  const before = idp.smtp.to(email).length;
+  const page = await agent.get(`/interaction/${uid}`);
+  const chosen = await agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send({ _csrf: csrf(page.text), action: 'choose', factor: 'email' });
+  if (chosen.status !== 200) throw new Error(`choosing email failed: ${chosen.status} ${chosen.text.slice(0, 400)}`);
+  const mails = idp.smtp.to(email);
+  if (mails.length <= before) await idp.smtp.waitFor(email, /verification code/);
+  const code = codeIn(idp.smtp.to(email).at(-1)!.text);
+  const form: Record<string, string> = { _csrf: csrf(chosen.text), action: 'verify', code };
+  if (opts.remember) form.remember = 'yes';
+  return agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send(form);
+}
+
+/**
+ * Username/Password, then "Verify your Account" by email when it is asked for (a remembered device
+ * skips it). Returns the final response of the login prompt (303 towards the client when done).
+ */
+export async function signIn(idp: TestIdp, agent: ReturnType<typeof request.agent>, uid: string, username: string, password = GOOD_PASSWORD, opts: { remember?: boolean } = {}) {
+  const res = await submitLogin(agent, uid, username, password);
+  if (res.status !== 200 || !res.text.includes('Verify your Account')) return res;
+  const acc = await idp.services.db
+    .selectFrom('accounts as a')
+    .innerJoin('producer_records as p', 'p.producer_number', 'a.producer_number')
+    .select('p.email')
+    .where('a.username_normalized', '=', username.toLowerCase())
+    .executeTakeFirstOrThrow();
+  return passEmailFactor(idp, agent, uid, acc.email, opts);
+}

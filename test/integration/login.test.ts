@@ -2,7 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishTerms } from '../../src/db/repositories/terms.ts';
 import { PasswordHasher } from '../../src/security/passwords.ts';
-import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, submitLogin } from '../helpers/accounts.ts';
+import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, signIn, submitLogin } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 let idp: TestIdp;
@@ -42,7 +42,8 @@ describe('sign-in (guide slides 6-7)', () => {
     const id = await createAccount(idp, { producerNumber: '000104203', username: 'MorganT2024' });
     const agent = request.agent(idp.server);
     const { uid, page, state } = await beginSignIn(idp, agent);
-    const res = await submitLogin(agent, uid, 'morgant2024', GOOD_PASSWORD, page.text); // any case
+    void page;
+    const res = await signIn(idp, agent, uid, 'morgant2024'); // any case
     expect(res.status).toBe(303);
     const { redirect } = await followToClient(idp, agent, res.headers.location);
     expect(redirect?.searchParams.get('code')).toBeTruthy();
@@ -90,7 +91,7 @@ describe('sign-in (guide slides 6-7)', () => {
     idp.clock.advance(29 * 60);
     expect((await submitLogin(agent, uid, 'JordanEll7', GOOD_PASSWORD)).text).toContain('locked');
     idp.clock.advance(60 + 1);
-    const after = await submitLogin(agent, uid, 'JordanEll7', GOOD_PASSWORD);
+    const after = await signIn(idp, agent, uid, 'JordanEll7');
     expect(after.status).toBe(303);
   });
 
@@ -99,12 +100,12 @@ describe('sign-in (guide slides 6-7)', () => {
     const agent = request.agent(idp.server);
     const { uid } = await beginSignIn(idp, agent);
     for (let i = 0; i < 4; i++) await submitLogin(agent, uid, 'AveryQuin1', 'Wr0ng!pwx');
-    expect((await submitLogin(agent, uid, 'AveryQuin1', GOOD_PASSWORD)).status).toBe(303);
+    expect((await signIn(idp, agent, uid, 'AveryQuin1')).status).toBe(303);
     // 4 more wrong after the success: still not locked (the count started over).
     const agent2 = request.agent(idp.server);
     const s = await beginSignIn(idp, agent2);
     for (let i = 0; i < 4; i++) await submitLogin(agent2, s.uid, 'AveryQuin1', 'Wr0ng!pwx');
-    expect((await submitLogin(agent2, s.uid, 'AveryQuin1', GOOD_PASSWORD)).status).toBe(303);
+    expect((await signIn(idp, agent2, s.uid, 'AveryQuin1')).status).toBe(303);
   });
 
   it('parallel wrong passwords get at most 5 comparisons', async () => {
@@ -140,7 +141,7 @@ describe('sign-in (guide slides 6-7)', () => {
       await publishTerms(t.services.db, '2.0', 'New terms text v2', t.clock.now());
       const agent = request.agent(t.server);
       const { uid } = await beginSignIn(t, agent);
-      const res = await submitLogin(agent, uid, 'TermsUser01', GOOD_PASSWORD);
+      const res = await signIn(t, agent, uid, 'TermsUser01');
       const { page } = await followToClient(t, agent, res.headers.location);
       expect(page!.text).toContain('New terms text v2');
       expect(page!.text).toContain('Accept');
@@ -151,7 +152,7 @@ describe('sign-in (guide slides 6-7)', () => {
 
       const agent2 = request.agent(t.server);
       const s2 = await beginSignIn(t, agent2);
-      const r2 = await submitLogin(agent2, s2.uid, 'TermsUser01', GOOD_PASSWORD);
+      const r2 = await signIn(t, agent2, s2.uid, 'TermsUser01');
       const p2 = await followToClient(t, agent2, r2.headers.location);
       const accept = await agent2.post(`/interaction/${uidOf(p2.page!.text)}/terms`).type('form').send({ _csrf: csrf(p2.page!.text), decision: 'accept', version: '2.0' });
       const ok = await followToClient(t, agent2, accept.headers.location);
@@ -171,7 +172,7 @@ describe('sign-in (guide slides 6-7)', () => {
       await t.services.db.updateTable('accounts').set({ password_hash: old }).where('id', '=', id).execute();
       const agent = request.agent(t.server);
       const { uid } = await beginSignIn(t, agent);
-      expect((await submitLogin(agent, uid, 'RehashUser1', GOOD_PASSWORD)).status).toBe(303);
+      expect((await signIn(t, agent, uid, 'RehashUser1')).status).toBe(303);
       const acc = await t.services.db.selectFrom('accounts').select('password_hash').where('id', '=', id).executeTakeFirstOrThrow();
       expect(acc.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     } finally {

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerClient, InvalidClientError } from '../../src/oidc/clients.ts';
-import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, pkce, portalRedirect, submitLogin } from '../helpers/accounts.ts';
+import { beginSignIn, createAccount, csrf, followToClient, pkce, portalRedirect, signIn } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 let idp: TestIdp;
@@ -21,7 +21,7 @@ function basic(id: string, secret: string): string {
 async function codeForPortal(): Promise<{ code: string; verifier: string }> {
   const agent = request.agent(idp.server);
   const { uid, verifier } = await beginSignIn(idp, agent);
-  const res = await submitLogin(agent, uid, 'AveryOidc1', GOOD_PASSWORD);
+  const res = await signIn(idp, agent, uid, 'AveryOidc1');
   const { redirect } = await followToClient(idp, agent, res.headers.location);
   return { code: redirect!.searchParams.get('code')!, verifier };
 }
@@ -102,7 +102,7 @@ describe('OpenID Connect protocol', () => {
     const { challenge } = pkce();
     const auth = await agent.get('/auth').query({ client_id: client.client_id, redirect_uri: 'https://crm.example.com/cb', response_type: 'code', scope: 'openid producer', code_challenge: challenge, code_challenge_method: 'S256', state: 's1' });
     const uid = auth.headers.location.split('/').pop();
-    const login = await submitLogin(agent, uid, 'AveryOidc1', GOOD_PASSWORD);
+    const login = await signIn(idp, agent, uid!, 'AveryOidc1');
     const { page } = await followToClient(idp, agent, login.headers.location);
     expect(page!.text).toContain('Allow access?');
     expect(page!.text).toContain('Agency CRM');

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkIn } from '../helpers/smtp.ts';
-import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, submitLogin } from '../helpers/accounts.ts';
+import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, signIn, submitLogin } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 let idp: TestIdp;
@@ -77,7 +77,7 @@ describe('registration (guide slides 3-5)', () => {
     const again = await agent.get(new URL(link).pathname + new URL(link).search);
     expect(again.status).toBe(400); // used once
 
-    const login = await submitLogin(agent, uid, 'MorganTalbot', GOOD_PASSWORD);
+    const login = await signIn(idp, agent, uid, 'MorganTalbot');
     expect(login.status).toBe(303);
     const { redirect } = await followToClient(idp, agent, login.headers.location);
     expect(redirect?.searchParams.get('code')).toBeTruthy();

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { ProducerRecord } from '../../producers/records.ts';
 import type { Database } from '../schema.ts';
 
@@ -142,4 +142,120 @@ export async function recordLogin(db: Kysely<Database>, accountId: string, at: D
 /** Sets the account's status (`active` | `disabled`). */
 export async function setAccountStatus(db: Kysely<Database>, accountId: string, status: 'active' | 'disabled'): Promise<void> {
   await db.updateTable('accounts').set({ status }).where('id', '=', accountId).execute();
+}
+
+// ---- account recovery (guide slides 12-17; src/flows/recovery) ----
+
+/**
+ * Every account whose producer record carries `email`, compared ignoring case and surrounding
+ * spaces (Forgot Username, guide slides 12-13), oldest first.
+ * @returns accounts (any status), possibly empty.
+ */
+export async function findAccountsByEmail(db: Kysely<Database>, email: string): Promise<Account[]> {
+  const rows = await baseQuery(db)
+    .where(sql<string>`lower(btrim(p.email))`, '=', email.trim().toLowerCase())
+    .orderBy('a.created_at')
+    .orderBy('a.id')
+    .execute();
+  return rows.map(toAccount);
+}
+
+/**
+ * The account's most recent password hashes (PHC strings), newest first: the rows of
+ * `password_history` (the current password included, as every change inserts its hash).
+ * @param depth how many to return (guide slide 17: the 10 previous passwords).
+ */
+export async function recentPasswordHashes(db: Kysely<Database>, accountId: string, depth: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('password_history')
+    .select('password_hash')
+    .where('account_id', '=', accountId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(depth)
+    .execute();
+  return rows.map((r) => r.password_hash);
+}
+
+/**
+ * Sets a new password (call inside a transaction): the hash and `password_changed_at`, clears the
+ * lockout (failed_login_count 0, locked_until null), marks the email verified when `emailProven`
+ * (a code sent to it was entered), appends the hash to `password_history` and deletes all but the
+ * newest `keep` history rows.
+ * @param phc the new argon2id PHC string.
+ * @returns `wasLocked`: true when the account was locked at `now` before this call.
+ */
+export async function setPasswordWithHistory(
+  db: Kysely<Database>,
+  accountId: string,
+  phc: string,
+  now: Date,
+  opts: { keep: number; emailProven: boolean },
+): Promise<{ wasLocked: boolean }> {
+  const before = await db.selectFrom('accounts').select('locked_until').where('id', '=', accountId).executeTakeFirst();
+  await db
+    .updateTable('accounts')
+    .set({
+      password_hash: phc,
+      password_changed_at: now,
+      failed_login_count: 0,
+      locked_until: null,
+      ...(opts.emailProven ? { email_verified_at: sql<Date>`coalesce(email_verified_at, ${now})` } : {}),
+    })
+    .where('id', '=', accountId)
+    .execute();
+  await db.insertInto('password_history').values({ account_id: accountId, password_hash: phc, created_at: now }).execute();
+  const kept = db
+    .selectFrom('password_history')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(Math.max(1, opts.keep));
+  await db.deleteFrom('password_history').where('account_id', '=', accountId).where('id', 'not in', kept).execute();
+  const lockedUntil = before?.locked_until ? new Date(before.locked_until) : null;
+  return { wasLocked: !!lockedUntil && lockedUntil.getTime() > now.getTime() };
+}
+
+/**
+ * Unlocks an account (failed_login_count 0, locked_until null), as Forgot Username's unlock link
+ * and a completed Forgot Password do (guide slides 12 and 14: "select the Forgot Username or Forgot
+ * Password hyperlinks to unlock their account").
+ * @returns true when the account was locked at `now`.
+ */
+export async function unlockAccount(db: Kysely<Database>, accountId: string, now: Date): Promise<boolean> {
+  const before = await db.selectFrom('accounts').select('locked_until').where('id', '=', accountId).executeTakeFirst();
+  await db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null }).where('id', '=', accountId).execute();
+  return !!before?.locked_until && new Date(before.locked_until).getTime() > now.getTime();
+}
+
+/**
+ * Signs an account out everywhere (call inside the password-change transaction): deletes its IdP
+ * sessions and the bearer credentials issued to it — oidc-provider `Session`, `RefreshToken`,
+ * `AccessToken` and `AuthorizationCode` rows of `oidc_payloads` whose `payload->>'accountId'` is the
+ * account — and revokes its remembered devices (`trusted_devices.revoked_at = now`).
+ * @returns how many rows of each kind were removed or revoked.
+ */
+export async function revokeAccountAccess(
+  db: Kysely<Database>,
+  accountId: string,
+  now: Date,
+): Promise<{ sessions: number; tokens: number; devices: number }> {
+  const sessions = await db
+    .deleteFrom('oidc_payloads')
+    .where('model', '=', 'Session')
+    .where(sql<string>`payload->>'accountId'`, '=', accountId)
+    .executeTakeFirst();
+  const tokens = await db
+    .deleteFrom('oidc_payloads')
+    .where('model', 'in', ['RefreshToken', 'AccessToken', 'AuthorizationCode'])
+    .where(sql<string>`payload->>'accountId'`, '=', accountId)
+    .executeTakeFirst();
+  const devices = await db
+    .updateTable('trusted_devices')
+    .set({ revoked_at: now })
+    .where('account_id', '=', accountId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return { sessions: Number(sessions.numDeletedRows), tokens: Number(tokens.numDeletedRows), devices: Number(devices.numUpdatedRows) };
 }

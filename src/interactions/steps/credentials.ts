@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { audit } from '../../audit.ts';
-import { findAccountByUsername, recordLogin, replacePasswordHash, type Account } from '../../db/repositories/accounts.ts';
+import { findAccountByUsername, replacePasswordHash, type Account } from '../../db/repositories/accounts.ts';
 import { verificationTicket } from '../../flows/email-verification.ts';
 import { renderMessage } from '../../notify/mail.ts';
 import { beginAttempt, failAttempt, succeedAttempt } from '../../security/lockout.ts';
 import type { Services } from '../../services.ts';
-import { field, requestInfo, type Step, type StepContext, type StepOutcome } from '../step.ts';
+import { field, requestInfo, type StepContext, type StepOutcome } from '../step.ts';
 
 const form = z.object({
   username: z.string().trim().min(1, 'username.required').max(200, 'form.too_long'),
@@ -20,7 +20,8 @@ function view(values: Record<string, unknown>, status: number, formError: string
   return { kind: 'render', status, data: { values, formError, ...extra } };
 }
 
-async function sendLockMail(services: Services, account: Account): Promise<void> {
+/** Mails the account's owner that the account was locked (guide slide 6). */
+export async function sendLockMail(services: Services, account: Account): Promise<void> {
   const { config } = services;
   const msg = await renderMessage('account-locked', account.producer.email, `Your ${config.PRODUCT_NAME} account was locked`, services.branding, {
     firstName: account.producer.firstName,
@@ -33,23 +34,26 @@ async function sendLockMail(services: Services, account: Account): Promise<void>
 }
 
 /**
- * "Log In" (guide slides 6-7): Username, Password. One message for an unknown username and a wrong
+ * The password part of the `login` prompt: "Log In" (guide slides 6-7): Username, Password. One message for an unknown username and a wrong
  * password, with the same work (a dummy argon2 verification); 5 wrong passwords in a row lock the
  * account for 30 minutes (counted atomically before the comparison); while locked the answer is the
  * same whether or not the password is right. Unknown usernames "lock" the same way (a per-username
  * counter in the rate-limit store), so the lock message does not reveal that an account exists.
  * The email-not-confirmed message is shown only after the correct password.
  */
-export const credentialsStep: Step = {
-  prompt: 'login',
-  view: 'idp/login',
-  async viewModel({ ctx, details }) {
+export const credentials = {
+  async viewModel({ ctx, details }: StepContext): Promise<Record<string, unknown>> {
     const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 40) : '';
     // Notices from self-service flows that return here (?notice=…), from a fixed list only.
     const notice = ({ password_changed: 'login.password_reset_done', unlocked: 'login.unlocked' } as Record<string, string>)[String(ctx.query.notice ?? '')] ?? null;
     return { values: { username: hint }, formError: null, notice };
   },
-  async submit(s: StepContext, body) {
+  /**
+   * Checks Username/Password. Returns the page again (with its status and message) or, after the
+   * correct password of a usable account, `{ kind: 'password_ok', account }`: the login step then
+   * continues with "Verify your Account" (or a remembered device).
+   */
+  async submit(s: StepContext, body: Record<string, unknown>): Promise<StepOutcome | { kind: 'password_ok'; account: Account }> {
     const { ctx, services, details } = s;
     const { config, clock, db, hasher } = services;
     const info = { ...requestInfo(ctx), clientId: String(details.params.client_id ?? '') };
@@ -116,12 +120,7 @@ export const credentialsStep: Step = {
       await replacePasswordHash(db, account.id, await hasher.hash(password));
       await audit(db, clock, 'password.rehashed', account.id, info);
     }
-    await recordLogin(db, account.id, now);
-    await audit(db, clock, 'login.success', account.id, info, { amr: ['pwd'] });
-    return {
-      kind: 'finish',
-      result: { login: { accountId: account.id, amr: ['pwd'], remember: true } },
-    };
+    return { kind: 'password_ok', account };
   },
 };
 

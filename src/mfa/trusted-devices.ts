@@ -1,0 +1,108 @@
+import type { Context } from 'koa';
+import { audit, type AuditContext } from '../audit.ts';
+import { addSeconds } from '../clock.ts';
+import type { Account } from '../db/repositories/accounts.ts';
+import { hashToken, randomToken, safeEqual } from '../security/tokens.ts';
+import type { Services } from '../services.ts';
+
+/** Cookie name: `__Host-` prefixed in production (Secure, Path=/, no Domain), plain otherwise. */
+export function deviceCookieName(production: boolean): string {
+  return production ? '__Host-pidp.device' : 'pidp.device';
+}
+
+/** A remembered device as listed by the CLI. */
+export interface TrustedDevice {
+  id: string;
+  createdAt: Date;
+  expiresAt: Date;
+  lastUsedAt: Date | null;
+  userAgent: string | null;
+  factor: string;
+  revokedAt: Date | null;
+}
+
+/**
+ * "Remember this device for 30 days" (guide slides 8-11): after a second factor passes with the box
+ * checked, the browser gets a cookie `<id>.<secret>` (random, 256-bit secret; HttpOnly, Secure in
+ * production, SameSite=Lax) and the server keeps only the secret's SHA-256 with the account, expiry
+ * (DEVICE_TTL_SECONDS), creation time (the time the factor passed), last use and user agent.
+ */
+export async function rememberDevice(services: Services, ctx: Context, account: Account, factor: string, info: AuditContext): Promise<string> {
+  const { config, clock, db } = services;
+  const now = clock.now();
+  const id = randomToken(16);
+  const secret = randomToken(32);
+  await db
+    .insertInto('trusted_devices')
+    .values({
+      id,
+      account_id: account.id,
+      secret_hash: hashToken(secret),
+      created_at: now,
+      expires_at: addSeconds(now, config.DEVICE_TTL_SECONDS),
+      user_agent: (ctx.get('user-agent') || '').slice(0, 512) || null,
+      factor,
+    })
+    .execute();
+  const production = config.NODE_ENV === 'production';
+  ctx.cookies.set(deviceCookieName(production), `${id}.${secret}`, {
+    httpOnly: true,
+    secure: production,
+    sameSite: 'lax',
+    path: '/',
+    maxAge: config.DEVICE_TTL_SECONDS * 1000,
+    overwrite: true,
+  });
+  await audit(db, clock, 'device.remembered', account.id, info, { deviceId: id, factor });
+  return id;
+}
+
+/**
+ * The browser's remembered device for `account`, when the cookie is present, well-formed, its
+ * secret matches (constant time), it belongs to this account, is not revoked, has not expired, and
+ * was remembered after the account's last password change. Anything else (another account's
+ * device, a tampered or expired cookie) is ignored: undefined, never an error.
+ */
+export async function findRememberedDevice(services: Services, ctx: Context, account: Account): Promise<{ id: string; createdAt: Date } | undefined> {
+  const { config, clock, db } = services;
+  const raw = ctx.cookies.get(deviceCookieName(config.NODE_ENV === 'production'));
+  if (!raw || raw.length > 200) return undefined;
+  const [id, secret, extra] = raw.split('.');
+  if (!id || !secret || extra !== undefined) return undefined;
+  const row = await db.selectFrom('trusted_devices').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) return undefined;
+  const ok = safeEqual(hashToken(secret), row.secret_hash);
+  const now = clock.now();
+  const createdAt = new Date(row.created_at);
+  if (!ok || row.account_id !== account.id || row.revoked_at || new Date(row.expires_at) <= now) return undefined;
+  if (createdAt < account.passwordChangedAt) return undefined;
+  await db.updateTable('trusted_devices').set({ last_used_at: now }).where('id', '=', id).execute();
+  return { id, createdAt };
+}
+
+/** The account's remembered devices, newest first (CLI `devices list`). */
+export async function listDevices(services: Pick<Services, 'db'>, accountId: string): Promise<TrustedDevice[]> {
+  const rows = await services.db.selectFrom('trusted_devices').selectAll().where('account_id', '=', accountId).orderBy('created_at', 'desc').execute();
+  return rows.map((r) => ({
+    id: r.id,
+    createdAt: new Date(r.created_at),
+    expiresAt: new Date(r.expires_at),
+    lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+    userAgent: r.user_agent,
+    factor: r.factor,
+    revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
+  }));
+}
+
+/**
+ * Revokes one device (by id) or all of the account's devices (`id` undefined).
+ * @returns how many devices were revoked (already revoked ones are not counted).
+ */
+export async function revokeDevices(services: Pick<Services, 'db' | 'clock'>, accountId: string, id?: string, info: AuditContext = {}): Promise<number> {
+  let q = services.db.updateTable('trusted_devices').set({ revoked_at: services.clock.now() }).where('account_id', '=', accountId).where('revoked_at', 'is', null);
+  if (id) q = q.where('id', '=', id);
+  const res = await q.executeTakeFirst();
+  const n = Number(res.numUpdatedRows);
+  if (n > 0) await audit(services.db, services.clock, 'device.revoked', accountId, info, { deviceId: id ?? 'all', count: n });
+  return n;
+}
