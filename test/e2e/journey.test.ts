@@ -22,6 +22,7 @@ import { Agent, csrfOf, formAction } from '../helpers/browser.ts';
 import { launchChromium, newPage } from '../helpers/chromium.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { linkIn } from '../helpers/smtp.ts';
+import { codeIn } from '../helpers/accounts.ts';
 
 const CLIENT_ID = 'producer-portal';
 /** The portal's secret as test/helpers/idp.ts seeds it. */
@@ -139,6 +140,18 @@ describe('producer journey in a browser', () => {
       await page.getByLabel('Password', { exact: true }).fill('Qz7!kR9{mW');
       await page.getByRole('button', { name: 'Log In', exact: true }).click();
 
+      // Verify your Account (guide slides 8-9): by email, remembering this device.
+      await page.getByRole('heading', { name: 'Verify your Account', exact: true }).waitFor();
+      await page.getByRole('radio', { name: /Verify Account by Email/ }).check();
+      expect(await page.getByText('Send verification code in an email to xxxxxxxxxnlan@example.com').count()).toBe(1);
+      const mailsBefore = idp.smtp.to('avery.quinlan@example.com').length;
+      await page.getByRole('button', { name: 'Send Code', exact: true }).click();
+      await page.getByLabel('Verification code').waitFor();
+      await expect.poll(() => idp.smtp.to('avery.quinlan@example.com').length).toBeGreaterThan(mailsBefore);
+      await page.getByLabel('Verification code').fill(codeIn(idp.smtp.to('avery.quinlan@example.com').at(-1)!.text));
+      await page.getByRole('checkbox', { name: /Remember this device for 30 days/ }).check();
+      await page.getByRole('button', { name: 'Submit', exact: true }).click();
+
       // Portal Home with what the IdP released.
       await page.getByRole('heading', { name: 'Welcome, Avery Quinlan', exact: true }).waitFor();
       expect(page.url()).toBe(`${portalUrl}/`);
@@ -156,10 +169,15 @@ describe('producer journey in a browser', () => {
       await page.waitForURL(`${portalUrl}/logged-out`);
       await page.getByText('You have been logged out.').waitFor();
 
-      // Both sessions ended: the portal asks the IdP again, and the IdP asks for the password.
+      // Both sessions ended: the portal asks the IdP again, and the IdP asks for the password;
+      // the remembered device skips "Verify your Account".
       await page.goto(`${portalUrl}/`);
       await page.getByRole('heading', { name: 'Log In', exact: true }).waitFor();
       expect(new URL(page.url()).origin).toBe(idpOrigin);
+      await page.getByLabel('Username', { exact: true }).fill('averyq2024');
+      await page.getByLabel('Password', { exact: true }).fill('Qz7!kR9{mW');
+      await page.getByRole('button', { name: 'Log In', exact: true }).click();
+      await page.getByRole('heading', { name: 'Welcome, Avery Quinlan', exact: true }).waitFor();
 
       expect(consoleErrors.filter((e) => /Content.Security.Policy|Refused to|Uncaught/i.test(e))).toEqual([]);
     } finally {
@@ -202,7 +220,8 @@ async function registerAccount(agent: Agent, base: string, p: { producerNumber: 
  * Follows an authorization request in `agent` until the IdP redirects to `redirectUri`, signing in
  * on the login page when it is shown. Returns that redirect (not requested).
  */
-async function authorize(agent: Agent, url: URL, redirectUri: string, login?: { username: string; password: string }): Promise<URL> {
+async function authorize(agent: Agent, url: URL, redirectUri: string, login?: { username: string; password: string; email?: string }): Promise<URL> {
+  const email = login?.email;
   let res = await agent.request(url.href);
   for (let i = 0; i < 20; i++) {
     if (res.location?.startsWith(`${redirectUri}?`)) return new URL(res.location);
@@ -214,6 +233,15 @@ async function authorize(agent: Agent, url: URL, redirectUri: string, login?: { 
       const action = new URL(formAction(res.text, /\/login$/), res.url).href;
       res = await agent.request(action, { form: { _csrf: csrfOf(res.text), username: login.username, password: login.password } });
       login = undefined;
+      continue;
+    }
+    // Verify your Account by email code (guide slide 9).
+    if (res.status === 200 && email && res.text.includes('Verify your Account') && res.text.includes('name="action" value="choose"')) {
+      const action = new URL(formAction(res.text, /\/login$/), res.url).href;
+      const before = idp.smtp.to(email).length;
+      res = await agent.request(action, { form: { _csrf: csrfOf(res.text), action: 'choose', factor: 'email' } });
+      for (let i = 0; i < 50 && idp.smtp.to(email).length <= before; i++) await new Promise((r) => setTimeout(r, 100));
+      res = await agent.request(action, { form: { _csrf: csrfOf(res.text), action: 'verify', code: codeIn(idp.smtp.to(email).at(-1)!.text) } });
       continue;
     }
     throw new Error(`unexpected ${res.status} at ${res.url}: ${res.text.slice(0, 500)}`);
@@ -237,7 +265,7 @@ async function portalClientConfig(): Promise<oidc.Configuration> {
  * redeemed with openid-client, which validates the ID token (JWS signature against the IdP's JWKS,
  * see portalClientConfig; iss, aud, exp, iat, nonce) and the authorization response's state and iss.
  */
-async function codeFlow(config: oidc.Configuration, agent: Agent, login?: { username: string; password: string }) {
+async function codeFlow(config: oidc.Configuration, agent: Agent, login?: { username: string; password: string; email?: string }) {
   const redirectUri = `${portalUrl}/callback`;
   const codeVerifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
@@ -265,7 +293,7 @@ describe('openid-client relying party (no browser)', () => {
     const config = await portalClientConfig();
     expect(config.serverMetadata().issuer).toBe(idp.url);
 
-    const first = await codeFlow(config, agent, { username: jordan.username, password: jordan.password });
+    const first = await codeFlow(config, agent, { username: jordan.username, password: jordan.password, email: jordan.email });
     const claims = first.tokens.claims()!;
     expect(claims.iss).toBe(idp.url);
     expect(claims.aud).toBe(CLIENT_ID);
@@ -328,13 +356,14 @@ describe('openid-client relying party (no browser)', () => {
       const morgan = { producerNumber: '104203', npn: '19000003', zip: '60615', email: 'morgan.talbot@example.com', username: 'morganT2026', password: 'Hv6&pN3}cR' };
       const agent = new Agent();
       await registerAccount(agent, idp.url, morgan);
-      const { tokens } = await codeFlow(await portalClientConfig(), agent, { username: morgan.username, password: morgan.password });
+      const { tokens } = await codeFlow(await portalClientConfig(), agent, { username: morgan.username, password: morgan.password, email: morgan.email });
       idTokenClaims = tokens.claims()!;
       expect(idTokenClaims.sub).toBeTruthy();
     });
 
-    it('the ID token says how the producer authenticated: amr contains "pwd"', () => {
-      expect(idTokenClaims.amr).toContain('pwd');
+    it('the ID token says how the producer authenticated: amr pwd + otp + mfa, acr of a fresh second factor', () => {
+      expect(idTokenClaims.amr).toEqual(['pwd', 'otp', 'mfa']);
+      expect(idTokenClaims.acr).toBe(idp.config.ACR_MFA);
     });
   });
 
