@@ -193,7 +193,7 @@ export const loginStep: Step = {
         await audit(db, clock, 'mfa.exhausted', account.id, info, { factor: current.id });
         await current.cancel(fc);
         await details.destroy();
-        return { kind: 'render', status: 403, data: { view: 'idp/error', title: 'Verify your Account', message: lockedNow ? 'login.locked' : 'mfa.code_exhausted', error: null, description: null, portalUrl: config.PORTAL_URL } };
+        return { kind: 'render', status: 403, data: { view: 'idp/error', title: 'Verify your Account', message: 'mfa.code_exhausted', extraMessage: lockedNow ? 'login.locked' : null, error: null, description: null, portalUrl: config.PORTAL_URL } };
       }
       await savePending(details, { ...pending, failures });
       return { kind: 'render', status: 401, data: { formError: result.error, formErrorParams: result.errorParams ?? {} } };
