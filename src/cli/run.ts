@@ -5,6 +5,8 @@ import { clientsAdd } from './commands/clients-add.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsRemove } from './commands/clients-remove.ts';
 import { dbMigrate } from './commands/db-migrate.ts';
+import { devicesList } from './commands/devices-list.ts';
+import { devicesRevoke } from './commands/devices-revoke.ts';
 import { producersImport } from './commands/producers-import.ts';
 import { termsPublish } from './commands/terms-publish.ts';
 import { CliError, describeError, EXIT, UsageError } from './errors.ts';
@@ -19,6 +21,8 @@ const COMMANDS: Record<string, Command> = {
   'clients list': clientsList,
   'clients remove': clientsRemove,
   'terms publish': termsPublish,
+  'devices list': devicesList,
+  'devices revoke': devicesRevoke,
 };
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);

@@ -17,6 +17,12 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   'terms publish': `terms publish FILE --version VERSION
       Publish the text in FILE as a new Terms of Use version and make it the active one;
       producers accept it again at their next sign-in.`,
+  'devices list': `devices list USERNAME
+      Print the account's remembered devices ("Remember this device for 30 days") as a
+      JSON array, newest first, revoked and expired ones included (no secrets).`,
+  'devices revoke': `devices revoke USERNAME (--all | DEVICE_ID)
+      Revoke one remembered device of the account, or all of them; that browser is asked
+      for its second factor again at the next sign-in. Prints "revoked N device(s)".`,
   help: `help
       Show this text.`,
 };
