@@ -239,7 +239,9 @@
         var finished = r.typed === sentence.length && r.pending === 0;
         var abandoned = st.blurred && r.pending === 0 && String(st.input.value) !== '';
         if (finished || abandoned) return refuse(st, r, ev);
-        setState(st, st.events.length || st.input.value ? 'typing' : 'empty');
+        // Keep showing "refused" until the next attempt has typed something.
+        var shown = st.input.getAttribute('data-keystroke-state');
+        setState(st, r.typed > 0 || st.input.value ? 'typing' : shown === 'refused' ? 'refused' : 'empty');
       }
       updateSubmit();
     }
