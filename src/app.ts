@@ -5,6 +5,7 @@ import type { Context, Next } from 'koa';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 import { registrationRoutes, REGISTER_IP_LIMIT } from './flows/registration.ts';
+import { recoveryRoutes } from './flows/recovery/routes.ts';
 import { AppError } from './http/errors.ts';
 import { render, viewsDir } from './http/render.ts';
 import { securityHeaders } from './http/security-headers.ts';
@@ -59,12 +60,7 @@ export async function createIdp(services: Services): Promise<Provider> {
   interactionRoutes(router, services, provider);
   registrationRoutes(router, services, provider);
 
-  router.get('/forgot-username', async (ctx) => {
-    await render(ctx, 'idp/not-yet', { title: 'Forgot Username' });
-  });
-  router.get('/forgot-password', async (ctx) => {
-    await render(ctx, 'idp/not-yet', { title: 'Forgot Password' });
-  });
+  recoveryRoutes(router, services, provider);
   router.get('/health', async (ctx) => {
     await services.db.selectFrom('terms').select('version').limit(1).execute();
     ctx.body = { status: 'ok' };

@@ -40,7 +40,10 @@ export type AuditType =
   | 'mfa.exhausted'
   | 'mfa.skipped_remembered_device'
   | 'device.remembered'
-  | 'device.revoked';
+  | 'device.revoked'
+  | 'keystroke.enrolled'
+  | 'keystroke.updated'
+  | 'keystroke.reset';
 
 /** Who and where an event came from. */
 export interface AuditContext {

@@ -5,6 +5,7 @@ import { clientsAdd } from './commands/clients-add.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsRemove } from './commands/clients-remove.ts';
 import { dbMigrate } from './commands/db-migrate.ts';
+import { keystrokeReset } from './commands/keystroke-reset.ts';
 import { devicesList } from './commands/devices-list.ts';
 import { devicesRevoke } from './commands/devices-revoke.ts';
 import { producersImport } from './commands/producers-import.ts';
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   'clients remove': clientsRemove,
   'terms publish': termsPublish,
   'devices list': devicesList,
+  'keystroke reset': keystrokeReset,
   'devices revoke': devicesRevoke,
 };
 

@@ -23,6 +23,9 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   'devices revoke': `devices revoke USERNAME (--all | DEVICE_ID)
       Revoke one remembered device of the account, or all of them; that browser is asked
       for its second factor again at the next sign-in. Prints "revoked N device(s)".`,
+  'keystroke reset': `keystroke reset USERNAME
+      Remove the account's typing pattern ("contact Service Desk" in the guide); the next
+      sign-in asks the producer to type the sentence again.`,
   help: `help
       Show this text.`,
 };

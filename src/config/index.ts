@@ -86,6 +86,14 @@ export const configSchema = z.object({
   ACR_REMEMBERED_DEVICE: z.string().min(1).default('urn:producer-idp:acr:remembered-device'),
   /** acr value of a sign-in with a fresh second factor (password + email or SMS code). */
   ACR_MFA: z.string().min(1).default('urn:producer-idp:acr:mfa'),
+  /** The highlighted sentence typed for the typing pattern: 30 to 45 characters of plain words (guide slide 8). */
+  KEYSTROKE_SENTENCE: z.string().default('my typing pattern keeps my account safe').refine((s) => /^[A-Za-z]+( [A-Za-z]+)*\.?$/.test(s) && s.length >= 30 && s.length <= 45, 'must be 30 to 45 characters of plain words (letters and single spaces)'),
+  /** Global acceptance threshold of the keystroke matcher (scaled Manhattan score; lower is stricter). Default 1.5 (tuned by `npm run bench:keystroke`). */
+  KEYSTROKE_THRESHOLD: z.coerce.number().positive().max(10).default(1.5),
+  /** amr value (RFC 8176 has none for typing behaviour) added when the keyboard pattern passes. Default `kbd`. */
+  KEYSTROKE_AMR: z.string().regex(/^[a-z0-9_-]{2,20}$/).default('kbd'),
+  /** Whether a keyboard-pattern verification reaches the fresh-second-factor acr. Default false (NIST SP 800-63B does not accept typing behaviour as an authenticator). */
+  KEYSTROKE_STRONG: bool.default(false),
   /** Seed the demo producers, terms and portal client at start. Default true outside production. */
   SEED_DEMO: bool.optional(),
   /** pino log level. Default `info` (`silent` in tests). */

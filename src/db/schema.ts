@@ -119,6 +119,8 @@ export interface Database {
   one_time_codes: OneTimeCodesTable;
   otp_sends: OtpSendsTable;
   trusted_devices: TrustedDevicesTable;
+  keystroke_profiles: KeystrokeProfilesTable;
+  keystroke_presented: KeystrokePresentedTable;
   unlock_tokens: UnlockTokensTable;
   recovery_mail_sends: RecoveryMailSendsTable;
 }
@@ -166,6 +168,8 @@ export interface TrustedDevicesTable {
   /** The factor that passed (`email`, `sms`, `keystroke`). */
   factor: string;
   revoked_at: Timestamp | null;
+  /** What it skips: `mfa` (Verify your Account) or `typing` (the typing-pattern page). */
+  scope: Generated<'mfa' | 'typing'>;
 }
 
 /** Single-use unlock links of locked accounts (Forgot Username mail); only the token's SHA-256 is kept. */
@@ -185,4 +189,21 @@ export interface RecoveryMailSendsTable {
   /** e.g. `forgot_username`. */
   purpose: string;
   sent_at: Timestamp;
+}
+
+/** The typing-pattern template of an account (src/keystroke/template.ts), for one sentence. */
+export interface KeystrokeProfilesTable {
+  account_id: string;
+  sentence: string;
+  template: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** Typing samples presented at verification (timing features only), for the replay defence. */
+export interface KeystrokePresentedTable {
+  id: Generated<number>;
+  account_id: string;
+  sample: Json;
+  at: Timestamp;
 }

@@ -89,7 +89,34 @@ export const en = {
   'mfa.keystroke_failed': 'Your typing pattern did not match. Please verify by email or text message.',
   'mfa.keystroke_needs_js': 'The keyboard pattern needs JavaScript. Please choose email or text message.',
   'mfa.keystroke_retype': 'Type it again as it appears.',
+  'mfa.keystroke_type': 'Type the highlighted sentence three (3) times as it appears.',
+  'mfa.keystroke_replay': 'This typing was already used. Please type the sentence again, or verify by email or text message.',
+  'typing.intro': 'To protect your account, type the highlighted sentence three (3) times as it appears. We keep only the rhythm of your typing, never what you type.',
+  'typing.unsupported': 'The typing pattern cannot be recorded with this keyboard (for example a phone keyboard). Select Skip for now.',
   'mfa.stepup_required': 'This application asks for a verification code. Please verify by email or text message.',
+
+  // account recovery: Forgot Username, Forgot Password, unlock (guide slides 12-17)
+  'recovery.email_invalid': 'Please enter a valid email address.',
+  'recovery.username_sent':
+    'An email has been sent to {email} if an account exists for this address. It lists the username of every account registered with it.',
+  'recovery.username_resent': 'We sent the email to {email} again (if an account exists for this address).',
+  'recovery.resend_too_soon': 'Please wait {seconds} seconds before asking for another message.',
+  'recovery.hourly_limit': 'Too many messages were sent. Please try again in {minutes} minute(s).',
+  'recovery.flow_expired': 'This page expired (it is valid for {minutes} minutes). Please start again.',
+  'recovery.start_over': 'Please start again from the first step.',
+  'recovery.channel_required': 'Choose how to receive your verification code.',
+  'recovery.code_sent_email': 'We sent a verification code to {destination}. It is valid for {minutes} minutes.',
+  'recovery.code_sent_sms': 'We sent a verification code in a text message to {destination}. It is valid for {minutes} minutes.',
+  'recovery.code_resent': 'We sent a new code to {destination}. Codes sent earlier no longer work.',
+  'recovery.code_wrong': 'That code is not correct. You have {triesLeft} tries left.',
+  'recovery.code_exhausted': 'Too many wrong codes. For your security, please start again.',
+  'recovery.code_expired': 'This code expired or was replaced by a newer one. Select "Resend Code" to get a new one.',
+  'recovery.code_format': 'Enter the 8-character code from the message.',
+  'recovery.sms_failed': 'We could not send the text message; try email.',
+  'recovery.password_reused': 'Password cannot be any of your last 10 passwords.',
+  'recovery.unlocked': 'Your account is unlocked. You can log in now.',
+  'recovery.unlock_invalid':
+    'This unlock link is not valid: it expired (links are valid for {minutes} minutes) or was used already. Try to log in; if your account is still locked, select Forgot Username or Forgot Password again.',
 } as const;
 
 export type MessageCode = keyof typeof en;

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Account } from '../db/repositories/accounts.ts';
+import type { Sample } from '../keystroke/index.ts';
 import type { Services } from '../services.ts';
 
 /** Factor ids, in the order the guide lists them (slide 8). */
@@ -21,8 +22,18 @@ export type FactorStart =
 
 /** Outcome of a verification. `countsAsFailure` is false for input that was never compared (a malformed code). */
 export type FactorVerify =
-  | { ok: true }
-  | { ok: false; error: string; errorParams?: Record<string, string | number>; countsAsFailure: boolean; restart?: boolean; endInteraction?: boolean };
+  | { ok: true; samples?: Sample[] }
+  | {
+      ok: false;
+      error: string;
+      errorParams?: Record<string, string | number>;
+      countsAsFailure: boolean;
+      /** Back to the choice of factors. */
+      restart?: boolean;
+      endInteraction?: boolean;
+      /** Typing samples presented (kept for template adaptation if the sign-in completes). */
+      samples?: Sample[];
+    };
 
 /**
  * One second factor of "Verify your Account" (guide slides 8-11). The step knows only this

@@ -5,9 +5,13 @@ import type { Account } from '../db/repositories/accounts.ts';
 import { hashToken, randomToken, safeEqual } from '../security/tokens.ts';
 import type { Services } from '../services.ts';
 
-/** Cookie name: `__Host-` prefixed in production (Secure, Path=/, no Domain), plain otherwise. */
-export function deviceCookieName(production: boolean): string {
-  return production ? '__Host-pidp.device' : 'pidp.device';
+/** What a remembered device skips: "Verify your Account" (`mfa`) or the typing-pattern page (`typing`). */
+export type DeviceScope = 'mfa' | 'typing';
+
+/** Cookie name per scope: `__Host-` prefixed in production (Secure, Path=/, no Domain), plain otherwise. */
+export function deviceCookieName(production: boolean, scope: DeviceScope = 'mfa'): string {
+  const name = scope === 'mfa' ? 'pidp.device' : 'pidp.typing';
+  return production ? `__Host-${name}` : name;
 }
 
 /** A remembered device as listed by the CLI. */
@@ -18,6 +22,7 @@ export interface TrustedDevice {
   lastUsedAt: Date | null;
   userAgent: string | null;
   factor: string;
+  scope: DeviceScope;
   revokedAt: Date | null;
 }
 
@@ -27,7 +32,7 @@ export interface TrustedDevice {
  * production, SameSite=Lax) and the server keeps only the secret's SHA-256 with the account, expiry
  * (DEVICE_TTL_SECONDS), creation time (the time the factor passed), last use and user agent.
  */
-export async function rememberDevice(services: Services, ctx: Context, account: Account, factor: string, info: AuditContext): Promise<string> {
+export async function rememberDevice(services: Services, ctx: Context, account: Account, factor: string, info: AuditContext, scope: DeviceScope = 'mfa'): Promise<string> {
   const { config, clock, db } = services;
   const now = clock.now();
   const id = randomToken(16);
@@ -42,10 +47,11 @@ export async function rememberDevice(services: Services, ctx: Context, account: 
       expires_at: addSeconds(now, config.DEVICE_TTL_SECONDS),
       user_agent: (ctx.get('user-agent') || '').slice(0, 512) || null,
       factor,
+      scope,
     })
     .execute();
   const production = config.NODE_ENV === 'production';
-  ctx.cookies.set(deviceCookieName(production), `${id}.${secret}`, {
+  ctx.cookies.set(deviceCookieName(production, scope), `${id}.${secret}`, {
     httpOnly: true,
     secure: production,
     sameSite: 'lax',
@@ -53,7 +59,7 @@ export async function rememberDevice(services: Services, ctx: Context, account: 
     maxAge: config.DEVICE_TTL_SECONDS * 1000,
     overwrite: true,
   });
-  await audit(db, clock, 'device.remembered', account.id, info, { deviceId: id, factor });
+  await audit(db, clock, 'device.remembered', account.id, info, { deviceId: id, factor, scope });
   return id;
 }
 
@@ -63,9 +69,9 @@ export async function rememberDevice(services: Services, ctx: Context, account: 
  * was remembered after the account's last password change. Anything else (another account's
  * device, a tampered or expired cookie) is ignored: undefined, never an error.
  */
-export async function findRememberedDevice(services: Services, ctx: Context, account: Account): Promise<{ id: string; createdAt: Date } | undefined> {
+export async function findRememberedDevice(services: Services, ctx: Context, account: Account, scope: DeviceScope = 'mfa'): Promise<{ id: string; createdAt: Date } | undefined> {
   const { config, clock, db } = services;
-  const raw = ctx.cookies.get(deviceCookieName(config.NODE_ENV === 'production'));
+  const raw = ctx.cookies.get(deviceCookieName(config.NODE_ENV === 'production', scope));
   if (!raw || raw.length > 200) return undefined;
   const [id, secret, extra] = raw.split('.');
   if (!id || !secret || extra !== undefined) return undefined;
@@ -74,7 +80,7 @@ export async function findRememberedDevice(services: Services, ctx: Context, acc
   const ok = safeEqual(hashToken(secret), row.secret_hash);
   const now = clock.now();
   const createdAt = new Date(row.created_at);
-  if (!ok || row.account_id !== account.id || row.revoked_at || new Date(row.expires_at) <= now) return undefined;
+  if (!ok || row.account_id !== account.id || row.scope !== scope || row.revoked_at || new Date(row.expires_at) <= now) return undefined;
   if (createdAt < account.passwordChangedAt) return undefined;
   await db.updateTable('trusted_devices').set({ last_used_at: now }).where('id', '=', id).execute();
   return { id, createdAt };
@@ -90,6 +96,7 @@ export async function listDevices(services: Pick<Services, 'db'>, accountId: str
     lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
     userAgent: r.user_agent,
     factor: r.factor,
+    scope: r.scope,
     revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
   }));
 }

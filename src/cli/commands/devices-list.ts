@@ -14,6 +14,8 @@ export interface DeviceJson {
   last_used_at: string | null;
   user_agent: string | null;
   factor: string;
+  /** `mfa` (skips Verify your Account) or `typing` (skips the typing-pattern page). */
+  scope: string;
   revoked_at: string | null;
 }
 
@@ -26,6 +28,7 @@ export function deviceJson(d: TrustedDevice): DeviceJson {
     last_used_at: d.lastUsedAt ? d.lastUsedAt.toISOString() : null,
     user_agent: d.userAgent,
     factor: d.factor,
+    scope: d.scope,
     revoked_at: d.revokedAt ? d.revokedAt.toISOString() : null,
   };
 }

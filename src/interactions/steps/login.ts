@@ -1,6 +1,8 @@
 import { audit } from '../../audit.ts';
 import { findAccountById, recordLogin, type Account } from '../../db/repositories/accounts.ts';
+import type { Sample } from '../../keystroke/index.ts';
 import type { Factor, FactorContext, FactorId } from '../../mfa/factor.ts';
+import { isReplayed, loadProfile, readSamples, saveTypings, TYPINGS } from '../../mfa/keystroke.ts';
 import { findRememberedDevice, rememberDevice } from '../../mfa/trusted-devices.ts';
 import { beginAttempt, failAttempt, isLocked, refundAttempt, succeedAttempt } from '../../security/lockout.ts';
 import { isWellFormedCode, normalizeCodeEntry } from '../../security/one-time-codes.ts';
@@ -14,11 +16,18 @@ import { credentials, sendLockMail } from './credentials.ts';
  */
 interface PendingLogin {
   accountId: string;
-  /** `choose`: the factor list; `verify`: a code was sent (or the typing page is shown). */
-  stage: 'choose' | 'verify';
+  /**
+   * `typing`: the typing-pattern page (enrollment / refresh, guide slide 8); `choose`: the factor
+   * list; `verify`: a code was sent, or the keyboard-pattern page is shown.
+   */
+  stage: 'typing' | 'choose' | 'verify';
   factor?: FactorId;
   /** Wrong second factors in this interaction (5 end it). */
   failures: number;
+  /** Typing samples of this sign-in (timing features only), saved to the profile when it completes. */
+  typings?: Sample[];
+  /** "Remember this device for 30 days" on the typing page. */
+  rememberTyping?: boolean;
 }
 
 /** Wrong second factors that end an interaction (issue: "5 wrong second factors end the interaction"). */
@@ -60,9 +69,38 @@ async function factorsFor(s: StepContext, account: Account): Promise<Factor[]> {
   return wantsFreshFactor(s.details, s.services) ? all.filter((f) => f.strong) : all;
 }
 
-async function finishLogin(s: StepContext, account: Account, amr: string[], acr: string): Promise<StepOutcome> {
+/** True when the typing-pattern page is due: the factor is configured and this device was not remembered for it. */
+async function typingPageDue(s: StepContext, account: Account): Promise<boolean> {
+  if (!s.services.config.MFA_FACTORS.includes('keystroke')) return false;
+  return !(await findRememberedDevice(s.services, s.ctx, account, 'typing'));
+}
+
+/**
+ * After the password (and the typing page): a remembered device skips "Verify your Account"
+ * unless the client asks for the fresh-second-factor acr or a max_age the device's factor does not
+ * meet; otherwise the choice of factors.
+ */
+async function afterPassword(s: StepContext, account: Account, pending: PendingLogin): Promise<StepOutcome> {
   const { services, ctx, details } = s;
   const info = { ...requestInfo(ctx), clientId: String(details.params.client_id ?? '') };
+  const device = await findRememberedDevice(services, ctx, account);
+  const maxAge = Number(details.params.max_age);
+  const deviceFresh = device && (!Number.isFinite(maxAge) || services.clock.now().getTime() - device.createdAt.getTime() <= maxAge * 1000);
+  if (device && deviceFresh && !wantsFreshFactor(details, services)) {
+    await audit(services.db, services.clock, 'mfa.skipped_remembered_device', account.id, info, { deviceId: device.id });
+    return finishLogin(s, account, pending, ['pwd'], services.config.ACR_REMEMBERED_DEVICE);
+  }
+  await savePending(details, { ...pending, stage: 'choose', factor: undefined });
+  return { kind: 'render', status: 200, data: {} };
+}
+
+async function finishLogin(s: StepContext, account: Account, pending: PendingLogin, amr: string[], acr: string): Promise<StepOutcome> {
+  const { services, ctx, details } = s;
+  const info = { ...requestInfo(ctx), clientId: String(details.params.client_id ?? '') };
+  // The typings of this sign-in enrol or refresh the typing pattern, now that it completed.
+  const saved = await saveTypings(services, account.id, pending.typings ?? []);
+  if (saved !== 'none') await audit(services.db, services.clock, saved === 'enrolled' ? 'keystroke.enrolled' : 'keystroke.updated', account.id, info, { samples: pending.typings?.length ?? 0 });
+  if (pending.rememberTyping) await rememberDevice(services, ctx, account, 'typing', info, 'typing');
   await recordLogin(services.db, account.id, services.clock.now());
   await audit(services.db, services.clock, 'login.success', account.id, info, { amr, acr });
   return { kind: 'finish', result: { login: { accountId: account.id, amr, acr, remember: true } } };
@@ -72,6 +110,11 @@ async function finishLogin(s: StepContext, account: Account, amr: string[], acr:
 async function verifyModel(s: StepContext, pending: PendingLogin): Promise<Record<string, unknown>> {
   const account = await findAccountById(s.services.db, pending.accountId);
   if (!account) return { view: 'idp/verify-account', unusable: true, factors: [], factor: null };
+  const typing = { sentence: s.services.config.KEYSTROKE_SENTENCE, typings: TYPINGS, rememberDays: Math.round(s.services.config.DEVICE_TTL_SECONDS / 86400) };
+  if (pending.stage === 'typing') {
+    const enrolled = !!(await loadProfile(s.services.db, account.id, s.services.config.KEYSTROKE_SENTENCE));
+    return { view: 'idp/typing-pattern', ...typing, enrolled };
+  }
   const factors = await factorsFor(s, account);
   const factor = pending.factor ? s.services.factors.get(pending.factor) : undefined;
   return {
@@ -81,7 +124,7 @@ async function verifyModel(s: StepContext, pending: PendingLogin): Promise<Recor
     factors: factors.map((f) => ({ id: f.id, label: f.label, description: f.describe(account), kind: f.kind })),
     factor: factor ? { id: factor.id, label: factor.label, kind: factor.kind, description: factor.describe(account) } : null,
     stepUp: wantsFreshFactor(s.details, s.services),
-    rememberDays: Math.round(s.services.config.DEVICE_TTL_SECONDS / 86400),
+    ...typing,
   };
 }
 
@@ -111,15 +154,12 @@ export const loginStep: Step = {
       const checked = await credentials.submit(s, body);
       if (checked.kind !== 'password_ok') return checked;
       const { account } = checked;
-      const device = await findRememberedDevice(services, ctx, account);
-      const maxAge = Number(details.params.max_age);
-      const deviceFresh = device && (!Number.isFinite(maxAge) || clock.now().getTime() - device.createdAt.getTime() <= maxAge * 1000);
-      if (device && deviceFresh && !wantsFreshFactor(details, services)) {
-        await audit(db, clock, 'mfa.skipped_remembered_device', account.id, info, { deviceId: device.id });
-        return finishLogin(s, account, ['pwd'], config.ACR_REMEMBERED_DEVICE);
+      const fresh: PendingLogin = { accountId: account.id, stage: 'choose', failures: 0 };
+      if (await typingPageDue(s, account)) {
+        await savePending(details, { ...fresh, stage: 'typing' });
+        return { kind: 'render', status: 200, data: {} };
       }
-      await savePending(details, { accountId: account.id, stage: 'choose', failures: 0 });
-      return { kind: 'render', status: 200, data: {} };
+      return afterPassword(s, account, fresh);
     }
 
     const now = clock.now();
@@ -131,6 +171,16 @@ export const loginStep: Step = {
     const action = field(body, 'action');
     const available = await factorsFor(s, account);
     const current = pending.factor ? available.find((f) => f.id === pending.factor) : undefined;
+
+    if (pending.stage === 'typing' && (action === 'typing' || action === 'skip_typing')) {
+      if (action === 'skip_typing') return afterPassword(s, account, pending);
+      const read = readSamples(body, config.KEYSTROKE_SENTENCE);
+      if (!read.ok) return { kind: 'render', status: 422, data: { formError: read.reason === 'needs_js' ? 'mfa.keystroke_needs_js' : 'mfa.keystroke_retype' } };
+      const template = await loadProfile(db, account.id, config.KEYSTROKE_SENTENCE);
+      if (await isReplayed(db, account.id, template, read.samples)) return { kind: 'render', status: 422, data: { formError: 'mfa.keystroke_replay' } };
+      return afterPassword(s, account, { ...pending, typings: read.samples, rememberTyping: field(body, 'remember') === 'yes' });
+    }
+    if (pending.stage === 'typing') return { kind: 'render', status: 422, data: { formError: 'mfa.keystroke_retype' } };
 
     if (action === 'cancel') {
       if (current) await current.cancel(fc);
@@ -170,12 +220,14 @@ export const loginStep: Step = {
       const attempt = await beginAttempt(db, account.id, now, policy);
       if (!attempt.allowed) return { kind: 'render', status: 403, data: { unusable: true } };
       const result = await current.verify(fc, body);
+      const typings = [...(pending.typings ?? []), ...(result.samples ?? [])];
       if (result.ok) {
         await succeedAttempt(db, account.id);
         await audit(db, clock, 'mfa.passed', account.id, info, { factor: current.id });
         if (field(body, 'remember') === 'yes') await rememberDevice(services, ctx, account, current.id, info);
-        const amr = ['pwd', current.amr, 'mfa'];
-        return finishLogin(s, account, amr, current.strong ? config.ACR_MFA : config.ACR_REMEMBERED_DEVICE);
+        // RFC 8176: `mfa` only when the second factor is a strong one (a keyboard pattern is not, by default).
+        const amr = current.strong ? ['pwd', current.amr, 'mfa'] : ['pwd', current.amr];
+        return finishLogin(s, account, { ...pending, typings }, amr, current.strong ? config.ACR_MFA : config.ACR_REMEMBERED_DEVICE);
       }
       if (!result.countsAsFailure) {
         await refundAttempt(db, account.id);
@@ -195,7 +247,7 @@ export const loginStep: Step = {
         await details.destroy();
         return { kind: 'render', status: 403, data: { view: 'idp/error', title: 'Verify your Account', message: 'mfa.code_exhausted', extraMessage: lockedNow ? 'login.locked' : null, error: null, description: null, portalUrl: config.PORTAL_URL } };
       }
-      await savePending(details, { ...pending, failures });
+      await savePending(details, result.restart ? { ...pending, failures, typings, stage: 'choose', factor: undefined } : { ...pending, failures, typings });
       return { kind: 'render', status: 401, data: { formError: result.error, formErrorParams: result.errorParams ?? {} } };
     }
 

@@ -1,0 +1,57 @@
+import type { Kysely } from 'kysely';
+import { audit, type AuditContext } from '../../audit.ts';
+import { addSeconds } from '../../clock.ts';
+import { unlockAccount } from '../../db/repositories/accounts.ts';
+import type { Database } from '../../db/schema.ts';
+import type { Services } from '../../services.ts';
+import { hashToken, randomToken } from '../../security/tokens.ts';
+
+/** Path of the unlock link (built from ISSUER, never from request headers). */
+export const UNLOCK_PATH = '/unlock';
+
+/**
+ * Issues a single-use unlock link for a locked account (guide slide 12: "Users can select the Forgot
+ * Username or Forgot Password hyperlinks to unlock their account"): a random token of 256 bits
+ * (node:crypto), stored only as its SHA-256, valid `ttlSeconds` (UNLOCK_LINK_TTL_SECONDS, 30 minutes).
+ * @param issuer config.ISSUER; the link is `ISSUER/unlock?token=…`.
+ * @returns the absolute link (put it in the mail; never log it).
+ */
+export async function issueUnlockLink(db: Kysely<Database>, accountId: string, now: Date, ttlSeconds: number, issuer: string): Promise<string> {
+  const token = randomToken(32);
+  await db
+    .insertInto('unlock_tokens')
+    .values({ token_hash: hashToken(token), account_id: accountId, created_at: now, expires_at: addSeconds(now, ttlSeconds) })
+    .execute();
+  const link = new URL(UNLOCK_PATH, issuer);
+  link.searchParams.set('token', token);
+  return link.href;
+}
+
+/**
+ * Follows an unlock link: the token must exist, be unused and not expired. Using it marks it used and
+ * unlocks the account (failed_login_count 0, locked_until null) in one transaction — a link opened
+ * twice, even in parallel, works once — and records `recovery.account_unlocked`.
+ * @param token the `token` query value as received (anything; malformed values are simply invalid).
+ * @returns the account id, or undefined when the link is not valid (unknown, used or expired).
+ */
+export async function redeemUnlockLink(services: Pick<Services, 'db' | 'clock'>, token: unknown, ctx: AuditContext): Promise<string | undefined> {
+  if (typeof token !== 'string' || token.length < 20 || token.length > 200) return undefined;
+  const { db, clock } = services;
+  const now = clock.now();
+  const result = await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable('unlock_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', hashToken(token))
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('account_id')
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const wasLocked = await unlockAccount(trx, row.account_id, now);
+    return { accountId: row.account_id, wasLocked };
+  });
+  if (!result) return undefined;
+  await audit(db, clock, 'recovery.account_unlocked', result.accountId, ctx, { via: 'unlock_link', wasLocked: result.wasLocked });
+  return result.accountId;
+}

@@ -1,0 +1,120 @@
+import type { Kysely } from 'kysely';
+import type { Account } from '../db/repositories/accounts.ts';
+import type { Database } from '../db/schema.ts';
+import { accept, createTemplate, isReplay, parseSample, parseTemplate, templateSamples, updateTemplate, type Sample, type Template } from '../keystroke/index.ts';
+import type { Services } from '../services.ts';
+import type { Factor, FactorContext, FactorVerify } from './factor.ts';
+
+/** How many typings of the sentence a page asks for (guide slides 8 and 11: "three (3) times"). */
+export const TYPINGS = 3;
+/** Presented samples kept per account for the replay defence. */
+const PRESENTED_KEPT = 60;
+
+/** The account's template for the configured sentence, or undefined (none, another sentence, unreadable). */
+export async function loadProfile(db: Kysely<Database>, accountId: string, sentence: string): Promise<Template | undefined> {
+  const row = await db.selectFrom('keystroke_profiles').select(['sentence', 'template']).where('account_id', '=', accountId).executeTakeFirst();
+  if (!row || row.sentence !== sentence) return undefined;
+  return parseTemplate(row.template) ?? undefined;
+}
+
+/**
+ * Reads the `sample1`…`sample3` hidden fields posted by /js/keystroke-recorder.js: each a JSON
+ * timing sample (seconds; never the typed text) for the sentence.
+ * @returns the samples, or `needs_js` when none was posted (no JavaScript), or `invalid` when one is
+ *   missing or fails parseSample (bounds, lengths, consistency).
+ */
+export function readSamples(body: Record<string, unknown>, sentence: string): { ok: true; samples: Sample[] } | { ok: false; reason: 'needs_js' | 'invalid' } {
+  const raw = [1, 2, 3].map((i) => body[`sample${i}`]);
+  if (raw.every((r) => r === undefined || r === '')) return { ok: false, reason: 'needs_js' };
+  const samples = raw.map((r) => (typeof r === 'string' ? parseSample(r, sentence.length) : null));
+  if (samples.some((s) => s === null)) return { ok: false, reason: 'invalid' };
+  return { ok: true, samples: samples as Sample[] };
+}
+
+/**
+ * Replay defence (issue 5 §4): true when any of `samples` equals, within 1 ms on every feature, a
+ * sample already stored in the template or already presented for this account — or another of the
+ * same submission.
+ */
+export async function isReplayed(db: Kysely<Database>, accountId: string, template: Template | undefined, samples: Sample[]): Promise<boolean> {
+  const presented = await db.selectFrom('keystroke_presented').select('sample').where('account_id', '=', accountId).orderBy('id', 'desc').limit(PRESENTED_KEPT).execute();
+  const known: Sample[] = [...(template ? templateSamples(template) : []), ...presented.map((p) => p.sample as unknown as Sample)];
+  return samples.some((s, i) => isReplay(s, [...known, ...samples.slice(0, i)]));
+}
+
+/** Records presented samples (timing features only) for the replay defence, keeping the last 60. */
+export async function recordPresented(db: Kysely<Database>, accountId: string, samples: Sample[], at: Date): Promise<void> {
+  if (!samples.length) return;
+  await db.insertInto('keystroke_presented').values(samples.map((s) => ({ account_id: accountId, sample: JSON.stringify(s), at }))).execute();
+  const keep = await db.selectFrom('keystroke_presented').select('id').where('account_id', '=', accountId).orderBy('id', 'desc').offset(PRESENTED_KEPT).limit(1).executeTakeFirst();
+  if (keep) await db.deleteFrom('keystroke_presented').where('account_id', '=', accountId).where('id', '<=', keep.id).execute();
+}
+
+/**
+ * After a completed sign-in (any factor): the typings of this sign-in enrol the profile (first
+ * time) or enter its bounded window of recent samples (template adaptation, issue 5 §3).
+ */
+export async function saveTypings(services: Pick<Services, 'db' | 'clock' | 'config'>, accountId: string, samples: Sample[]): Promise<'enrolled' | 'updated' | 'none'> {
+  if (!samples.length) return 'none';
+  const { db, clock, config } = services;
+  const now = clock.now();
+  const current = await loadProfile(db, accountId, config.KEYSTROKE_SENTENCE);
+  const template = current ? updateTemplate(current, samples) : createTemplate(samples);
+  await db
+    .insertInto('keystroke_profiles')
+    .values({ account_id: accountId, sentence: config.KEYSTROKE_SENTENCE, template: JSON.stringify(template), created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('account_id').doUpdateSet({ sentence: config.KEYSTROKE_SENTENCE, template: JSON.stringify(template), updated_at: now }))
+    .execute();
+  return current ? 'updated' : 'enrolled';
+}
+
+/** Removes an account's typing pattern (CLI `keystroke reset`: the guide's "contact Service Desk"). */
+export async function resetProfile(db: Kysely<Database>, accountId: string): Promise<boolean> {
+  const res = await db.deleteFrom('keystroke_profiles').where('account_id', '=', accountId).executeTakeFirst();
+  await db.deleteFrom('keystroke_presented').where('account_id', '=', accountId).execute();
+  return Number(res.numDeletedRows) > 0;
+}
+
+/**
+ * "Verify Account by Keyboard Pattern" (guide slide 11): type the highlighted sentence 3 times; the
+ * product's matcher (src/keystroke) accepts or refuses against the account's template with the
+ * global KEYSTROKE_THRESHOLD. Available once a typing pattern is enrolled. By default it reaches
+ * only the lower acr (KEYSTROKE_STRONG=false): typing behaviour is a convenience factor, with the
+ * email/SMS codes as fallback. A refused typing counts as a second-factor failure; its samples are
+ * kept for the replay defence and (when the sign-in completes by another factor) for adaptation.
+ */
+export function keystrokeFactor(config: Pick<Services['config'], 'KEYSTROKE_AMR' | 'KEYSTROKE_STRONG'>): Factor {
+  return {
+    id: 'keystroke',
+    amr: config.KEYSTROKE_AMR,
+    kind: 'pattern',
+    strong: config.KEYSTROKE_STRONG,
+    label: 'Verify Account by Keyboard Pattern',
+    async available(account: Account, services: Services) {
+      return !!(await loadProfile(services.db, account.id, services.config.KEYSTROKE_SENTENCE));
+    },
+    describe() {
+      return 'Prompt me for personalized keyboard typing pattern';
+    },
+    async start() {
+      return { ok: true, notice: 'mfa.keystroke_type', noticeParams: {} };
+    },
+    async verify(fc: FactorContext, body: Record<string, unknown>): Promise<FactorVerify> {
+      const { services, account } = fc;
+      const sentence = services.config.KEYSTROKE_SENTENCE;
+      const read = readSamples(body, sentence);
+      if (!read.ok) {
+        return { ok: false, error: read.reason === 'needs_js' ? 'mfa.keystroke_needs_js' : 'mfa.keystroke_retype', countsAsFailure: false };
+      }
+      const template = await loadProfile(services.db, account.id, sentence);
+      if (!template) return { ok: false, error: 'mfa.factor_unavailable', countsAsFailure: false, restart: true };
+      if (await isReplayed(services.db, account.id, template, read.samples)) {
+        return { ok: false, error: 'mfa.keystroke_replay', countsAsFailure: true, restart: true };
+      }
+      await recordPresented(services.db, account.id, read.samples, services.clock.now());
+      if (accept(template, read.samples, services.config.KEYSTROKE_THRESHOLD)) return { ok: true, samples: read.samples };
+      return { ok: false, error: 'mfa.keystroke_failed', countsAsFailure: true, restart: true, samples: read.samples };
+    },
+    async cancel() {},
+  };
+}
