@@ -143,7 +143,7 @@ export interface OneTimeCodesTable {
 /** One row per one-time code sent, for the resend spacing and the hourly limit. */
 export interface OtpSendsTable {
   id: Generated<number>;
-  /** `a:<account id>`, or `s:<subject>` when the flow has no known account. */
+  /** `a:<account id>:<purpose>`, or `s:<purpose>:<subject>` when the flow has no known account. */
   account_key: string;
   /** The one_time_codes row this send delivered (no foreign key: codes are purged first). */
   code_id: string;

@@ -156,8 +156,9 @@ function checkBinding(b: CodeBinding): void {
  *
  * Refuses, storing nothing, when the last send for the same purpose and subject was less than
  * 30 s ago (`resend_too_soon`; a send marked failed by {@link markDeliveryFailed} does not count),
- * or when the account — or the subject, when `accountId` is null — already had 5 sends, of any
- * purpose, in the last hour (`hourly_limit`). `retryAfterSeconds` (≥ 1, whole seconds) is when the
+ * or when the account — or the subject, when `accountId` is null — already had 5 sends for this
+ * purpose in the last hour (`hourly_limit`; counted per purpose so that Forgot Password requests by
+ * someone else cannot block the owner's sign-in codes). `retryAfterSeconds` (≥ 1, whole seconds) is when the
  * same request will be accepted.
  *
  * The caller sends the code after this resolves (the transaction has committed) and never
@@ -171,7 +172,9 @@ export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<
   const { db, clock, config } = deps;
   const policy = ONE_TIME_CODE_POLICY;
   const { purpose, subject } = req;
-  const accountKey = req.accountId === null ? `s:${subject}` : `a:${req.accountId}`;
+  // Per account AND purpose: someone who knows a username cannot use up, through Forgot Password,
+  // the codes that the account's owner needs to sign in (and the other way round).
+  const accountKey = req.accountId === null ? `s:${purpose}:${subject}` : `a:${req.accountId}:${purpose}`;
   const now = clock.now();
   const code = generateCode();
   const id = randomUUID();
