@@ -26,6 +26,7 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
   }
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'producer-idp' } });
   const mailer = overrides.mailer ?? createMailer(config);
+  const pending = new Set<Promise<void>>();
   const services: Services = {
     config,
     db: database.db,
@@ -44,9 +45,17 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
       issuer: config.ISSUER,
     },
     later(what, fn) {
-      setImmediate(() => {
-        fn().catch((err) => logger.error({ err }, `${what} failed`));
-      });
+      const task = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(fn)
+        .then(
+          () => undefined,
+          (err) => logger.error({ err }, `${what} failed`),
+        )
+        .finally(() => pending.delete(task));
+      pending.add(task);
+    },
+    async settle() {
+      while (pending.size) await Promise.all([...pending]);
     },
   };
   return { services, database };

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     closing = true;
     services.logger.info({ signal }, 'shutting down');
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections?.(); })));
+    await services.settle();
     await database.close();
     process.exit(0);
   };

@@ -28,4 +28,6 @@ export interface Services {
   branding: Branding;
   /** Runs a side effect (mail, SMS) after the response, logging instead of throwing. */
   later(what: string, fn: () => Promise<unknown>): void;
+  /** Resolves when every side effect started by `later` has finished (shutdown, tests). */
+  settle(): Promise<void>;
 }

@@ -63,5 +63,15 @@ export async function openDatabase(config: Pick<Config, 'DATABASE_URL' | 'DATABA
 
 /** Drops a schema and everything in it (tests only). */
 export async function dropSchema(db: Kysely<Database>, schema: string): Promise<void> {
-  await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db);
+  // Parallel test files drop their schemas at the same time; PostgreSQL may pick one as a deadlock
+  // victim (40P01) on shared catalog rows: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '40P01' || attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }

@@ -45,6 +45,8 @@ const different: Rhythm = {
 };
 
 async function typeInto(page: Page, selector: string, sentence: string, rhythm: Rhythm): Promise<void> {
+  // The recorder marks each field once it listens; typing before that would not be recorded.
+  await page.waitForSelector(`${selector}[data-keystroke-state]`);
   await page.focus(selector);
   for (let i = 0; i < sentence.length; i++) {
     const key = codeOf(sentence[i]!);

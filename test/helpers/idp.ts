@@ -69,6 +69,7 @@ export async function startIdp(overrides: Record<string, unknown> = {}): Promise
     async stop() {
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await services.settle(); // mail sent after answering must not race the schema drop
       await smtp.stop();
       await dropSchema(database.db as never, schema);
       await database.close();

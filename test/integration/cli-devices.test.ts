@@ -127,6 +127,7 @@ describe('cli devices', () => {
         last_used_at: '2031-03-06T09:15:00.000Z',
         user_agent: 'Mozilla/5.0 (Fictional Browser)',
         factor: 'sms',
+        scope: 'mfa',
         revoked_at: null,
       },
       {
@@ -136,6 +137,7 @@ describe('cli devices', () => {
         last_used_at: null,
         user_agent: null,
         factor: 'email',
+        scope: 'mfa',
         revoked_at: null,
       },
     ]);

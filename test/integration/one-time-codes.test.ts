@@ -167,33 +167,34 @@ describe('one-time codes (guide slide "Forgot Password – Enter Verification Co
     expect(await verifyCode(deps, { ...req, input: second.code })).toEqual({ ok: true, accountId: null, channel: 'email' });
   });
 
-  it('refuses the 6th send for an account within an hour, across purposes', async () => {
+  it('refuses the 6th send for an account and purpose within an hour; other purposes keep their own count', async () => {
     const accountId = await newAccount();
     const start = clock.now().getTime();
-    const purposes = ['password_reset', 'mfa', 'password_reset', 'verify_account', 'mfa'];
-    for (const purpose of purposes) {
-      await issued({ purpose, subject: accountId, accountId, channel: 'email' });
+    for (let i = 0; i < 5; i++) {
+      await issued({ purpose: 'password_reset', subject: accountId, accountId, channel: 'email' });
       clock.advance(31);
     }
     // 5 sends at +0, +31, +62, +93, +124 s; now +155 s.
-    const refused = await issueCode(deps, { purpose: 'verify_account', subject: accountId, accountId, channel: 'email' });
+    const refused = await issueCode(deps, { purpose: 'password_reset', subject: accountId, accountId, channel: 'email' });
     expect(refused).toEqual({ issued: false, reason: 'hourly_limit', retryAfterSeconds: 3600 - 155 });
-    // Another subject of the same account (e.g. a flow id) is limited too.
-    expect(await issueCode(deps, request({ accountId }))).toMatchObject({ issued: false, reason: 'hourly_limit' });
-    // Another account is not.
+    // Another subject of the same account and purpose (e.g. a flow id) is limited too.
+    expect(await issueCode(deps, { purpose: 'password_reset', subject: `flow-${randomUUID()}`, accountId, channel: 'email' })).toMatchObject({ issued: false, reason: 'hourly_limit' });
+    // The owner's sign-in codes are not used up by Forgot Password requests (another purpose).
+    expect(await issueCode(deps, { purpose: 'mfa', subject: accountId, accountId, channel: 'sms' })).toMatchObject({ issued: true });
+    // Another account is not limited.
     const other = await newAccount();
-    expect(await issueCode(deps, request({ subject: other, accountId: other }))).toMatchObject({ issued: true });
+    expect(await issueCode(deps, { purpose: 'password_reset', subject: other, accountId: other, channel: 'email' })).toMatchObject({ issued: true });
     clock.advance(3600 - 155 - 1);
-    expect(await issueCode(deps, { purpose: 'mfa', subject: accountId, accountId, channel: 'sms' })).toEqual({ issued: false, reason: 'hourly_limit', retryAfterSeconds: 1 });
+    expect(await issueCode(deps, { purpose: 'password_reset', subject: accountId, accountId, channel: 'sms' })).toEqual({ issued: false, reason: 'hourly_limit', retryAfterSeconds: 1 });
     clock.advance(1);
     expect(clock.now().getTime() - start).toBe(3600_000);
-    expect(await issueCode(deps, { purpose: 'mfa', subject: accountId, accountId, channel: 'sms' })).toMatchObject({ issued: true });
+    expect(await issueCode(deps, { purpose: 'password_reset', subject: accountId, accountId, channel: 'sms' })).toMatchObject({ issued: true });
   });
 
-  it('without a known account, limits per subject', async () => {
+  it('without a known account, limits per subject and purpose', async () => {
     const req = request();
     for (let i = 0; i < 5; i++) {
-      await issued({ ...req, purpose: i % 2 ? 'password_reset' : 'mfa' });
+      await issued(req);
       clock.advance(30);
     }
     expect(await issueCode(deps, req)).toMatchObject({ issued: false, reason: 'hourly_limit' });
@@ -260,7 +261,7 @@ describe('one-time codes (guide slide "Forgot Password – Enter Verification Co
     expect(await verifyCode(deps, { ...req, input: sms.code })).toEqual({ ok: false, reason: 'expired_or_missing' });
     const mail = await issued({ ...req, channel: 'email' });
     expect(await verifyCode(deps, { ...req, input: mail.code })).toMatchObject({ ok: true, channel: 'email' });
-    const sends = await database.db.selectFrom('otp_sends').select(['channel', 'failed_at']).where('account_key', '=', `a:${accountId}`).orderBy('id').execute();
+    const sends = await database.db.selectFrom('otp_sends').select(['channel', 'failed_at']).where('account_key', '=', `a:${accountId}:${req.purpose}`).orderBy('id').execute();
     expect(sends.map((s) => [s.channel, s.failed_at !== null])).toEqual([['sms', true], ['email', false]]);
   });
 
