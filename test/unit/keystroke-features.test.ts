@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { rng } from '../helpers/typist.ts';
 import {
   extractFeatures,
   isValidSentence,
@@ -12,17 +13,6 @@ import {
 
 // ---- generated typing (no real typing data in tests) ----
 
-/** Deterministic pseudo-random generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 35 characters of plain words, with a capital typed with Shift. */
 const SENTENCE = 'Quiet rivers carry old stories home';

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { ProducerRecord } from '../../producers/records.ts';
+import { toRecord } from './producers.ts';
 import type { Database } from '../schema.ts';
 
 /** A producer's login, joined with the producer record it belongs to. */
@@ -51,19 +52,7 @@ function toAccount(r: JoinedRow): Account {
     termsAcceptedAt: d(r.terms_accepted_at),
     createdAt: new Date(r.created_at),
     lastLoginAt: d(r.last_login_at),
-    producer: {
-      producerNumber: r.producer_number,
-      npn: r.npn,
-      firstName: r.first_name,
-      lastName: r.last_name,
-      agencyName: r.agency_name,
-      email: r.email,
-      mobilePhone: r.mobile_phone,
-      businessZip: r.business_zip,
-      bapZip: r.bap_zip,
-      parentProducerNumber: r.parent_producer_number,
-      status: r.producer_status,
-    },
+    producer: toRecord({ ...r, status: r.producer_status }),
   };
 }
 

@@ -4,7 +4,8 @@ import type { Database } from '../schema.ts';
 
 type Row = Database['producer_records'];
 
-function toRecord(r: Omit<Row, 'created_at' | 'updated_at'>): ProducerRecord {
+/** A producer_records row (without timestamps) → the domain record. */
+export function toRecord(r: Omit<Row, 'created_at' | 'updated_at'>): ProducerRecord {
   return {
     producerNumber: r.producer_number,
     npn: r.npn,
