@@ -19,11 +19,24 @@ export async function migrateToLatest(db: Kysely<any>, schema = 'public'): Promi
     migrationTableSchema: schema,
     provider: new FileMigrationProvider({ fs, path, migrationFolder }),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely checks for its migration table by introspecting every schema; a schema that another
+  // process drops at that moment (parallel test files) fails that query (3F000, or a catalog cache
+  // miss). Nothing was applied then: try again.
+  for (let attempt = 1; error && attempt < 5 && isCatalogRace(error, schema); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`migration ${failed?.migrationName ?? '(setup)'} failed: ${reason}`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+function isCatalogRace(error: unknown, schema: string): boolean {
+  const e = error as { code?: string; message?: string };
+  if (e.code === '40P01' || /cache lookup failed/.test(e.message ?? '')) return true;
+  return e.code === '3F000' && !(e.message ?? '').includes(`"${schema}"`);
 }
