@@ -37,9 +37,24 @@ const csvArg = args.find((a) => !a.startsWith('--'));
 const thrArg = args.find((a) => a.startsWith('--threshold='));
 const csv = csvArg ? path.resolve(csvArg) : path.resolve(repoRoot, '../shared/data/keystroke/DSL-StrongPasswordData.csv');
 const threshold = thrArg ? Number(thrArg.slice('--threshold='.length)) : DEFAULT_THRESHOLD;
-if (!Number.isFinite(threshold)) throw new Error(`bad --threshold: ${thrArg}`);
+if (!Number.isFinite(threshold)) fail(`bad --threshold: ${thrArg}`);
 
-const ds = loadDataset(csv);
+/** Prints a one-line reason and the usage, exit 2 (no stack trace for a wrong path or layout). */
+function fail(message: string): never {
+  process.stderr.write(`bench:keystroke: ${message}\nusage: npm run bench:keystroke -- [CSV] [--threshold=T]\n` +
+    '  CSV defaults to ../shared/data/keystroke/DSL-StrongPasswordData.csv beside the repository (the CMU\n' +
+    '  keystroke benchmark, Killourhy & Maxion 2009); any CSV with its layout works: subject, sessionIndex,\n' +
+    '  rep, then H.*, DD.*, UD.* columns.\n');
+  process.exit(2);
+}
+
+let ds: ReturnType<typeof loadDataset>;
+try {
+  ds = loadDataset(csv);
+} catch (err) {
+  fail(`cannot use ${csv}: ${err instanceof Error ? err.message : String(err)}`);
+}
+if (ds.subjects.length < 2) fail(`${csv} has ${ds.subjects.length} subject(s); the protocols need at least 2`);
 const subjects = ds.subjects;
 const tuning = subjects.filter((_, i) => i % 2 === 0);
 const heldOut = subjects.filter((_, i) => i % 2 === 1);

@@ -56,7 +56,13 @@ export async function createIdp(services: Services): Promise<Provider> {
   provider.use(serve(path.resolve(viewsDir, '../public'), { maxage: 3600_000, index: false }));
 
   const router = new Router();
-  router.use(bodyParser({ enableTypes: ['form'], formLimit: '64kb', onError: () => { throw new AppError('http.bad_request', 400); } }));
+  router.use(bodyParser({
+    enableTypes: ['form'],
+    formLimit: '64kb',
+    onError: (err: Error & { status?: number }) => {
+      throw err.status === 413 ? new AppError('form.too_long', 413) : new AppError('http.bad_request', 400);
+    },
+  }));
   interactionRoutes(router, services, provider);
   registrationRoutes(router, services, provider);
 
@@ -71,6 +77,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   if (services.mailer.outbox) {
     const outbox = services.mailer.outbox;
     router.get('/dev/outbox', async (ctx) => {
+      // Codes and links are in there: only for a browser on this machine.
+      if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(ctx.request.socket.remoteAddress ?? '')) throw new AppError('http.not_found', 404);
       await render(ctx, 'idp/dev-outbox', { title: 'Development outbox', messages: outbox, escapeFn: escapeHtml });
     });
   }

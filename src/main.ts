@@ -20,7 +20,18 @@ async function main(): Promise<void> {
   await seed(services, provider);
 
   const servers: Server[] = [];
-  servers.push(provider.listen(config.PORT, () => undefined));
+  /** Listens, or exits with a clear message when the port is taken (no stack trace). */
+  const listen = (app: { listen(port: number, host?: string): Server }, port: number, what: string, setting: string) =>
+    new Promise<Server>((resolve) => {
+      const server = config.HOST ? app.listen(port, config.HOST) : app.listen(port);
+      server.once('listening', () => resolve(server));
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        process.stderr.write(`${what} cannot listen on port ${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}.\n` +
+          `Set ${setting} (and its URL) to another port, e.g. ${setting}=${port + 100}.\n`);
+        process.exit(1);
+      });
+    });
+  servers.push(await listen(provider, config.PORT, 'The identity provider', 'PORT'));
   if (config.PORTAL_ENABLED) {
     const portal = createPortalApp({
       portalUrl: config.PORTAL_URL,
@@ -34,7 +45,7 @@ async function main(): Promise<void> {
       allowInsecureRequests: config.ISSUER.startsWith('http:'),
       logger: services.logger,
     });
-    servers.push(portal.listen(config.PORTAL_PORT));
+    servers.push(await listen(portal, config.PORTAL_PORT, 'The portal', 'PORTAL_PORT'));
   }
 
   const lines = [

@@ -20,7 +20,8 @@ export const INITIAL_TERMS_VERSION = '1.0';
 /**
  * Start-up seeding: the initial Terms of Use when none were ever published; the portal's client
  * (first-party, redirect URIs from PORTAL_URL) when the portal is enabled; and, when SEED_DEMO,
- * the demo producers from config/demo-producers.csv (upserted, so restarts are harmless).
+ * the demo producers from config/demo-producers.csv that are not there yet (restarts are harmless
+ * and keep changes made with the CLI).
  */
 export async function seed(services: Services, provider: Provider): Promise<void> {
   const { config, db, clock } = services;
@@ -41,6 +42,8 @@ export async function seed(services: Services, provider: Provider): Promise<void
   if (config.SEED_DEMO) {
     const { records, errors } = parseProducerCsv(readFileSync(DEMO_PRODUCERS_CSV, 'utf8'));
     if (errors.length) throw new Error(`config/demo-producers.csv is invalid: ${errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
-    await db.transaction().execute((trx) => upsertProducers(trx, records));
+    // Only the demo producers that are missing: changes made with the CLI (e.g. status) survive restarts.
+    const existing = new Set((await db.selectFrom('producer_records').select('producer_number').where('producer_number', 'in', records.map((r) => r.producerNumber)).execute()).map((r) => r.producer_number));
+    await db.transaction().execute((trx) => upsertProducers(trx, records.filter((r) => !existing.has(r.producerNumber))));
   }
 }

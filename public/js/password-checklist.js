@@ -115,6 +115,11 @@
     'password.forbidden_special': function (p) {
       return hasAnyOf(p, FORBIDDEN_SPECIALS);
     },
+    // Not one of the guide's lists: the server also refuses anything but ASCII letters, digits and
+    // the specials above (spaces, accented letters…). Shown only while broken.
+    'password.invalid_characters': function (p) {
+      return /[^A-Za-z0-9~!@#$%^&*(){}=_+-]/.test(p);
+    },
   };
 
   // ---- DOM wiring ----

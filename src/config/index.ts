@@ -20,7 +20,9 @@ export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   /** TCP port of the identity provider. Default 3000. */
   PORT: int(0).max(65535).default(3000),
-  /** The IdP's issuer identifier and public base URL; every link in mail and pages is built from it. */
+  /** Interface the servers listen on (e.g. `127.0.0.1`). Default: every interface. */
+  HOST: z.string().min(1).optional(),
+  /** The IdP's issuer identifier and public base URL; every link in mail and pages is built from it. Default `http://localhost:<PORT>`. */
   ISSUER: z.url().default('http://localhost:3000'),
   /** Trust X-Forwarded-For/-Proto/-Host from a reverse proxy. Default false. */
   TRUST_PROXY: bool.default(false),
@@ -46,7 +48,7 @@ export const configSchema = z.object({
   SUPPORT_EMAIL: z.string().default('support@example.com'),
   /** Portal (relying party) port, started by `npm start` beside the IdP. Default 3001. */
   PORTAL_PORT: int(0).max(65535).default(3001),
-  /** Portal public URL; the default relying party that pages outside a sign-in lead back to. */
+  /** Portal public URL; the default relying party that pages outside a sign-in lead back to. Default `http://localhost:<PORTAL_PORT>`. */
   PORTAL_URL: z.url().default('http://localhost:3001'),
   /** Start the portal in the same process (`npm start`). Default true. */
   PORTAL_ENABLED: bool.default(true),
@@ -181,6 +183,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (needDev && !production) devSecrets = developmentSecrets(c.DATA_DIR);
   return {
     ...c,
+    // A port given without its URL: the URL follows the port.
+    ISSUER: raw.ISSUER === undefined && raw.PORT !== undefined ? `http://localhost:${c.PORT}` : c.ISSUER,
+    PORTAL_URL: raw.PORTAL_URL === undefined && raw.PORTAL_PORT !== undefined ? `http://localhost:${c.PORTAL_PORT}` : c.PORTAL_URL,
     COOKIE_KEYS: c.COOKIE_KEYS?.length ? c.COOKIE_KEYS : devSecrets!.cookieKeys,
     PORTAL_CLIENT_SECRET: c.PORTAL_CLIENT_SECRET ?? devSecrets?.portalClientSecret ?? '',
     SEED_DEMO: c.SEED_DEMO ?? !production,

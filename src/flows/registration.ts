@@ -253,7 +253,7 @@ export function registrationRoutes(router: Router, services: Services, provider:
   router.get('/register/verify-email', async (ctx) => {
     const state = await requireFlow(ctx, ['verify']);
     if (!state) return;
-    await verifyView(ctx, state, 'verify_email.sent');
+    await verifyView(ctx, state, null); // the page itself says where the link was sent
   });
 
   router.post('/register/verify-email/resend', async (ctx) => {

@@ -20,9 +20,11 @@ export interface PageGlobals {
  */
 export async function render(ctx: Context, view: string, data: Record<string, unknown> = {}, status = 200): Promise<void> {
   const globals = ctx.state.pageGlobals as PageGlobals;
+  ctx.state.ownPage = true;
   const html = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), {
     ...globals,
-    t,
+    // Branding values (e.g. {helpDeskPhone}) fill any message's placeholders.
+    t: (code: string, params: Record<string, string | number> = {}) => t(code, { ...(globals as unknown as Record<string, string>), ...params }),
     csrfToken: typeof ctx.state.csrfToken === 'function' ? ctx.state.csrfToken() : '',
     title: '',
     notice: null,
@@ -32,6 +34,12 @@ export async function render(ctx: Context, view: string, data: Record<string, un
     ...data,
   }, { async: false });
   ctx.status = status;
+  if (status === 429) {
+    // RFC 9110 §10.2.3: tell clients when to retry, from the wait the page announces.
+    const p = { ...(data.formErrorParams as Record<string, number> | undefined), ...(data.noticeParams as Record<string, number> | undefined) };
+    const seconds = typeof p.seconds === 'number' ? p.seconds : typeof p.minutes === 'number' ? p.minutes * 60 : undefined;
+    if (seconds !== undefined) ctx.set('Retry-After', String(seconds));
+  }
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
   ctx.body = html;

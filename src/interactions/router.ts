@@ -80,6 +80,13 @@ export function interactionRoutes(router: Router, services: Services, provider: 
     ctx.redirect(redirectTo);
   });
 
+  // The address bar shows /interaction/:uid/<step> after a form post; reloading or reopening it
+  // (a GET) shows the current step instead of "405 Method Not Allowed".
+  router.get('/interaction/:uid/:step', async (ctx, next) => {
+    if (ctx.params.step === 'abort') return next();
+    ctx.redirect(`/interaction/${encodeURIComponent(ctx.params.uid)}`);
+  });
+
   router.get('/interaction/:uid/abort', async (ctx) => {
     const details = await load(ctx);
     const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });

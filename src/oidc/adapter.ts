@@ -25,11 +25,15 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      const json = JSON.stringify(payload);
+      // PostgreSQL text and jsonb cannot hold U+0000: a request parameter carrying one is refused
+      // as invalid_request (400) instead of failing the INSERT (500).
+      if (json.includes('\\u0000')) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
       const row = {
         model: this.model,
         id,
-        payload: JSON.stringify(payload),
+        payload: json,
         grant_id: GRANTABLE.has(this.model) ? (payload.grantId ?? null) : null,
         user_code: payload.userCode ?? null,
         uid: payload.uid ?? null,
@@ -51,6 +55,7 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
     }
 
     async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+      if (typeof value !== 'string' || value.includes('\u0000') || value.length > 1000) return undefined; // cannot exist
       const row = await db
         .selectFrom('oidc_payloads')
         .select(['payload', 'consumed_at', 'expires_at'])
@@ -76,6 +81,7 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
     }
 
     async consume(id: string): Promise<void> {
+      if (id.includes('\u0000')) throw new errors.InvalidGrant(`${this.model} not found`);
       const res = await db
         .updateTable('oidc_payloads')
         .set({ consumed_at: new Date() })
@@ -89,6 +95,7 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
     }
 
     async destroy(id: string): Promise<void> {
+      if (id.includes('\u0000')) return;
       await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', id).execute();
     }
 

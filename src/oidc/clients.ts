@@ -29,6 +29,7 @@ export class InvalidClientError extends Error {}
  * @throws InvalidClientError for invalid metadata (e.g. a redirect URI with a fragment).
  */
 export async function registerClient(db: Kysely<Database>, provider: Provider, reg: ClientRegistration): Promise<Record<string, unknown>> {
+  checkRegistration(reg);
   const metadata: Record<string, unknown> = {
     client_id: reg.clientId ?? randomToken(16),
     client_name: reg.name,
@@ -52,6 +53,30 @@ export async function registerClient(db: Kysely<Database>, provider: Provider, r
     .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({ payload: JSON.stringify(metadata) }))
     .execute();
   return metadata;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Our rules on top of oidc-provider's (OAuth 2.0 Security BCP, RFC 9700 §2.1, §4.1): a name of 1 to
+ * 100 characters; redirect URIs that are absolute, without a fragment or a wildcard, and https
+ * unless they point at this machine (http://localhost, 127.0.0.1, [::1]) or use a private scheme of a
+ * native app (`com.example.app:/cb`).
+ * @throws InvalidClientError naming the offending value.
+ */
+function checkRegistration(reg: ClientRegistration): void {
+  const name = reg.name.trim();
+  if (!name || name.length > 100 || /\p{Cc}/u.test(name)) throw new InvalidClientError('client_name must have 1 to 100 characters and no control characters');
+  for (const uri of [...reg.redirectUris, ...(reg.postLogoutRedirectUris ?? [])]) {
+    let u: URL;
+    try {
+      u = new URL(uri);
+    } catch {
+      throw new InvalidClientError(`${uri} is not an absolute URI`);
+    }
+    if (uri.includes('*')) throw new InvalidClientError(`${uri}: wildcards are not allowed (redirect URIs are matched exactly)`);
+    if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname)) throw new InvalidClientError(`${uri}: http is allowed only for localhost; use https`);
+  }
 }
 
 /** Every registered client's metadata, without secrets. */

@@ -1,6 +1,6 @@
 import { interactionPolicy } from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { findAccountById } from '../db/repositories/accounts.ts';
+import { findAccountById, isActive } from '../db/repositories/accounts.ts';
 import { activeTerms } from '../db/repositories/terms.ts';
 import { consentStep } from '../interactions/steps/consent.ts';
 import { loginStep } from '../interactions/steps/login.ts';
@@ -36,7 +36,7 @@ export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config'>)
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
       const account = await findAccountById(services.db, accountId);
-      if (!account || account.status !== 'active' || !account.emailVerifiedAt) return Check.REQUEST_PROMPT;
+      if (!account || !isActive(account) || !account.emailVerifiedAt) return Check.REQUEST_PROMPT;
       return Check.NO_NEED_TO_PROMPT;
     }),
   );

@@ -180,6 +180,31 @@ describe('sign-in (guide slides 6-7)', () => {
     }
   });
 
+  it('a username with a NUL or control character gets a clear 422, not a 500', async () => {
+    const agent = request.agent(idp.server);
+    const { uid } = await beginSignIn(idp, agent);
+    const r = await submitLogin(agent, uid, 'abc\u0000def', 'Wr0ng!pass');
+    expect(r.status).toBe(422);
+    expect(r.text).toContain('not allowed');
+  });
+
+  it('a producer the carrier marked inactive can no longer sign in (told only after the correct password)', async () => {
+    const t = await startIdp();
+    try {
+      await createAccount(t, { producerNumber: '000104203', username: 'InactiveLater' });
+      await t.services.db.updateTable('producer_records').set({ status: 'inactive' }).where('producer_number', '=', '000104203').execute();
+      const agent = request.agent(t.server);
+      const { uid } = await beginSignIn(t, agent);
+      const wrong = await submitLogin(agent, uid, 'InactiveLater', 'Wr0ng!pass');
+      expect(wrong.text).toContain('The username or password is incorrect.');
+      const right = await submitLogin(agent, uid, 'InactiveLater', GOOD_PASSWORD);
+      expect(right.status).toBe(403);
+      expect(right.text).toContain('This account is disabled. Please contact the help desk at 1-800-555-0100.');
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('rate-limits sign-in attempts per client address with a 429 page saying when to retry', async () => {
     const t = await startIdp({ RATE_LIMIT_LOGIN_POINTS: 3 });
     try {
@@ -189,6 +214,7 @@ describe('sign-in (guide slides 6-7)', () => {
       const limited = await submitLogin(agent, uid, 'Someone9xx', 'Wr0ng!pw');
       expect(limited.status).toBe(429);
       expect(limited.text).toMatch(/try again in \d+ minute/);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     } finally {
       await t.stop();
     }

@@ -143,7 +143,7 @@ describe('Verify your Account (guide slides 8-11)', () => {
     for (let left = 4; left >= 1; left--) {
       const r = await act(agent, uid, { action: 'verify', code: 'ZZZZ2222' });
       expect(r.status).toBe(401);
-      expect(r.text).toContain(`You have ${left} tries left`);
+      expect(r.text).toContain(`Tries left: ${left}.`);
     }
     const fifth = await act(agent, uid, { action: 'verify', code: 'ZZZZ2222' });
     expect(fifth.status).toBe(403);

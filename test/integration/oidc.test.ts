@@ -114,6 +114,51 @@ describe('OpenID Connect protocol', () => {
     expect(denied.redirect!.searchParams.get('error')).toBe('access_denied');
   });
 
+  it('NUL characters in protocol parameters get the OAuth error format with a 4xx, never a 500', async () => {
+    const auth = await request(idp.server).get('/auth').query({ client_id: 'a\u0000b', redirect_uri: portalRedirect(idp), response_type: 'code', scope: 'openid' });
+    expect(auth.status).toBeGreaterThanOrEqual(400);
+    expect(auth.status).toBeLessThan(500);
+    const state = await request(idp.server).get('/auth').query({
+      client_id: idp.config.PORTAL_CLIENT_ID, redirect_uri: portalRedirect(idp), response_type: 'code', scope: 'openid', state: '\u0000',
+      code_challenge: pkce().challenge, code_challenge_method: 'S256',
+    });
+    expect(state.status).toBeLessThan(500);
+    const token = await request(idp.server).post('/token').set('authorization', basic(idp.config.PORTAL_CLIENT_ID, idp.config.PORTAL_CLIENT_SECRET))
+      .type('form').send({ grant_type: 'authorization_code', code: 'abc\u0000', redirect_uri: portalRedirect(idp), code_verifier: pkce().verifier });
+    expect(token.status).toBe(400);
+    expect(token.body.error).toBe('invalid_grant');
+    const badClient = await request(idp.server).post('/token').set('authorization', basic('x\u0000y', 'secret')).type('form').send({ grant_type: 'refresh_token', refresh_token: 'r' });
+    expect([400, 401]).toContain(badClient.status);
+    expect(['invalid_client', 'invalid_request']).toContain(badClient.body.error);
+  });
+
+  it('response_mode=form_post works under the CSP: its inline script is allowed by hash, and it may post to the client', async () => {
+    const agent = request.agent(idp.server);
+    const { uid } = await beginSignIn(idp, agent, { response_mode: 'form_post' });
+    const res = await signIn(idp, agent, uid, 'AveryOidc1');
+    const resume = await agent.get(new URL(res.headers.location, idp.url).pathname);
+    expect(resume.status).toBe(200);
+    expect(resume.text).toContain('Submitting Callback');
+    const csp = resume.headers['content-security-policy'];
+    expect(csp).toMatch(/script-src 'self' 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(csp).not.toContain('form-action');
+    expect(csp).toContain("frame-ancestors 'none'");
+  });
+
+  it('refuses wildcard and plain-http redirect URIs at registration', async () => {
+    await expect(registerClient(idp.services.db, idp.provider, { name: 'Wild', redirectUris: ['https://*.example.com/cb'] })).rejects.toThrow(/wildcards/);
+    await expect(registerClient(idp.services.db, idp.provider, { name: 'Plain', redirectUris: ['http://crm.example.com/cb'] })).rejects.toThrow(/https/);
+    await expect(registerClient(idp.services.db, idp.provider, { name: 'x'.repeat(101), redirectUris: ['https://crm.example.com/cb'] })).rejects.toThrow(/client_name/);
+  });
+
+  it('reloading the URL of a submitted step (a GET) shows the current step', async () => {
+    const agent = request.agent(idp.server);
+    const { uid } = await beginSignIn(idp, agent);
+    const r = await agent.get(`/interaction/${uid}/login`);
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe(`/interaction/${uid}`);
+  });
+
   it('a POST for a step that is not current goes back to the current step', async () => {
     const agent = request.agent(idp.server);
     const { uid, page } = await beginSignIn(idp, agent);

@@ -269,7 +269,7 @@ describe('Forgot Password (guide slides 14-17)', () => {
     for (const left of [4, 3, 2, 1]) {
       const r = await enterCode(agent, wrong);
       expect(r.status).toBe(422);
-      expect(r.text).toContain(`That code is not correct. You have ${left} tries left.`);
+      expect(r.text).toContain(`That code is not correct. Tries left: ${left}.`);
       expect(r.text).toContain('Resend Code by email');
     }
     const fifth = await enterCode(agent, wrong);
@@ -329,7 +329,7 @@ describe('Forgot Password (guide slides 14-17)', () => {
     if (first !== last) {
       const stale = await enterCode(agent, first);
       expect(stale.status).toBe(422);
-      expect(stale.text).toContain('That code is not correct. You have 4 tries left.');
+      expect(stale.text).toContain('That code is not correct. Tries left: 4.');
     }
     expect((await enterCode(agent, last)).status).toBe(303);
     idp.clock.advance(3600);

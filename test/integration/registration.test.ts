@@ -101,6 +101,7 @@ describe('registration (guide slides 3-5)', () => {
     expect(new Set(bodies).size).toBe(1);
     const inactive = await submitProducer(agent, page.text, { producerNumber: '000104204', npn: '19000004', zip: '62701' });
     expect(inactive.text).toContain('not active');
+    expect(inactive.text).toContain(`contact the help desk at ${idp.config.HELP_DESK_PHONE}`); // placeholder filled from configuration
 
     await createAccount(idp, { producerNumber: '000104205', username: 'CaseyExisting' });
     const existing = await submitProducer(agent, page.text, { producerNumber: '104205', npn: '19000005', zip: '53203' });
@@ -246,6 +247,13 @@ describe('registration (guide slides 3-5)', () => {
         expect(r.status).toBe(422);
         expect(r.text).toContain('Log In');
       }
+    });
+    it('a body over the form limit gets 413 with a clear message', async () => {
+      const agent = request.agent(idp.server);
+      const page = await startRegistration(agent);
+      const r = await agent.post('/register/producer').type('form').send({ _csrf: csrf(page.text), producerNumber: 'x'.repeat(200_000) });
+      expect(r.status).toBe(413);
+      expect(r.text).toContain('too long');
     });
     it('an unknown interaction or a garbage confirmation token gives a 4xx page', async () => {
       const agent = request.agent(idp.server);

@@ -56,6 +56,14 @@ function toAccount(r: JoinedRow): Account {
   };
 }
 
+/**
+ * True when the account may sign in as far as the carrier is concerned: the account is active and
+ * its producer record is active (a producer the carrier marks inactive can no longer sign in).
+ */
+export function isActive(account: Account): boolean {
+  return account.status === 'active' && account.producer.status === 'active';
+}
+
 /** The account with this id (the OIDC `sub`), or undefined. */
 export async function findAccountById(db: Kysely<Database>, id: string): Promise<Account | undefined> {
   const r = await baseQuery(db).where('a.id', '=', id).executeTakeFirst();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { audit } from '../../audit.ts';
-import { findAccountByUsername, replacePasswordHash, type Account } from '../../db/repositories/accounts.ts';
+import { findAccountByUsername, isActive, replacePasswordHash, type Account } from '../../db/repositories/accounts.ts';
 import { verificationTicket } from '../../flows/email-verification.ts';
 import { renderMessage } from '../../notify/mail.ts';
 import { beginAttempt, failAttempt, succeedAttempt } from '../../security/lockout.ts';
@@ -8,8 +8,9 @@ import type { Services } from '../../services.ts';
 import { field, requestInfo, type StepContext, type StepOutcome } from '../step.ts';
 
 const form = z.object({
-  username: z.string().trim().min(1, 'username.required').max(200, 'form.too_long'),
-  password: z.string().min(1, 'password.required').max(200, 'form.too_long'),
+  // Control characters (NUL above all, which PostgreSQL refuses) can be in neither.
+  username: z.string().trim().min(1, 'username.required').max(200, 'form.too_long').regex(/^[^\p{Cc}]*$/u, 'form.invalid_characters'),
+  password: z.string().min(1, 'password.required').max(200, 'form.too_long').regex(/^[^\u0000]*$/, 'form.invalid_characters'),
 });
 
 /** Limit names used by sign-in (defined in app.ts). */
@@ -106,7 +107,7 @@ export const credentials = {
     }
 
     await succeedAttempt(db, account.id);
-    if (account.status !== 'active') {
+    if (!isActive(account)) {
       await audit(db, clock, 'login.disabled', account.id, info);
       return view({ username }, 403, 'login.disabled');
     }

@@ -1,5 +1,5 @@
 import { audit } from '../../audit.ts';
-import { findAccountById, recordLogin, type Account } from '../../db/repositories/accounts.ts';
+import { findAccountById, isActive, recordLogin, type Account } from '../../db/repositories/accounts.ts';
 import type { Sample } from '../../keystroke/index.ts';
 import type { Factor, FactorContext, FactorId } from '../../mfa/factor.ts';
 import { isReplayed, loadProfile, readSamples, saveTypings, TYPINGS } from '../../mfa/keystroke.ts';
@@ -60,7 +60,7 @@ function wantsFreshFactor(details: InteractionDetails, services: Services): bool
 
 /** The account can still finish a sign-in: active, email confirmed, not locked. */
 function usable(account: Account | undefined, now: Date): account is Account {
-  return !!account && account.status === 'active' && !!account.emailVerifiedAt && !isLocked(account.lockedUntil, now);
+  return !!account && isActive(account) && !!account.emailVerifiedAt && !isLocked(account.lockedUntil, now);
 }
 
 async function factorsFor(s: StepContext, account: Account): Promise<Factor[]> {
