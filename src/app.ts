@@ -67,6 +67,9 @@ export async function createIdp(services: Services): Promise<Provider> {
   registrationRoutes(router, services, provider);
 
   recoveryRoutes(router, services, provider);
+  router.get('/favicon.ico', async (ctx) => {
+    ctx.status = 204; // no icon, and no 404 noise in browser consoles
+  });
   router.get('/health', async (ctx) => {
     await services.db.selectFrom('terms').select('version').limit(1).execute();
     ctx.body = { status: 'ok' };
