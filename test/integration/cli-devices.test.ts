@@ -3,49 +3,14 @@
  * real as child processes against PostgreSQL, in a fresh schema for this file (dropped at the end).
  * The account and its devices are inserted directly. All data is generated and fictitious.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliHarness } from '../helpers/cli.ts';
 import { TEST_DATABASE_URL } from '../helpers/idp.ts';
 
-const schema = `t_cli_dev_${randomBytes(6).toString('hex')}`;
-const tmp = mkdtempSync(path.join(tmpdir(), 'producer-idp-cli-devices-'));
+const { schema, tmp, cli } = cliHarness('t_cli_dev');
 let client: pg.Client;
-
-/** The environment of every run: no inherited settings, only what a deployment would set. */
-const baseEnv: Record<string, string> = {
-  PATH: process.env.PATH ?? '',
-  DATABASE_URL: TEST_DATABASE_URL,
-  DATABASE_SCHEMA: schema,
-  NODE_ENV: 'test',
-  COOKIE_KEYS: 'cli-test-cookie-key-0123456789abcdefghij',
-  PORTAL_CLIENT_SECRET: 'cli-test-portal-secret-0123456789abcdefg',
-  SEED_DEMO: 'false',
-  DATA_DIR: path.join(tmp, 'data'),
-};
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node src/cli/main.ts …args` with `baseEnv`. */
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: process.cwd(), env: baseEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const ACCOUNT_ID = 'acct-cli-devices-0001';
 const OTHER_ACCOUNT_ID = 'acct-cli-devices-0002';
