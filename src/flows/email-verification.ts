@@ -4,6 +4,7 @@ import { addSeconds } from '../clock.ts';
 import { findAccountById } from '../db/repositories/accounts.ts';
 import { renderMessage } from '../notify/mail.ts';
 import type { Services } from '../services.ts';
+import { sendLimitWait } from '../security/one-time-codes.ts';
 import { hashToken, hmac, randomToken, safeEqual } from '../security/tokens.ts';
 
 /** Why a confirmation mail was not sent. */
@@ -38,10 +39,8 @@ export async function sendVerificationEmail(
       .where('purpose', '=', 'verify_email')
       .where('sent_at', '>', hourAgo)
       .executeTakeFirstOrThrow();
-    if (recent.n >= config.MAIL_SENDS_PER_HOUR) {
-      const oldest = recent.oldest ? new Date(recent.oldest).getTime() : now.getTime();
-      return { limited: true as const, retryAfterSeconds: Math.max(1, Math.ceil((oldest + 3600_000 - now.getTime()) / 1000)) };
-    }
+    const wait = sendLimitWait(now, { count: recent.n, oldest: recent.oldest }, { sendsPerHour: config.MAIL_SENDS_PER_HOUR });
+    if (wait) return { limited: true as const, retryAfterSeconds: wait.retryAfterSeconds };
     await trx
       .updateTable('email_verification_tokens')
       .set({ voided_at: now })

@@ -82,10 +82,6 @@ export function registrationRoutes(router: Router, services: Services, provider:
     return state;
   }
 
-  function ensureCsrf(ctx: Context): void {
-    verifyCsrf(ctx);
-  }
-
   router.get('/register', async (ctx) => {
     const terms = await activeTerms(db);
     const uid = typeof ctx.query.interaction === 'string' && UID.test(ctx.query.interaction) ? ctx.query.interaction : undefined;
@@ -98,7 +94,7 @@ export function registrationRoutes(router: Router, services: Services, provider:
   });
 
   router.post('/register/terms', async (ctx) => {
-    ensureCsrf(ctx);
+    verifyCsrf(ctx);
     const state = await requireFlow(ctx, ['terms', 'producer', 'login']);
     if (!state) return;
     const terms = await activeTerms(db);
@@ -125,7 +121,7 @@ export function registrationRoutes(router: Router, services: Services, provider:
   });
 
   router.post('/register/producer', async (ctx) => {
-    ensureCsrf(ctx);
+    verifyCsrf(ctx);
     const state = await requireFlow(ctx, ['producer', 'login']);
     if (!state) return;
     const body = ctx.request.body as Record<string, unknown>;
@@ -192,7 +188,7 @@ export function registrationRoutes(router: Router, services: Services, provider:
   });
 
   router.post('/register/login', async (ctx) => {
-    ensureCsrf(ctx);
+    verifyCsrf(ctx);
     const state = await requireFlow(ctx, ['login']);
     if (!state || !state.producerNumber || !state.termsVersion) return;
     const body = ctx.request.body as Record<string, unknown>;
@@ -257,7 +253,7 @@ export function registrationRoutes(router: Router, services: Services, provider:
   });
 
   router.post('/register/verify-email/resend', async (ctx) => {
-    ensureCsrf(ctx);
+    verifyCsrf(ctx);
     const state = await requireFlow(ctx, ['verify']);
     if (!state || !state.accountId) return;
     const result = await sendVerificationEmail(services, state.accountId, requestInfo(ctx));
@@ -280,7 +276,7 @@ export function registrationRoutes(router: Router, services: Services, provider:
   });
 
   router.post('/login/resend-verification', async (ctx) => {
-    ensureCsrf(ctx);
+    verifyCsrf(ctx);
     const body = ctx.request.body as Record<string, unknown>;
     const accountId = readVerificationTicket(config.COOKIE_KEYS, body.ticket, clock.now());
     if (!accountId) throw new AppError('http.bad_request', 400);

@@ -1,6 +1,6 @@
 import { interactionPolicy } from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { findAccountById, isActive } from '../db/repositories/accounts.ts';
+import { findAccountById, isActive, type Account } from '../db/repositories/accounts.ts';
 import { activeTerms } from '../db/repositories/terms.ts';
 import { consentStep } from '../interactions/steps/consent.ts';
 import { loginStep } from '../interactions/steps/login.ts';
@@ -28,6 +28,13 @@ export const STEPS: Step[] = [loginStep, termsStep, consentStep];
 /** Builds oidc-provider's interaction policy with our checks, reading accounts through `services`. */
 export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config'>) {
   const policy = base();
+  // The checks of several prompts need the session's account: read it once per request.
+  const loaded = new WeakMap<object, Promise<Account | undefined>>();
+  const sessionAccount = (ctx: KoaContextWithOIDC, accountId: string) => {
+    let p = loaded.get(ctx);
+    if (!p) loaded.set(ctx, (p = findAccountById(services.db, accountId)));
+    return p;
+  };
 
   // login: besides oidc-provider's own checks (no session, max_age, id_token_hint, acr), an account
   // that was disabled, removed or lost its verified email must sign in again.
@@ -35,7 +42,7 @@ export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config'>)
     new Check('account_unusable', 'the signed-in account can no longer be used', 'login_required', async (ctx: KoaContextWithOIDC) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      const account = await findAccountById(services.db, accountId);
+      const account = await sessionAccount(ctx, accountId);
       if (!account || !isActive(account) || !account.emailVerifiedAt) return Check.REQUEST_PROMPT;
       return Check.NO_NEED_TO_PROMPT;
     }),
@@ -56,7 +63,7 @@ export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config'>)
     new Check('terms_outdated', 'the active Terms of Use have not been accepted', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId) return Check.NO_NEED_TO_PROMPT;
-      const [account, active] = await Promise.all([findAccountById(services.db, accountId), activeTerms(services.db)]);
+      const [account, active] = await Promise.all([sessionAccount(ctx, accountId), activeTerms(services.db)]);
       if (!account || !active) return Check.NO_NEED_TO_PROMPT;
       return account.termsVersion === active.version ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),

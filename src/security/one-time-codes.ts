@@ -148,6 +148,38 @@ function checkBinding(b: CodeBinding): void {
   if (typeof b.subject !== 'string' || b.subject.length < 1 || b.subject.length > 200) throw new TypeError('one-time code: subject must have 1 to 200 characters');
 }
 
+/** Why a send must wait, and for how long (whole seconds, at least 1). */
+export interface SendWait {
+  reason: 'resend_too_soon' | 'hourly_limit';
+  retryAfterSeconds: number;
+}
+
+/**
+ * The send limits shared by every message a person can ask for again (one-time codes, Forgot
+ * Username mails, confirmation links): no sooner than `resendSeconds` after the last send (when
+ * given) and at most `sendsPerHour` in the rolling hour. Pure: the caller reads the history.
+ * @param history `last` send time (or null/undefined), `count` of sends in the last hour and the
+ *   `oldest` of them.
+ * @returns the longest wait that applies, or undefined when a send is allowed now.
+ */
+export function sendLimitWait(
+  now: Date,
+  history: { last?: Date | string | null; count: number; oldest: Date | string | null },
+  limits: { resendSeconds?: number; sendsPerHour: number },
+): SendWait | undefined {
+  const waits: SendWait[] = [];
+  const seconds = (untilMs: number) => Math.max(1, Math.ceil((untilMs - now.getTime()) / 1000));
+  if (history.last && limits.resendSeconds) {
+    const until = new Date(history.last).getTime() + limits.resendSeconds * 1000;
+    if (until > now.getTime()) waits.push({ reason: 'resend_too_soon', retryAfterSeconds: seconds(until) });
+  }
+  if (history.count >= limits.sendsPerHour) {
+    const oldest = history.oldest ? new Date(history.oldest).getTime() : now.getTime();
+    waits.push({ reason: 'hourly_limit', retryAfterSeconds: seconds(oldest + 3600_000) });
+  }
+  return waits.length ? waits.reduce((a, b) => (b.retryAfterSeconds > a.retryAfterSeconds ? b : a)) : undefined;
+}
+
 /**
  * Issues a code for (purpose, subject): voids the earlier live code of the same purpose and
  * subject and stores a new one (only its HMAC), valid {@link ONE_TIME_CODE_POLICY}.ttlSeconds
@@ -200,16 +232,8 @@ export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<
       .where('sent_at', '>', addSeconds(now, -3600))
       .executeTakeFirstOrThrow();
 
-    const waits: { reason: 'resend_too_soon' | 'hourly_limit'; retryAfterSeconds: number }[] = [];
-    if (last.at) {
-      const until = new Date(last.at).getTime() + policy.resendSeconds * 1000;
-      if (until > now.getTime()) waits.push({ reason: 'resend_too_soon', retryAfterSeconds: Math.max(1, Math.ceil((until - now.getTime()) / 1000)) });
-    }
-    if (hour.n >= policy.sendsPerHour) {
-      const oldest = hour.oldest ? new Date(hour.oldest).getTime() : now.getTime();
-      waits.push({ reason: 'hourly_limit', retryAfterSeconds: Math.max(1, Math.ceil((oldest + 3600_000 - now.getTime()) / 1000)) });
-    }
-    if (waits.length) return waits.reduce((a, b) => (b.retryAfterSeconds > a.retryAfterSeconds ? b : a));
+    const wait = sendLimitWait(now, { last: last.at, count: hour.n, oldest: hour.oldest }, policy);
+    if (wait) return wait;
 
     await trx
       .updateTable('one_time_codes')

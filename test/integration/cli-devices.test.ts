@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceJson } from '../../src/cli/commands/devices-list.ts';
 import { cliHarness } from '../helpers/cli.ts';
 import { TEST_DATABASE_URL } from '../helpers/idp.ts';
 
@@ -44,15 +45,6 @@ async function revokedAt(id: string): Promise<Date | null> {
   return rows[0].revoked_at;
 }
 
-interface DeviceJson {
-  id: string;
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-  user_agent: string | null;
-  factor: string;
-  revoked_at: string | null;
-}
 
 async function list(username: string): Promise<DeviceJson[]> {
   const result = await cli(['devices', 'list', username]);

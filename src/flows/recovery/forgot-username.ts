@@ -4,7 +4,7 @@ import { addSeconds } from '../../clock.ts';
 import { findAccountsByEmail } from '../../db/repositories/accounts.ts';
 import { renderMessage } from '../../notify/mail.ts';
 import { isLocked } from '../../security/lockout.ts';
-import { ONE_TIME_CODE_POLICY } from '../../security/one-time-codes.ts';
+import { ONE_TIME_CODE_POLICY, sendLimitWait } from '../../security/one-time-codes.ts';
 import type { Services } from '../../services.ts';
 import { emailKey, recoveryKey } from './input.ts';
 import { issueUnlockLink } from './unlock.ts';
@@ -46,16 +46,8 @@ export async function requestUsernameMail(services: Services, email: string, ctx
       .where('purpose', '=', USERNAME_MAIL_PURPOSE)
       .where('sent_at', '>', addSeconds(now, -3600))
       .executeTakeFirstOrThrow();
-    const waits: { reason: 'resend_too_soon' | 'hourly_limit'; retryAfterSeconds: number }[] = [];
-    if (recent.last) {
-      const until = new Date(recent.last).getTime() + policy.resendSeconds * 1000;
-      if (until > now.getTime()) waits.push({ reason: 'resend_too_soon', retryAfterSeconds: Math.max(1, Math.ceil((until - now.getTime()) / 1000)) });
-    }
-    if (recent.n >= policy.sendsPerHour) {
-      const oldest = recent.oldest ? new Date(recent.oldest).getTime() : now.getTime();
-      waits.push({ reason: 'hourly_limit', retryAfterSeconds: Math.max(1, Math.ceil((oldest + 3600_000 - now.getTime()) / 1000)) });
-    }
-    if (waits.length) return waits.reduce((a, b) => (b.retryAfterSeconds > a.retryAfterSeconds ? b : a));
+    const wait = sendLimitWait(now, { last: recent.last, count: recent.n, oldest: recent.oldest }, policy);
+    if (wait) return wait;
     await trx.insertInto('recovery_mail_sends').values({ email_key: key, purpose: USERNAME_MAIL_PURPOSE, sent_at: now }).execute();
     return undefined;
   });
