@@ -4,13 +4,17 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
-import { registrationRoutes, REGISTER_IP_LIMIT } from './flows/registration.ts';
-import { recoveryRoutes } from './flows/recovery/routes.ts';
+import { forgotPasswordRoutes } from './flows/forgot-password/index.ts';
+import { forgotUsernameRoutes } from './flows/forgot-username/index.ts';
+import { linkRoutes } from './flows/links.ts';
+import { RECOVERY_IP_LIMIT } from './flows/recovery/limits.ts';
+import { registrationRoutes, REGISTER_IP_LIMIT } from './flows/registration/index.ts';
 import { AppError } from './http/errors.ts';
 import { render, viewsDir } from './http/render.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/router.ts';
-import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/credentials.ts';
+import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/login/index.ts';
+import { PROMPTS } from './oidc/policy.ts';
 import { createProvider, pageGlobals } from './oidc/provider.ts';
 import { csrf } from './security/csrf.ts';
 import type { Services } from './services.ts';
@@ -32,6 +36,7 @@ export async function createIdp(services: Services): Promise<Provider> {
   services.rateLimits.define(LOGIN_IP_LIMIT, { points: config.RATE_LIMIT_LOGIN_POINTS, durationSeconds: window });
   services.rateLimits.define(LOGIN_UNKNOWN_LIMIT, { points: config.LOCKOUT_THRESHOLD, durationSeconds: config.LOCKOUT_SECONDS });
   services.rateLimits.define(REGISTER_IP_LIMIT, { points: config.RATE_LIMIT_REGISTER_POINTS, durationSeconds: window });
+  services.rateLimits.define(RECOVERY_IP_LIMIT, { points: config.RATE_LIMIT_RECOVERY_POINTS, durationSeconds: window });
 
   const provider = await createProvider(services);
   const globals = pageGlobals(services);
@@ -63,10 +68,12 @@ export async function createIdp(services: Services): Promise<Provider> {
       throw err.status === 413 ? new AppError('form.too_long', 413) : new AppError('http.bad_request', 400);
     },
   }));
-  interactionRoutes(router, services, provider);
-  registrationRoutes(router, services, provider);
-
-  recoveryRoutes(router, services, provider);
+  // Screens: interaction prompts (oidc/policy.ts orders them) and self-service flows (flows/*/index.ts).
+  interactionRoutes(router, services, provider, PROMPTS);
+  const registration = registrationRoutes(router, services, provider);
+  const forgotUsername = forgotUsernameRoutes(router, services, provider);
+  forgotPasswordRoutes(router, services, provider);
+  linkRoutes(router, services, provider, { registration, forgotUsername });
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../config/index.ts';
-import { field } from '../../interactions/step.ts';
 import { hmac } from '../../security/tokens.ts';
 
 /**
@@ -9,32 +8,8 @@ import { hmac } from '../../security/tokens.ts';
  * Pure functions: no I/O, no clock.
  */
 
-/** An interaction uid as oidc-provider makes them (checked before it is put in a link or looked up). */
-export const INTERACTION_UID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** C0/C1 control characters (and DEL): never part of a username, an email address or a code. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
-
-/** The refusal codes of {@link readText} (keys of the message catalog). */
-export type TextProblem = 'form.required' | 'form.too_long' | 'form.invalid_characters';
-
-/**
- * Reads one text field of a parsed form body for the recovery pages.
- * @param body the parsed form (`ctx.request.body`); arrays, objects and missing fields read as absent.
- * @param name the field name.
- * @param max the longest accepted value, in UTF-16 code units, after trimming.
- * @returns `{ value }` (trimmed) or `{ problem }`: `form.required` (absent, not a string, or blank),
- *   `form.too_long` (more than `max`), `form.invalid_characters` (control characters). Never throws.
- */
-export function readText(body: unknown, name: string, max: number): { value: string; problem?: undefined } | { value?: undefined; problem: TextProblem } {
-  const raw = body && typeof body === 'object' ? field(body as Record<string, unknown>, name) : undefined;
-  if (raw === undefined) return { problem: 'form.required' };
-  const value = raw.trim();
-  if (!value) return { problem: 'form.required' };
-  if (value.length > max) return { problem: 'form.too_long' };
-  if (CONTROL.test(value)) return { problem: 'form.invalid_characters' };
-  return { value };
-}
+export { INTERACTION_UID } from '../login-link.ts';
+export { readText, type TextProblem } from '../../steps/fields.ts';
 
 /** The longest email address accepted (RFC 5321 path limit; the producer CSV import uses the same). */
 export const MAX_EMAIL_LENGTH = 254;

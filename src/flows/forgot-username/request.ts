@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { textField } from '../../steps/fields.ts';
+import { bodyOf, field } from '../../steps/step.ts';
+import { interactionUidOf, loginUrl } from '../login-link.ts';
+import { requestUsernameMail } from '../recovery/forgot-username.ts';
+import { isEmailAddress, MAX_EMAIL_LENGTH } from '../recovery/input.ts';
+import { RECOVERY_IP_LIMIT, sendRefused } from '../recovery/limits.ts';
+import type { UsernameStep } from './state.ts';
+
+const invalid = 'recovery.email_invalid';
+const input = z.object({
+  email: textField(MAX_EMAIL_LENGTH, { 'form.required': invalid, 'form.too_long': invalid, 'form.invalid_characters': invalid, check: invalid }, isEmailAddress),
+  interaction: z.any().transform(interactionUidOf).optional(),
+});
+
+/**
+ * Forgot Username, "Email address" → "Send Email" (guide slide 12). The same answer whether or not
+ * an account uses the address (requestUsernameMail does the same work either way); 303 to "sent".
+ */
+export const requestStep: UsernameStep<z.infer<typeof input>> = {
+  name: 'request',
+  path: '/forgot-username',
+  view: 'idp/forgot-username',
+  at: 'start',
+  input,
+  rateLimit: RECOVERY_IP_LIMIT,
+  echo: (body) => ({ email: (field(body, 'email') ?? '').slice(0, MAX_EMAIL_LENGTH) }),
+  async model(c) {
+    const uid = c.state?.interactionUid ?? interactionUidOf(c.ctx.query.interaction) ?? interactionUidOf(bodyOf(c.ctx).interaction);
+    return { title: 'Forgot Username', uid: uid ?? '', loginUrl: await loginUrl(c.provider, c.services.config, uid) };
+  },
+  async submit(c, { email, interaction }) {
+    const result = await requestUsernameMail(c.services, email, c.info);
+    if (!result.accepted) return sendRefused(result, { values: { email } });
+    return { kind: 'next', state: { step: 'sent', interactionUid: interaction, email } };
+  },
+};

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { audit } from '../../audit.ts';
+import { insertAccount, producerHasAccount, usernameTaken } from '../../db/repositories/accounts.ts';
+import { activeTerms } from '../../db/repositories/terms.ts';
+import { checkPassword, PASSWORD_RULES } from '../../security/password-policy.ts';
+import { randomToken } from '../../security/tokens.ts';
+import { checkUsername } from '../../security/username-policy.ts';
+import { anyText } from '../../steps/fields.ts';
+import { field } from '../../steps/step.ts';
+import { sendVerificationEmail } from '../email-verification.ts';
+import { MAX_FIELD, type RegistrationStep } from './state.ts';
+
+const input = z
+  .object({ username: anyText, password: anyText })
+  .superRefine(({ username, password }, ctx) => {
+    const u = username.length > MAX_FIELD ? ['username.too_long'] : checkUsername(username);
+    const p = password.length > MAX_FIELD ? ['password.length'] : checkPassword(password, { username });
+    for (const message of u) ctx.addIssue({ code: 'custom', message, path: ['username'] });
+    for (const message of p) ctx.addIssue({ code: 'custom', message, path: ['password'] });
+  });
+
+/**
+ * Step 2 of 3, "Create Your Secure Login" (guide slide 4): the username and password rules
+ * (security/username-policy.ts, password-policy.ts; the page shows Must Have / Cannot Have), a
+ * username not yet taken (ignoring case), and the Terms of Use version accepted at the start still
+ * active (else back to the terms, 409). Creates the account and sends the confirmation mail.
+ */
+export const createLoginStep: RegistrationStep<z.infer<typeof input>> = {
+  name: 'login',
+  path: '/register/login',
+  view: 'idp/register-login',
+  at: ['login'],
+  input,
+  echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
+  async model() {
+    return { title: 'Create Your Secure Login', rules: PASSWORD_RULES };
+  },
+  async submit(c, { username, password }) {
+    const { services, state } = c;
+    const { db, clock } = services;
+    if (!state.producerNumber || !state.termsVersion) return { kind: 'finish', restart: { status: 409, formError: 'register.flow_expired' } };
+    if (await usernameTaken(db, username)) return { kind: 'retry', status: 422, errors: { username: ['username.taken'] } };
+    const terms = await activeTerms(db);
+    if (!terms || terms.version !== state.termsVersion) {
+      // A new version was published meanwhile: accept it first.
+      return { kind: 'retry', status: 409, formError: 'terms.must_accept', state: { ...state, step: 'terms' }, data: { view: 'idp/terms', title: 'Terms of Use', terms, mode: 'register' } };
+    }
+    const passwordHash = await services.hasher.hash(password);
+    const accountId = randomToken(16);
+    try {
+      const producerNumber = state.producerNumber;
+      await db.transaction().execute((trx) => insertAccount(trx, { id: accountId, username, producerNumber, passwordHash, termsVersion: terms.version, now: clock.now() }));
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err;
+      const already = await producerHasAccount(db, state.producerNumber);
+      return already
+        ? { kind: 'retry', status: 409, formError: 'register.already_registered' }
+        : { kind: 'retry', status: 409, errors: { username: ['username.taken'] } };
+    }
+    await audit(db, clock, 'registration.account_created', accountId, c.info, { producerNumber: state.producerNumber, termsVersion: terms.version });
+    await audit(db, clock, 'terms.accepted', accountId, c.info, { version: terms.version, during: 'registration' });
+    await sendVerificationEmail(services, accountId, c.info);
+    return { kind: 'next', state: { ...state, step: 'verify', accountId } };
+  },
+};

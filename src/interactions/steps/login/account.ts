@@ -1,0 +1,94 @@
+import { audit } from '../../../audit.ts';
+import { findAccountById, isActive, recordLogin, type Account } from '../../../db/repositories/accounts.ts';
+import type { Factor } from '../../../mfa/factor.ts';
+import { saveTypings } from '../../../mfa/keystroke.ts';
+import { findRememberedDevice, rememberDevice } from '../../../mfa/trusted-devices.ts';
+import { renderMessage } from '../../../notify/mail.ts';
+import { isLocked } from '../../../security/lockout.ts';
+import type { Services } from '../../../services.ts';
+import type { StepResult } from '../../../steps/step.ts';
+import type { InteractionContext, InteractionDetails, InteractionState } from '../../context.ts';
+import type { PendingLogin } from '../../pending.ts';
+
+/** The acr values the client asked for (`acr_values`, space-separated; OIDC Core §3.1.2.1). */
+export function requestedAcrs(details: InteractionDetails): string[] {
+  const v = details.params.acr_values;
+  return typeof v === 'string' ? v.split(' ').filter(Boolean) : [];
+}
+
+/** True when the client asked for the fresh-second-factor level (step-up). */
+export function wantsFreshFactor(details: InteractionDetails, services: Pick<Services, 'config'>): boolean {
+  return requestedAcrs(details).includes(services.config.ACR_MFA);
+}
+
+/** The account can still finish a sign-in: active, email confirmed, not locked. */
+export function usable(account: Account | undefined, now: Date): account is Account {
+  return !!account && isActive(account) && !!account.emailVerifiedAt && !isLocked(account.lockedUntil, now);
+}
+
+/**
+ * The account of the pending sign-in when it can still finish it, else the 403 "cannot be used"
+ * answer (disabled, email no longer confirmed, or locked meanwhile).
+ */
+export async function pendingAccount(c: InteractionContext, pending: PendingLogin): Promise<{ account: Account } | { refused: StepResult<InteractionState> }> {
+  const account = await findAccountById(c.services.db, pending.accountId);
+  if (!usable(account, c.services.clock.now())) return { refused: { kind: 'retry', status: 403, data: { unusable: true } } };
+  return { account };
+}
+
+/** The second factors this account can use here (step-up: only the strong ones). */
+export async function factorsFor(c: InteractionContext, account: Account): Promise<Factor[]> {
+  const all = await c.services.factors.availableFor(account, c.services);
+  return wantsFreshFactor(c.details, c.services) ? all.filter((f) => f.strong) : all;
+}
+
+/** Mails the account's owner that the account was locked (guide slide 6). */
+export async function sendLockMail(services: Services, account: Account): Promise<void> {
+  const { config } = services;
+  const msg = await renderMessage('account-locked', account.producer.email, `Your ${config.PRODUCT_NAME} account was locked`, services.branding, {
+    firstName: account.producer.firstName,
+    username: account.username,
+    threshold: config.LOCKOUT_THRESHOLD,
+    lockMinutes: Math.round(config.LOCKOUT_SECONDS / 60),
+    loginUrl: config.PORTAL_URL,
+  });
+  await services.mailer.send(msg);
+}
+
+/**
+ * Ends the `login` prompt: saves this sign-in's typings to the typing pattern (enrol or refresh),
+ * remembers the device for the typing page when asked, records the login and answers with
+ * truthful `amr` and `acr` (RFC 8176; ARCHITECTURE "How a step works").
+ */
+export async function finishLogin(c: InteractionContext, account: Account, pending: PendingLogin, amr: string[], acr: string): Promise<StepResult<InteractionState>> {
+  const { services, ctx, info } = c;
+  const saved = await saveTypings(services, account.id, pending.typings ?? []);
+  if (saved !== 'none') await audit(services.db, services.clock, saved === 'enrolled' ? 'keystroke.enrolled' : 'keystroke.updated', account.id, info, { samples: pending.typings?.length ?? 0 });
+  if (pending.rememberTyping) await rememberDevice(services, ctx, account, 'typing', info, 'typing');
+  await recordLogin(services.db, account.id, services.clock.now());
+  await audit(services.db, services.clock, 'login.success', account.id, info, { amr, acr });
+  return { kind: 'finish', result: { login: { accountId: account.id, amr, acr, remember: true } } };
+}
+
+/**
+ * After the password (and the typing page): a remembered device skips "Verify your Account"
+ * unless the client asks for the fresh-second-factor acr or a max_age the device's factor does not
+ * meet; otherwise the choice of factors.
+ */
+export async function afterPassword(c: InteractionContext, account: Account, pending: PendingLogin): Promise<StepResult<InteractionState>> {
+  const { services, ctx, details, info } = c;
+  const device = await findRememberedDevice(services, ctx, account);
+  const maxAge = Number(details.params.max_age);
+  const deviceFresh = device && (!Number.isFinite(maxAge) || services.clock.now().getTime() - device.createdAt.getTime() <= maxAge * 1000);
+  if (device && deviceFresh && !wantsFreshFactor(details, services)) {
+    await audit(services.db, services.clock, 'mfa.skipped_remembered_device', account.id, info, { deviceId: device.id });
+    return finishLogin(c, account, pending, ['pwd'], services.config.ACR_REMEMBERED_DEVICE);
+  }
+  return { kind: 'next', state: { ...pending, stage: 'choose', factor: undefined } };
+}
+
+/** True when the typing-pattern page is due: the factor is configured and this device was not remembered for it. */
+export async function typingPageDue(c: InteractionContext, account: Account): Promise<boolean> {
+  if (!c.services.config.MFA_FACTORS.includes('keystroke')) return false;
+  return !(await findRememberedDevice(c.services, c.ctx, account, 'typing'));
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { audit } from '../../../audit.ts';
+import { findAccountByUsername, isActive, replacePasswordHash } from '../../../db/repositories/accounts.ts';
+import { verificationTicket } from '../../../flows/email-verification.ts';
+import { beginAttempt, failAttempt, succeedAttempt } from '../../../security/lockout.ts';
+import { field, type StepResult } from '../../../steps/step.ts';
+import type { InteractionState, InteractionStep } from '../../context.ts';
+import { afterPassword, sendLockMail, typingPageDue } from './account.ts';
+
+const input = z.object({
+  // Control characters (NUL above all, which PostgreSQL refuses) can be in neither.
+  username: z.string({ error: 'username.required' }).trim().min(1, 'username.required').max(200, 'form.too_long').regex(/^[^\p{Cc}]*$/u, 'form.invalid_characters'),
+  password: z.string({ error: 'password.required' }).min(1, 'password.required').max(200, 'form.too_long').regex(/^[^\u0000]*$/, 'form.invalid_characters'),
+});
+
+/** Limit names used by sign-in (defined in app.ts). */
+export const LOGIN_IP_LIMIT = 'login_ip';
+export const LOGIN_UNKNOWN_LIMIT = 'login_unknown';
+
+/** Notices from self-service flows that return here (`?notice=…`), from a fixed list only. */
+const NOTICES: Record<string, string> = { password_changed: 'login.password_reset_done', unlocked: 'login.unlocked' };
+
+const refuse = (status: number, formError: string, data?: Record<string, unknown>): StepResult<InteractionState> => ({ kind: 'retry', status, formError, data });
+
+/**
+ * The password part of the `login` prompt: "Log In" (guide slides 6-7): Username, Password. One
+ * message for an unknown username and a wrong password, with the same work (a dummy argon2
+ * verification); 5 wrong passwords in a row lock the account for 30 minutes (counted atomically
+ * before the comparison); while locked the answer is the same whether or not the password is right.
+ * Unknown usernames "lock" the same way (a per-username counter in the rate-limit store), so the
+ * lock message does not reveal that an account exists. The email-not-confirmed message is shown
+ * only after the correct password. Then the typing page, a remembered device, or the factor choice.
+ */
+export const credentialsStep: InteractionStep<z.infer<typeof input>> = {
+  name: 'credentials',
+  view: 'idp/login',
+  input,
+  rateLimit: LOGIN_IP_LIMIT,
+  echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
+  async model({ ctx, details }) {
+    const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 40) : '';
+    return { values: { username: hint }, formError: null, notice: NOTICES[String(ctx.query.notice ?? '')] ?? null };
+  },
+  async submit(c, { username, password }) {
+    const { services, info } = c;
+    const { config, clock, db, hasher } = services;
+    const policy = { threshold: config.LOCKOUT_THRESHOLD, lockSeconds: config.LOCKOUT_SECONDS };
+    const now = clock.now();
+    const account = await findAccountByUsername(db, username);
+
+    if (!account) {
+      const key = username.toLowerCase().slice(0, 100);
+      const counted = await services.rateLimits.consume(LOGIN_UNKNOWN_LIMIT, key);
+      await hasher.verifyDummy(password);
+      await audit(db, clock, 'login.failure', null, info, { reason: 'unknown_username' });
+      const locked = !counted.allowed || (await services.rateLimits.remaining(LOGIN_UNKNOWN_LIMIT, key)) === 0;
+      return refuse(401, locked ? 'login.locked' : 'login.invalid_credentials');
+    }
+
+    const attempt = await beginAttempt(db, account.id, now, policy);
+    if (!attempt.allowed) {
+      await hasher.verifyDummy(password);
+      await audit(db, clock, 'login.rejected_locked', account.id, info);
+      return refuse(401, 'login.locked');
+    }
+
+    if (!(await hasher.verify(account.passwordHash, password))) {
+      const lockedNow = await failAttempt(db, account.id, attempt.attempt, now, policy);
+      await audit(db, clock, 'login.failure', account.id, info, { reason: 'wrong_password', attempt: attempt.attempt });
+      if (lockedNow) {
+        await audit(db, clock, 'login.locked', account.id, info, { lockSeconds: config.LOCKOUT_SECONDS });
+        services.later('account-locked mail', () => sendLockMail(services, account));
+      }
+      return refuse(401, attempt.attempt >= policy.threshold ? 'login.locked' : 'login.invalid_credentials');
+    }
+
+    await succeedAttempt(db, account.id);
+    if (!isActive(account)) {
+      await audit(db, clock, 'login.disabled', account.id, info);
+      return refuse(403, 'login.disabled');
+    }
+    if (!account.emailVerifiedAt) {
+      await audit(db, clock, 'login.email_not_verified', account.id, info);
+      return refuse(403, 'login.email_not_verified', { resendTicket: verificationTicket(config.COOKIE_KEYS[0], account.id, now) });
+    }
+    if (hasher.needsRehash(account.passwordHash)) {
+      await replacePasswordHash(db, account.id, await hasher.hash(password));
+      await audit(db, clock, 'password.rehashed', account.id, info);
+    }
+    const fresh = { accountId: account.id, stage: 'choose' as const, failures: 0 };
+    if (await typingPageDue(c, account)) return { kind: 'next', state: { ...fresh, stage: 'typing' } };
+    return afterPassword(c, account, fresh);
+  },
+};
