@@ -51,22 +51,6 @@ export interface PasswordHistoryTable {
   created_at: Timestamp;
 }
 
-export interface EmailVerificationTokensTable {
-  token_hash: string;
-  account_id: string;
-  created_at: Timestamp;
-  expires_at: Timestamp;
-  used_at: Timestamp | null;
-  voided_at: Timestamp | null;
-}
-
-export interface MailSendsTable {
-  id: Generated<number>;
-  account_id: string;
-  purpose: string;
-  sent_at: Timestamp;
-}
-
 export interface FlowsTable {
   id_hash: string;
   kind: string;
@@ -110,19 +94,16 @@ export interface Database {
   terms: TermsTable;
   accounts: AccountsTable;
   password_history: PasswordHistoryTable;
-  email_verification_tokens: EmailVerificationTokensTable;
-  mail_sends: MailSendsTable;
   flows: FlowsTable;
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   one_time_codes: OneTimeCodesTable;
-  otp_sends: OtpSendsTable;
   trusted_devices: TrustedDevicesTable;
   keystroke_profiles: KeystrokeProfilesTable;
   keystroke_presented: KeystrokePresentedTable;
-  unlock_tokens: UnlockTokensTable;
-  recovery_mail_sends: RecoveryMailSendsTable;
+  single_use_links: SingleUseLinksTable;
+  message_sends: MessageSendsTable;
 }
 
 /** One-time codes (src/security/one-time-codes.ts); the code itself is never stored, only its HMAC. */
@@ -138,21 +119,6 @@ export interface OneTimeCodesTable {
   attempts: Generated<number>;
   consumed_at: Timestamp | null;
   voided_at: Timestamp | null;
-}
-
-/** One row per one-time code sent, for the resend spacing and the hourly limit. */
-export interface OtpSendsTable {
-  id: Generated<number>;
-  /** `a:<account id>:<purpose>`, or `s:<purpose>:<subject>` when the flow has no known account. */
-  account_key: string;
-  /** The one_time_codes row this send delivered (no foreign key: codes are purged first). */
-  code_id: string;
-  subject: string;
-  purpose: string;
-  channel: 'email' | 'sms';
-  sent_at: Timestamp;
-  /** Set when the transport failed: the send then no longer delays a resend (it still counts per hour). */
-  failed_at: Timestamp | null;
 }
 
 /** Remembered devices ("Remember this device for 30 days"); only the secret's hash is kept. */
@@ -172,25 +138,6 @@ export interface TrustedDevicesTable {
   scope: Generated<'mfa' | 'typing'>;
 }
 
-/** Single-use unlock links of locked accounts (Forgot Username mail); only the token's SHA-256 is kept. */
-export interface UnlockTokensTable {
-  token_hash: string;
-  account_id: string;
-  created_at: Timestamp;
-  expires_at: Timestamp;
-  used_at: Timestamp | null;
-}
-
-/** One row per recovery mail requested for an email address (limits per address, account or not). */
-export interface RecoveryMailSendsTable {
-  id: Generated<number>;
-  /** HMAC-SHA256 of the lower-cased, trimmed address (never the address itself). */
-  email_key: string;
-  /** e.g. `forgot_username`. */
-  purpose: string;
-  sent_at: Timestamp;
-}
-
 /** The typing-pattern template of an account (src/keystroke/template.ts), for one sentence. */
 export interface KeystrokeProfilesTable {
   account_id: string;
@@ -206,4 +153,42 @@ export interface KeystrokePresentedTable {
   account_id: string;
   sample: Json;
   at: Timestamp;
+}
+
+/**
+ * Single-use links sent by mail (migration 0006): `verify_email` ("Confirm Your Email Address") and
+ * `unlock` (Forgot Username mail of a locked account). Only the token's SHA-256 is kept.
+ */
+export interface SingleUseLinksTable {
+  token_hash: string;
+  purpose: 'verify_email' | 'unlock';
+  account_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  /** Replaced by a newer link of the same purpose. */
+  voided_at: Timestamp | null;
+}
+
+/**
+ * One row per message sent that a person can ask for again (migration 0007): one-time codes,
+ * confirmation mails and Forgot Username mails, for the resend spacing and the hourly limits.
+ */
+export interface MessageSendsTable {
+  id: Generated<number>;
+  /** One-time code purpose (`mfa`, `password_reset`), `verify_email` or `forgot_username`. */
+  purpose: string;
+  /**
+   * Whom the hourly limit counts: `a:<account id>:<purpose>` or `s:<purpose>:<subject>` (codes), the
+   * account id (confirmation mails), the HMAC of the lower-cased address (Forgot Username).
+   */
+  limit_key: string;
+  /** Whom the resend spacing counts: a code's subject; `limit_key` for mails. */
+  subject: string;
+  /** The one_time_codes row this send delivered (codes only; no foreign key: codes are purged first). */
+  code_id: string | null;
+  channel: 'email' | 'sms' | null;
+  sent_at: Timestamp;
+  /** Set when the transport failed: the send then no longer delays a resend (it still counts per hour). */
+  failed_at: Timestamp | null;
 }

@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import { audit, type AuditContext } from '../audit.ts';
-import { addSeconds } from '../clock.ts';
 import { findAccountById } from '../db/repositories/accounts.ts';
+import { recordSend, sendHistory } from '../db/repositories/message-sends.ts';
+import { insertLink, redeemLink, voidLinks } from '../db/repositories/single-use-links.ts';
 import { renderMessage } from '../notify/mail.ts';
 import type { Services } from '../services.ts';
 import { sendLimitWait } from '../security/one-time-codes.ts';
@@ -28,31 +28,15 @@ export async function sendVerificationEmail(
   if (!account) return { sent: false, reason: 'no_account' };
   if (account.emailVerifiedAt) return { sent: false, reason: 'already_verified' };
   const token = randomToken(32);
-  const hourAgo = addSeconds(now, -3600);
   const result = await db.transaction().execute(async (trx) => {
     // Serialize sends per account so the hourly count is exact under parallel clicks.
     await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
-    const recent = await trx
-      .selectFrom('mail_sends')
-      .select([sql<number>`count(*)::int`.as('n'), sql<Date | null>`min(sent_at)`.as('oldest')])
-      .where('account_id', '=', accountId)
-      .where('purpose', '=', 'verify_email')
-      .where('sent_at', '>', hourAgo)
-      .executeTakeFirstOrThrow();
-    const wait = sendLimitWait(now, { count: recent.n, oldest: recent.oldest }, { sendsPerHour: config.MAIL_SENDS_PER_HOUR });
+    const sendKey = { purpose: 'verify_email', limitKey: accountId, subject: accountId };
+    const wait = sendLimitWait(now, await sendHistory(trx, sendKey, now), { sendsPerHour: config.MAIL_SENDS_PER_HOUR });
     if (wait) return { limited: true as const, retryAfterSeconds: wait.retryAfterSeconds };
-    await trx
-      .updateTable('email_verification_tokens')
-      .set({ voided_at: now })
-      .where('account_id', '=', accountId)
-      .where('used_at', 'is', null)
-      .where('voided_at', 'is', null)
-      .execute();
-    await trx
-      .insertInto('email_verification_tokens')
-      .values({ token_hash: hashToken(token), account_id: accountId, created_at: now, expires_at: addSeconds(now, config.EMAIL_VERIFICATION_TTL_SECONDS) })
-      .execute();
-    await trx.insertInto('mail_sends').values({ account_id: accountId, purpose: 'verify_email', sent_at: now }).execute();
+    await voidLinks(trx, accountId, 'verify_email', now);
+    await insertLink(trx, { purpose: 'verify_email', accountId, tokenHash: hashToken(token), now, ttlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS });
+    await recordSend(trx, sendKey, now);
     return { limited: false as const };
   });
   if (result.limited) return { sent: false, reason: 'limited', retryAfterSeconds: result.retryAfterSeconds };
@@ -81,18 +65,10 @@ export async function confirmEmail(services: Services, token: string, ctx: Audit
   const { db, clock } = services;
   const now = clock.now();
   const accountId = await db.transaction().execute(async (trx) => {
-    const row = await trx
-      .updateTable('email_verification_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', hashToken(token))
-      .where('used_at', 'is', null)
-      .where('voided_at', 'is', null)
-      .where('expires_at', '>', now)
-      .returning('account_id')
-      .executeTakeFirst();
-    if (!row) return undefined;
-    await trx.updateTable('accounts').set({ email_verified_at: now }).where('id', '=', row.account_id).where('email_verified_at', 'is', null).execute();
-    return row.account_id;
+    const id = await redeemLink(trx, 'verify_email', hashToken(token), now);
+    if (!id) return undefined;
+    await trx.updateTable('accounts').set({ email_verified_at: now }).where('id', '=', id).where('email_verified_at', 'is', null).execute();
+    return id;
   });
   if (accountId) await audit(db, clock, 'registration.email_verified', accountId, ctx);
   return accountId;

@@ -1,6 +1,5 @@
-import { renderMessage } from '../notify/mail.ts';
-import { SmsDeliveryError } from '../notify/sms.ts';
-import { codeMessage, issueCode, isWellFormedCode, markDeliveryFailed, normalizeCodeEntry, ONE_TIME_CODE_POLICY, verifyCode, voidCodes, type CodeChannel } from '../security/one-time-codes.ts';
+import { deliverCode } from '../security/code-delivery.ts';
+import { issueCode, isWellFormedCode, normalizeCodeEntry, ONE_TIME_CODE_POLICY, verifyCode, voidCodes, type CodeChannel } from '../security/one-time-codes.ts';
 import { maskEmail, maskPhone } from '../security/mask.ts';
 import type { Account } from '../db/repositories/accounts.ts';
 import type { Factor, FactorContext, FactorStart, FactorVerify } from './factor.ts';
@@ -44,23 +43,14 @@ function codeFactor(channel: CodeChannel): Factor {
           : { ok: false, error: 'mfa.hourly_limit', errorParams: { minutes: Math.ceil(issued.retryAfterSeconds / 60) } };
       }
       const masked = isSms ? maskPhone(destination(account)) : maskEmail(destination(account));
-      if (isSms) {
-        try {
-          await services.sms.send({ to: destination(account), body: codeMessage(issued.code, minutes, services.branding), purpose: PURPOSE });
-        } catch (err) {
-          if (!(err instanceof SmsDeliveryError)) throw err;
-          await markDeliveryFailed(services, issued.codeId);
-          services.logger.warn({ reason: err.reason, provider: err.provider }, 'mfa sms not delivered');
-          return { ok: false, error: 'mfa.sms_failed' };
-        }
-      } else {
-        const msg = await renderMessage('verification-code', destination(account), `Your ${services.config.PRODUCT_NAME} verification code`, services.branding, {
-          firstName: account.producer.firstName,
-          code: issued.code,
-          minutes,
-        });
-        await services.mailer.send(msg);
-      }
+      const delivery = await deliverCode(services, issued, {
+        channel,
+        to: destination(account),
+        purpose: PURPOSE,
+        mail: { template: 'verification-code', subject: `Your ${services.config.PRODUCT_NAME} verification code`, data: { firstName: account.producer.firstName } },
+        onFailed: async (reason) => services.logger.warn({ reason, provider: isSms ? services.sms.provider : 'smtp' }, `mfa ${channel} not delivered`),
+      });
+      if (!delivery.delivered) return { ok: false, error: 'mfa.sms_failed' };
       return { ok: true, notice: isSms ? 'mfa.code_sent_sms' : 'mfa.code_sent_email', noticeParams: { destination: masked, minutes } };
     },
     async verify(fc, body): Promise<FactorVerify> {

@@ -1,14 +1,37 @@
 import type { Context } from 'koa';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/index.ts';
 import type { Account } from '../db/repositories/accounts.ts';
+import type { Database } from '../db/schema.ts';
 import type { Sample } from '../keystroke/index.ts';
-import type { Services } from '../services.ts';
+import type { Branding, Mailer } from '../notify/mail.ts';
+import type { SmsSender } from '../notify/sms.ts';
+
+/**
+ * What second factors and remembered devices use of the application's services (services.ts's
+ * `Services` has all of it). Declared here so that mfa/ does not import services.ts, which holds
+ * the factor registry (no type cycle).
+ */
+export interface MfaDeps {
+  config: Config;
+  db: Kysely<Database>;
+  clock: Clock;
+  mailer: Mailer;
+  sms: SmsSender;
+  logger: Logger;
+  branding: Branding;
+  /** Runs a side effect after the response (services.ts). */
+  later(what: string, fn: () => Promise<unknown>): void;
+}
 
 /** Factor ids, in the order the guide lists them (slide 8). */
 export type FactorId = 'email' | 'sms' | 'keystroke';
 
 /** What a factor sees when it starts or verifies. */
 export interface FactorContext {
-  services: Services;
+  services: MfaDeps;
   ctx: Context;
   account: Account;
   /** The interaction uid: codes are bound to it, so a code of another sign-in is useless here. */
@@ -50,7 +73,7 @@ export interface Factor {
   /** Whether it reaches the fresh-second-factor acr level (keyboard pattern does not by default). */
   readonly strong: boolean;
   /** Whether the account can use it (e.g. SMS needs a mobile number on the producer record). */
-  available(account: Account, services: Services): Promise<boolean>;
+  available(account: Account, services: MfaDeps): Promise<boolean>;
   /** The choice's sentence with the masked destination (guide: "…to xxxname@email.com"). */
   describe(account: Account): string;
   start(fc: FactorContext): Promise<FactorStart>;
@@ -69,7 +92,7 @@ export class FactorRegistry {
     return this.#factors.find((f) => f.id === id);
   }
   /** The factors this account can use, in order. */
-  async availableFor(account: Account, services: Services): Promise<Factor[]> {
+  async availableFor(account: Account, services: MfaDeps): Promise<Factor[]> {
     const out: Factor[] = [];
     for (const f of this.#factors) if (await f.available(account, services)) out.push(f);
     return out;

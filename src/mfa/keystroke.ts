@@ -2,8 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Account } from '../db/repositories/accounts.ts';
 import type { Database } from '../db/schema.ts';
 import { accept, createTemplate, isReplay, parseSample, parseTemplate, templateSamples, updateTemplate, type Sample, type Template } from '../keystroke/index.ts';
-import type { Services } from '../services.ts';
-import type { Factor, FactorContext, FactorVerify } from './factor.ts';
+import type { Factor, FactorContext, FactorVerify, MfaDeps } from './factor.ts';
 
 /** How many typings of the sentence a page asks for (guide slides 8 and 11: "three (3) times"). */
 export const TYPINGS = 3;
@@ -54,7 +53,7 @@ export async function recordPresented(db: Kysely<Database>, accountId: string, s
  * After a completed sign-in (any factor): the typings of this sign-in enrol the profile (first
  * time) or enter its bounded window of recent samples (template adaptation, issue 5 §3).
  */
-export async function saveTypings(services: Pick<Services, 'db' | 'clock' | 'config'>, accountId: string, samples: Sample[]): Promise<'enrolled' | 'updated' | 'none'> {
+export async function saveTypings(services: Pick<MfaDeps, 'db' | 'clock' | 'config'>, accountId: string, samples: Sample[]): Promise<'enrolled' | 'updated' | 'none'> {
   if (!samples.length) return 'none';
   const { db, clock, config } = services;
   const now = clock.now();
@@ -83,14 +82,14 @@ export async function resetProfile(db: Kysely<Database>, accountId: string): Pro
  * email/SMS codes as fallback. A refused typing counts as a second-factor failure; its samples are
  * kept for the replay defence and (when the sign-in completes by another factor) for adaptation.
  */
-export function keystrokeFactor(config: Pick<Services['config'], 'KEYSTROKE_AMR' | 'KEYSTROKE_STRONG'>): Factor {
+export function keystrokeFactor(config: Pick<MfaDeps['config'], 'KEYSTROKE_AMR' | 'KEYSTROKE_STRONG'>): Factor {
   return {
     id: 'keystroke',
     amr: config.KEYSTROKE_AMR,
     kind: 'pattern',
     strong: config.KEYSTROKE_STRONG,
     label: 'Verify Account by Keyboard Pattern',
-    async available(account: Account, services: Services) {
+    async available(account: Account, services: MfaDeps) {
       return !!(await loadProfile(services.db, account.id, services.config.KEYSTROKE_SENTENCE));
     },
     describe() {

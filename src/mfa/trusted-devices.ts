@@ -2,8 +2,8 @@ import type { Context } from 'koa';
 import { audit, type AuditContext } from '../audit.ts';
 import { addSeconds } from '../clock.ts';
 import type { Account } from '../db/repositories/accounts.ts';
+import type { MfaDeps } from './factor.ts';
 import { hashToken, randomToken, safeEqual } from '../security/tokens.ts';
-import type { Services } from '../services.ts';
 
 /** What a remembered device skips: "Verify your Account" (`mfa`) or the typing-pattern page (`typing`). */
 export type DeviceScope = 'mfa' | 'typing';
@@ -32,7 +32,7 @@ export interface TrustedDevice {
  * production, SameSite=Lax) and the server keeps only the secret's SHA-256 with the account, expiry
  * (DEVICE_TTL_SECONDS), creation time (the time the factor passed), last use and user agent.
  */
-export async function rememberDevice(services: Services, ctx: Context, account: Account, factor: string, info: AuditContext, scope: DeviceScope = 'mfa'): Promise<string> {
+export async function rememberDevice(services: MfaDeps, ctx: Context, account: Account, factor: string, info: AuditContext, scope: DeviceScope = 'mfa'): Promise<string> {
   const { config, clock, db } = services;
   const now = clock.now();
   const id = randomToken(16);
@@ -69,7 +69,7 @@ export async function rememberDevice(services: Services, ctx: Context, account: 
  * was remembered after the account's last password change. Anything else (another account's
  * device, a tampered or expired cookie) is ignored: undefined, never an error.
  */
-export async function findRememberedDevice(services: Services, ctx: Context, account: Account, scope: DeviceScope = 'mfa'): Promise<{ id: string; createdAt: Date } | undefined> {
+export async function findRememberedDevice(services: MfaDeps, ctx: Context, account: Account, scope: DeviceScope = 'mfa'): Promise<{ id: string; createdAt: Date } | undefined> {
   const { config, clock, db } = services;
   const raw = ctx.cookies.get(deviceCookieName(config.NODE_ENV === 'production', scope));
   if (!raw || raw.length > 200) return undefined;
@@ -87,7 +87,7 @@ export async function findRememberedDevice(services: Services, ctx: Context, acc
 }
 
 /** The account's remembered devices, newest first (CLI `devices list`). */
-export async function listDevices(services: Pick<Services, 'db'>, accountId: string): Promise<TrustedDevice[]> {
+export async function listDevices(services: Pick<MfaDeps, 'db'>, accountId: string): Promise<TrustedDevice[]> {
   const rows = await services.db.selectFrom('trusted_devices').selectAll().where('account_id', '=', accountId).orderBy('created_at', 'desc').execute();
   return rows.map((r) => ({
     id: r.id,
@@ -105,7 +105,7 @@ export async function listDevices(services: Pick<Services, 'db'>, accountId: str
  * Revokes one device (by id) or all of the account's devices (`id` undefined).
  * @returns how many devices were revoked (already revoked ones are not counted).
  */
-export async function revokeDevices(services: Pick<Services, 'db' | 'clock'>, accountId: string, id?: string, info: AuditContext = {}): Promise<number> {
+export async function revokeDevices(services: Pick<MfaDeps, 'db' | 'clock'>, accountId: string, id?: string, info: AuditContext = {}): Promise<number> {
   let q = services.db.updateTable('trusted_devices').set({ revoked_at: services.clock.now() }).where('account_id', '=', accountId).where('revoked_at', 'is', null);
   if (id) q = q.where('id', '=', id);
   const res = await q.executeTakeFirst();

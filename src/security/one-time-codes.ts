@@ -2,6 +2,7 @@ import { createHmac, randomInt, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { addSeconds, type Clock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
+import { markSendFailed, purgeSends, recordSend, sendHistory } from '../db/repositories/message-sends.ts';
 import type { Database } from '../db/schema.ts';
 import type { Branding } from '../notify/mail.ts';
 import { hmac, safeEqual } from './tokens.ts';
@@ -218,21 +219,9 @@ export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`otp-sends|${accountKey}`}, 0))`.execute(trx);
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`otp-code|${JSON.stringify([purpose, subject])}`}, 0))`.execute(trx);
 
-    const last = await trx
-      .selectFrom('otp_sends')
-      .select(sql<Date | null>`max(sent_at)`.as('at'))
-      .where('subject', '=', subject)
-      .where('purpose', '=', purpose)
-      .where('failed_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    const hour = await trx
-      .selectFrom('otp_sends')
-      .select([sql<number>`count(*)::int`.as('n'), sql<Date | null>`min(sent_at)`.as('oldest')])
-      .where('account_key', '=', accountKey)
-      .where('sent_at', '>', addSeconds(now, -3600))
-      .executeTakeFirstOrThrow();
-
-    const wait = sendLimitWait(now, { last: last.at, count: hour.n, oldest: hour.oldest }, policy);
+    const sendKey = { purpose, limitKey: accountKey, subject };
+    const history = await sendHistory(trx, sendKey, now);
+    const wait = sendLimitWait(now, history, policy);
     if (wait) return wait;
 
     await trx
@@ -247,10 +236,7 @@ export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<
       .insertInto('one_time_codes')
       .values({ id, purpose, subject, account_id: req.accountId, channel: req.channel, code_hmac: codeHmac, created_at: now, expires_at: expiresAt })
       .execute();
-    await trx
-      .insertInto('otp_sends')
-      .values({ account_key: accountKey, code_id: id, subject, purpose, channel: req.channel, sent_at: now })
-      .execute();
+    await recordSend(trx, sendKey, now, { codeId: id, channel: req.channel });
     return undefined;
   });
   if (refusal) return { issued: false, ...refusal };
@@ -359,7 +345,7 @@ export async function markDeliveryFailed(deps: Pick<CodeDeps, 'db' | 'clock'>, c
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (trx) => {
     await trx.updateTable('one_time_codes').set({ voided_at: now }).where('id', '=', codeId).where('consumed_at', 'is', null).where('voided_at', 'is', null).execute();
-    await trx.updateTable('otp_sends').set({ failed_at: now }).where('code_id', '=', codeId).where('failed_at', 'is', null).execute();
+    await markSendFailed(trx, codeId, now);
   });
 }
 
@@ -391,8 +377,8 @@ export async function voidCodes(deps: Pick<CodeDeps, 'db' | 'clock'>, binding: C
 export async function purgeOneTimeCodes(deps: Pick<CodeDeps, 'db' | 'clock'>, retainSeconds = 86400): Promise<{ codes: number; sends: number }> {
   const before = addSeconds(deps.clock.now(), -Math.max(3600, retainSeconds));
   const codes = await deps.db.deleteFrom('one_time_codes').where('expires_at', '<', before).executeTakeFirst();
-  const sends = await deps.db.deleteFrom('otp_sends').where('sent_at', '<', before).executeTakeFirst();
-  return { codes: Number(codes.numDeletedRows), sends: Number(sends.numDeletedRows) };
+  const sends = await purgeSends(deps.db, before);
+  return { codes: Number(codes.numDeletedRows), sends };
 }
 
 /**

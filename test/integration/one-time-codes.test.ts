@@ -217,7 +217,7 @@ describe('one-time codes (guide slide "Forgot Password – Enter Verification Co
     expect(stored.code_hmac).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const all = JSON.stringify(stored).toUpperCase();
     expect(all).not.toContain(code);
-    const sends = await database.db.selectFrom('otp_sends').selectAll().where('code_id', '=', codeId).execute();
+    const sends = await database.db.selectFrom('message_sends').selectAll().where('code_id', '=', codeId).execute();
     expect(sends).toHaveLength(1);
     expect(JSON.stringify(sends).toUpperCase()).not.toContain(code);
   });
@@ -261,7 +261,7 @@ describe('one-time codes (guide slide "Forgot Password – Enter Verification Co
     expect(await verifyCode(deps, { ...req, input: sms.code })).toEqual({ ok: false, reason: 'expired_or_missing' });
     const mail = await issued({ ...req, channel: 'email' });
     expect(await verifyCode(deps, { ...req, input: mail.code })).toMatchObject({ ok: true, channel: 'email' });
-    const sends = await database.db.selectFrom('otp_sends').select(['channel', 'failed_at']).where('account_key', '=', `a:${accountId}:${req.purpose}`).orderBy('id').execute();
+    const sends = await database.db.selectFrom('message_sends').select(['channel', 'failed_at']).where('limit_key', '=', `a:${accountId}:${req.purpose}`).orderBy('id').execute();
     expect(sends.map((s) => [s.channel, s.failed_at !== null])).toEqual([['sms', true], ['email', false]]);
   });
 

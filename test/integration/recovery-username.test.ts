@@ -139,7 +139,7 @@ describe('Forgot Username (guide slides 12-13)', () => {
     expect(link.startsWith(`${idp.url}/unlock?token=`)).toBe(true); // built from ISSUER
     const token = new URL(link).searchParams.get('token')!;
     expect(Buffer.from(token, 'base64url').length).toBeGreaterThanOrEqual(16);
-    const stored = await idp.services.db.selectFrom('unlock_tokens').select('token_hash').where('account_id', '=', who.id).execute();
+    const stored = await idp.services.db.selectFrom('single_use_links').select('token_hash').where('purpose', '=', 'unlock').where('account_id', '=', who.id).execute();
     expect(stored).toHaveLength(1);
     expect(stored[0].token_hash).not.toContain(token);
     expect(stored[0].token_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -231,7 +231,7 @@ describe('Forgot Username (guide slides 12-13)', () => {
     it('missing, 10 kB, control characters, arrays; CSRF missing or foreign', async () => {
       const agent = request.agent(idp.server);
       const page = await agent.get('/forgot-username');
-      const count = async () => (await idp.services.db.selectFrom('recovery_mail_sends').select('id').execute()).length;
+      const count = async () => (await idp.services.db.selectFrom('message_sends').select('id').where('purpose', '=', 'forgot_username').execute()).length;
       const before = await count();
       for (const body of [{}, { email: long }, { email: `${long}@example.com` }, { email: 'a\u0000b@example.com' }, { email: 'a@exa\nmple.com' }, { 'email[]': ['a@example.com', 'b@example.com'] }, { email: ['a@example.com', 'b@example.com'] }]) {
         const r = await agent.post('/forgot-username').type('form').send({ _csrf: csrf(page.text), ...body });

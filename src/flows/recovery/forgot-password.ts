@@ -10,12 +10,10 @@ import {
   type Account,
 } from '../../db/repositories/accounts.ts';
 import { renderMessage } from '../../notify/mail.ts';
-import { SmsDeliveryError } from '../../notify/sms.ts';
+import { deliverCode } from '../../security/code-delivery.ts';
 import { maskEmail, maskPhone } from '../../security/mask.ts';
 import {
-  codeMessage,
   issueCode,
-  markDeliveryFailed,
   verifyCode,
   verifyDecoy,
   type CodeChannel,
@@ -137,7 +135,7 @@ export type SendCodeResult =
  * — and delivers it:
  * - email: after the response (`services.later`), to the email on the producer record; an SMTP
  *   failure marks the send failed (logged), so a new code can be asked for at once;
- * - text: awaited, to the mobile number; an {@link SmsDeliveryError} (or no number any more) marks
+ * - text: awaited, to the mobile number; an `SmsDeliveryError` (or no number any more) marks
  *   the send failed ({@link markDeliveryFailed}, so email can be chosen at once) and answers
  *   `sms_failed` ("we could not send the text message; try email").
  * For a target without an account, `issueCode` still runs (accountId null) and the code is
@@ -151,36 +149,19 @@ export async function sendResetCode(services: Services, target: Pick<ResetTarget
   const account = found && found.status === 'active' ? found : undefined;
   const issued = await issueCode(services, { purpose: RESET_PURPOSE, subject: target.subject, accountId: account ? account.id : null, channel });
   if (!issued.issued) return { sent: false, reason: issued.reason, retryAfterSeconds: issued.retryAfterSeconds };
-  const minutes = Math.round(issued.ttlSeconds / 60);
-
-  if (account && channel === 'email') {
-    const to = account.producer.email;
-    services.later('password-reset code mail', async () => {
-      try {
-        const msg = await renderMessage('reset-code', to, `Your ${config.PRODUCT_NAME} password reset code`, services.branding, {
-          code: issued.code,
-          minutes,
-          text: codeMessage(issued.code, minutes, services.branding),
-        });
-        await services.mailer.send(msg);
-      } catch (err) {
-        await markDeliveryFailed(services, issued.codeId);
-        await audit(db, clock, 'recovery.code_send_failed', account.id, ctx, { channel });
-        throw err;
-      }
-    });
-  } else if (account && channel === 'sms') {
+  if (account) {
     const started = performance.now();
-    try {
-      if (!account.producer.mobilePhone) throw new SmsDeliveryError(services.sms.provider, 'invalid_number');
-      await services.sms.send({ to: account.producer.mobilePhone, body: codeMessage(issued.code, minutes, services.branding), purpose: RESET_PURPOSE });
-      recordLatency(services.sms, performance.now() - started);
-    } catch (err) {
-      if (!(err instanceof SmsDeliveryError)) throw err;
-      await markDeliveryFailed(services, issued.codeId);
-      await audit(db, clock, 'recovery.code_send_failed', account.id, ctx, { channel, reason: err.reason });
-      return { sent: false, reason: 'sms_failed' };
-    }
+    const delivery = await deliverCode(services, issued, {
+      channel,
+      // A number removed from the record meanwhile cannot be texted: the gateway refuses it as invalid.
+      to: channel === 'sms' ? account.producer.mobilePhone ?? '' : account.producer.email,
+      purpose: RESET_PURPOSE,
+      mail: { template: 'reset-code', subject: `Your ${config.PRODUCT_NAME} password reset code` },
+      emailAfterResponse: true,
+      onFailed: (reason) => audit(db, clock, 'recovery.code_send_failed', account.id, ctx, channel === 'sms' ? { channel, reason } : { channel }),
+    });
+    if (!delivery.delivered) return { sent: false, reason: 'sms_failed' };
+    if (channel === 'sms') recordLatency(services.sms, performance.now() - started);
   } else if (channel === 'sms') {
     await sleep(typicalLatency(services.sms));
   }

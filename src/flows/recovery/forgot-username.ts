@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { audit, type AuditContext } from '../../audit.ts';
-import { addSeconds } from '../../clock.ts';
 import { findAccountsByEmail } from '../../db/repositories/accounts.ts';
+import { recordSend, sendHistory } from '../../db/repositories/message-sends.ts';
 import { renderMessage } from '../../notify/mail.ts';
 import { isLocked } from '../../security/lockout.ts';
 import { ONE_TIME_CODE_POLICY, sendLimitWait } from '../../security/one-time-codes.ts';
@@ -9,7 +9,7 @@ import type { Services } from '../../services.ts';
 import { emailKey, recoveryKey } from './input.ts';
 import { issueUnlockLink } from './unlock.ts';
 
-/** `recovery_mail_sends.purpose` of the Forgot Username mail. */
+/** `message_sends.purpose` of the Forgot Username mail. */
 export const USERNAME_MAIL_PURPOSE = 'forgot_username';
 
 /**
@@ -25,7 +25,7 @@ export type UsernameMailRequest =
  * whether or not an account uses `email`, so status, page and timing do not tell: it applies the
  * limits of one-time codes to the ADDRESS — no sooner than 30 s after the last accepted request and
  * at most 5 per rolling hour ({@link ONE_TIME_CODE_POLICY}), counted per HMAC of the lower-cased
- * address (table `recovery_mail_sends`, serialized per address with a transaction-scoped advisory
+ * address (table `message_sends`, serialized per address with a transaction-scoped advisory
  * lock, so parallel requests cannot pass the limit) — records the request, writes one audit event
  * without an account, and schedules {@link sendUsernameMail} with `services.later` (after the
  * response). Looking the address up happens only there.
@@ -39,16 +39,10 @@ export async function requestUsernameMail(services: Services, email: string, ctx
   const now = clock.now();
   const refusal = await db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`recovery-mail|${USERNAME_MAIL_PURPOSE}|${key}`}, 0))`.execute(trx);
-    const recent = await trx
-      .selectFrom('recovery_mail_sends')
-      .select([sql<number>`count(*)::int`.as('n'), sql<Date | null>`min(sent_at)`.as('oldest'), sql<Date | null>`max(sent_at)`.as('last')])
-      .where('email_key', '=', key)
-      .where('purpose', '=', USERNAME_MAIL_PURPOSE)
-      .where('sent_at', '>', addSeconds(now, -3600))
-      .executeTakeFirstOrThrow();
-    const wait = sendLimitWait(now, { last: recent.last, count: recent.n, oldest: recent.oldest }, policy);
+    const sendKey = { purpose: USERNAME_MAIL_PURPOSE, limitKey: key, subject: key };
+    const wait = sendLimitWait(now, await sendHistory(trx, sendKey, now), policy);
     if (wait) return wait;
-    await trx.insertInto('recovery_mail_sends').values({ email_key: key, purpose: USERNAME_MAIL_PURPOSE, sent_at: now }).execute();
+    await recordSend(trx, sendKey, now);
     return undefined;
   });
   if (refusal) return { accepted: false, ...refusal };

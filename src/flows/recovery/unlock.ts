@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { audit, type AuditContext } from '../../audit.ts';
-import { addSeconds } from '../../clock.ts';
 import { unlockAccount } from '../../db/repositories/accounts.ts';
+import { insertLink, redeemLink } from '../../db/repositories/single-use-links.ts';
 import type { Database } from '../../db/schema.ts';
 import type { Services } from '../../services.ts';
 import { hashToken, randomToken } from '../../security/tokens.ts';
@@ -18,10 +18,7 @@ export const UNLOCK_PATH = '/unlock';
  */
 export async function issueUnlockLink(db: Kysely<Database>, accountId: string, now: Date, ttlSeconds: number, issuer: string): Promise<string> {
   const token = randomToken(32);
-  await db
-    .insertInto('unlock_tokens')
-    .values({ token_hash: hashToken(token), account_id: accountId, created_at: now, expires_at: addSeconds(now, ttlSeconds) })
-    .execute();
+  await insertLink(db, { purpose: 'unlock', accountId, tokenHash: hashToken(token), now, ttlSeconds });
   const link = new URL(UNLOCK_PATH, issuer);
   link.searchParams.set('token', token);
   return link.href;
@@ -39,17 +36,10 @@ export async function redeemUnlockLink(services: Pick<Services, 'db' | 'clock'>,
   const { db, clock } = services;
   const now = clock.now();
   const result = await db.transaction().execute(async (trx) => {
-    const row = await trx
-      .updateTable('unlock_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', hashToken(token))
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .returning('account_id')
-      .executeTakeFirst();
-    if (!row) return undefined;
-    const wasLocked = await unlockAccount(trx, row.account_id, now);
-    return { accountId: row.account_id, wasLocked };
+    const accountId = await redeemLink(trx, 'unlock', hashToken(token), now);
+    if (!accountId) return undefined;
+    const wasLocked = await unlockAccount(trx, accountId, now);
+    return { accountId, wasLocked };
   });
   if (!result) return undefined;
   await audit(db, clock, 'recovery.account_unlocked', result.accountId, ctx, { via: 'unlock_link', wasLocked: result.wasLocked });

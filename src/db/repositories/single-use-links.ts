@@ -1,0 +1,48 @@
+import type { Kysely } from 'kysely';
+import { addSeconds } from '../../clock.ts';
+import type { Database, SingleUseLinksTable } from '../schema.ts';
+
+/** What a single-use link is for (table `single_use_links`, migration 0006). */
+export type LinkPurpose = SingleUseLinksTable['purpose'];
+
+/**
+ * Stores a new link: only `tokenHash` (SHA-256 of the token), valid `ttlSeconds` from `now`.
+ * @param db a database or transaction.
+ */
+export async function insertLink(db: Kysely<Database>, link: { purpose: LinkPurpose; accountId: string; tokenHash: string; now: Date; ttlSeconds: number }): Promise<void> {
+  await db
+    .insertInto('single_use_links')
+    .values({ token_hash: link.tokenHash, purpose: link.purpose, account_id: link.accountId, created_at: link.now, expires_at: addSeconds(link.now, link.ttlSeconds) })
+    .execute();
+}
+
+/** Voids the account's unused links of `purpose` (a newer link replaces them). */
+export async function voidLinks(db: Kysely<Database>, accountId: string, purpose: LinkPurpose, now: Date): Promise<void> {
+  await db
+    .updateTable('single_use_links')
+    .set({ voided_at: now })
+    .where('account_id', '=', accountId)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .execute();
+}
+
+/**
+ * Uses a link, atomically (`UPDATE … WHERE used_at IS NULL … RETURNING`: opened twice in parallel,
+ * it works once): it must be of `purpose`, unused, not voided and not expired at `now`.
+ * @returns the account id, or undefined when the link is not valid.
+ */
+export async function redeemLink(db: Kysely<Database>, purpose: LinkPurpose, tokenHash: string, now: Date): Promise<string | undefined> {
+  const row = await db
+    .updateTable('single_use_links')
+    .set({ used_at: now })
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning('account_id')
+    .executeTakeFirst();
+  return row?.account_id;
+}
