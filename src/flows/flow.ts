@@ -5,8 +5,8 @@ import { render } from '../http/render.ts';
 import { verifyCsrf } from '../security/csrf.ts';
 import type { Services } from '../services.ts';
 import { runStep, type StepHost } from '../steps/engine.ts';
-import { bodyOf, requestInfo, type Fields, type Page, type Step, type StepContextBase } from '../steps/step.ts';
-import { loginUrl } from './login-link.ts';
+import { bodyOf, requestInfo, type Fields, type Page, type Step, type StepContextBase, type StepResult } from '../steps/step.ts';
+import { interactionUidOf, loginUrl } from './login-link.ts';
 import { FlowStore } from './store.ts';
 
 /** The state every flow keeps: the step the browser may do next, and the interaction it came from. */
@@ -23,6 +23,11 @@ export interface FlowContext<S extends FlowState> extends StepContextBase<S> {
   stored: boolean;
   /** "Return to Log In" for this flow (see login-link.ts). */
   loginUrl(notice?: 'password_changed' | 'unlocked'): Promise<string>;
+  /**
+   * The interaction the flow came from: the state's, else the first page's `?interaction=` or its
+   * hidden `interaction` field (a flow's first page carries it until the flow starts).
+   */
+  interactionUid(): string | undefined;
 }
 
 /** One screen of a self-service flow. */
@@ -62,6 +67,99 @@ export interface FlowDefinition<S extends FlowState> {
 }
 
 /**
+ * Where flow steps run (the engine's {@link StepHost}): the flow's state in a {@link FlowStore}
+ * row bound to the browser, pages rendered from the step's view, `next` as 303 to the next step's
+ * URL (GET-after-POST), `finish` ending the flow.
+ */
+class FlowHost<S extends FlowState> implements StepHost<FlowContext<S>, S> {
+  readonly store: FlowStore<S>;
+  readonly #services: Services;
+  readonly #provider: Provider;
+  readonly #def: FlowDefinition<S>;
+
+  constructor(services: Services, provider: Provider, def: FlowDefinition<S>) {
+    this.#services = services;
+    this.#provider = provider;
+    this.#def = def;
+    this.store = new FlowStore<S>(def.kind, services.db, services.clock, def.ttlSeconds, services.config.NODE_ENV === 'production');
+  }
+
+  #pathOf(step: string): string {
+    return (this.#def.steps.find((s) => s.name === step) ?? this.#def.steps[0]).path;
+  }
+
+  context(ctx: Context, state: S | undefined, stored: boolean): FlowContext<S> {
+    const uid = () => state?.interactionUid ?? interactionUidOf(ctx.query.interaction) ?? interactionUidOf(bodyOf(ctx).interaction);
+    return {
+      ctx,
+      state: state as S,
+      stored,
+      info: requestInfo(ctx),
+      services: this.#services,
+      provider: this.#provider,
+      loginUrl: (notice) => loginUrl(this.#provider, this.#services.config, uid(), notice),
+      interactionUid: uid,
+    };
+  }
+
+  async show(step: Step<FlowContext<S>, S, unknown>, c: FlowContext<S>, page: Page): Promise<void> {
+    const data = { ...(await step.model(c)), ...page.data };
+    const view = page.view ?? (typeof data.view === 'string' ? data.view : step.view);
+    await render(c.ctx, view, data, page.status);
+  }
+
+  /** Ends the browser's flow (when there is one) and shows the flow's restart page with `status`. */
+  async restart(ctx: Context, state: S | undefined, reason: { expired: boolean; formError?: string }, status: number): Promise<void> {
+    if (state) await this.store.end(ctx);
+    const c = this.context(ctx, state, false);
+    await this.show(this.#def.steps[0], c, { ...this.#def.restartPage(c, reason), status });
+  }
+
+  /** The browser's flow when `step` may be used now (see {@link mountFlow}); otherwise answers and returns undefined. */
+  async guard(ctx: Context, step: FlowStep<S, unknown>, entering = false): Promise<FlowContext<S> | undefined> {
+    if (step.at === 'start' || entering) return this.context(ctx, undefined, false);
+    const state = await this.store.load(ctx);
+    if (state && step.at.includes(state.step)) return this.context(ctx, state, true);
+    if (!state) {
+      const expired = this.store.hasCookie(ctx);
+      await this.restart(ctx, undefined, { expired }, expired ? 410 : 409);
+    } else if (this.#def.outOfOrder === 'resume') {
+      ctx.status = 303;
+      ctx.redirect(this.#pathOf(state.step));
+    } else {
+      await this.restart(ctx, state, { expired: false, formError: 'recovery.start_over' }, 409);
+    }
+    return undefined;
+  }
+
+  async save(c: FlowContext<S>, state: S): Promise<void> {
+    if (c.stored) await this.store.save(c.ctx, state);
+    else await this.store.start(c.ctx, state);
+    c.state = state;
+    c.stored = true;
+  }
+
+  async settle(step: Step<FlowContext<S>, S, unknown>, c: FlowContext<S>, result: Exclude<StepResult<S>, { kind: 'retry' }>): Promise<void> {
+    const { ctx } = c;
+    if (result.kind === 'next') {
+      ctx.status = 303;
+      ctx.redirect(this.#pathOf(result.state.step));
+    } else if ('redirect' in result) {
+      await this.store.end(ctx);
+      ctx.status = 303;
+      ctx.redirect(result.redirect);
+    } else if ('page' in result) {
+      await this.store.end(ctx);
+      await this.show(step, c, result.page);
+    } else if ('restart' in result) {
+      await this.restart(ctx, c.state, { expired: false, formError: result.restart.formError }, result.restart.status);
+    } else {
+      throw new Error(`flow ${this.#def.kind}: an interaction result cannot finish a flow`);
+    }
+  }
+}
+
+/**
  * Mounts a flow's steps on the router. The rules every flow shares live here and in the engine:
  * - every POST checks the CSRF token first (403 error page, nothing read or written);
  * - a step needs a live flow of this browser at one of its `at` steps. No flow: the flow's restart
@@ -69,105 +167,30 @@ export interface FlowDefinition<S extends FlowState> {
  *   flow); a flow at another step: {@link FlowDefinition.outOfOrder};
  * - input, rate limits, 422/429 and the outcomes: {@link runStep}; `next` saves the state and
  *   answers 303 to its step's URL (GET-after-POST); `finish` ends the flow.
+ * @returns the flow's store (pages outside the steps read the browser's flow with it).
  */
 export function mountFlow<S extends FlowState>(router: Router, services: Services, provider: Provider, def: FlowDefinition<S>): FlowStore<S> {
-  const { config } = services;
-  const store = new FlowStore<S>(def.kind, services.db, services.clock, def.ttlSeconds, config.NODE_ENV === 'production');
-  const first = def.steps[0];
-  const pathOf = (step: string) => def.steps.find((s) => s.name === step)?.path ?? first.path;
-
-  const context = (ctx: Context, state: S | undefined, stored: boolean): FlowContext<S> => ({
-    ctx,
-    state: state as S,
-    stored,
-    info: requestInfo(ctx),
-    services,
-    provider,
-    loginUrl: (notice) => loginUrl(provider, config, state?.interactionUid, notice),
-  });
-
-  async function show(step: Step<FlowContext<S>, S, unknown>, c: FlowContext<S>, page: Page): Promise<void> {
-    const data = { ...(await step.model(c)), ...page.data };
-    const view = page.view ?? (typeof data.view === 'string' ? data.view : step.view);
-    await render(c.ctx, view, data, page.status);
-  }
-
-  async function restart(ctx: Context, state: S | undefined, reason: { expired: boolean; formError?: string }, status: number): Promise<void> {
-    if (state) await store.end(ctx);
-    const c = context(ctx, state, false);
-    const page = def.restartPage(c, reason);
-    await show(first, c, { ...page, status });
-  }
-
-  /** The browser's flow when `step` may be used now; otherwise answers and returns undefined. */
-  async function guard(ctx: Context, step: FlowStep<S, unknown>, entering = false): Promise<FlowContext<S> | undefined> {
-    if (step.at === 'start' || entering) return context(ctx, undefined, false);
-    const state = await store.load(ctx);
-    if (state && step.at.includes(state.step)) return context(ctx, state, true);
-    if (!state) {
-      await restart(ctx, undefined, { expired: store.hasCookie(ctx) }, store.hasCookie(ctx) ? 410 : 409);
-    } else if (def.outOfOrder === 'resume') {
-      ctx.status = 303;
-      ctx.redirect(pathOf(state.step));
-    } else {
-      await restart(ctx, state, { expired: false, formError: 'recovery.start_over' }, 409);
-    }
-    return undefined;
-  }
-
-  const host: StepHost<FlowContext<S>, S> = {
-    show,
-    async save(c, state) {
-      if (c.stored) await store.save(c.ctx, state);
-      else await store.start(c.ctx, state);
-      c.state = state;
-      c.stored = true;
-    },
-    async settle(step, c, result) {
-      const { ctx } = c;
-      if (result.kind === 'next') {
-        ctx.status = 303;
-        ctx.redirect(pathOf(result.state.step));
-      } else if ('redirect' in result) {
-        await store.end(ctx);
-        ctx.status = 303;
-        ctx.redirect(result.redirect);
-      } else if ('page' in result) {
-        await store.end(ctx);
-        await show(step, c, result.page);
-      } else if ('restart' in result) {
-        await restart(ctx, c.state, { expired: false, formError: result.restart.formError }, result.restart.status);
-      } else {
-        throw new Error(`flow ${def.kind}: an interaction result cannot finish a flow`);
-      }
-    },
-  };
-
+  const host = new FlowHost(services, provider, def);
   for (const step of def.steps as FlowStep<S, unknown>[]) {
     router.get(step.path, async (ctx) => {
-      const c = await guard(ctx, step, !!step.enter);
+      const c = await host.guard(ctx, step, !!step.enter);
       if (!c) return;
       if (step.enter) {
         const entered = await step.enter(c);
-        if (!('state' in entered)) return show(step, c, entered);
+        if (!('state' in entered)) return host.show(step, c, entered);
         await host.save(c, entered.state);
       }
-      await show(step, c, { status: 200, data: step.greeting?.(c) ?? {} });
+      await host.show(step, c, { status: 200, data: step.greeting?.(c) ?? {} });
     });
-    if (step.postPath !== null) {
-      router.post(step.postPath ?? step.path, async (ctx) => {
+    const posts = [...(step.postPath === null ? [] : [{ path: step.postPath ?? step.path, run: step }])];
+    for (const action of step.actions ?? []) posts.push({ path: action.path, run: { ...step, input: undefined, rateLimit: action.rateLimit, submit: action.submit } });
+    for (const post of posts) {
+      router.post(post.path, async (ctx) => {
         verifyCsrf(ctx);
-        const c = await guard(ctx, step);
-        if (c) await runStep(services, host, step, c, bodyOf(ctx));
-      });
-    }
-    for (const action of step.actions ?? []) {
-      router.post(action.path, async (ctx) => {
-        verifyCsrf(ctx);
-        const c = await guard(ctx, step);
-        if (c) await runStep(services, host, { ...step, input: undefined, rateLimit: action.rateLimit, submit: action.submit }, c, bodyOf(ctx));
+        const c = await host.guard(ctx, step);
+        if (c) await runStep(services, host, post.run, c, bodyOf(ctx));
       });
     }
   }
-  return store;
+  return host.store;
 }

@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 
 /** An interaction uid as oidc-provider makes them (checked before it is put in a link or looked up). */
@@ -18,3 +19,6 @@ export async function loginUrl(provider: Provider, config: Pick<Config, 'PORTAL_
   if (id && (await provider.Interaction.find(id))) return `/interaction/${id}${notice ? `?notice=${notice}` : ''}`;
   return config.PORTAL_URL;
 }
+
+/** The hidden `interaction` field of a flow's first form: the uid, or undefined when absent or malformed. */
+export const interactionField = z.any().transform(interactionUidOf).optional();

@@ -17,6 +17,7 @@ const GRANTABLE = new Set([
  * second, even parallel, consumer gets `invalid_grant` (RFC 6749 §4.1.2: a code is single-use).
  * Source: oidc-provider's adapter interface (docs/README "adapter").
  */
+// long-function: the body is one class, oidc-provider's adapter interface (one short method per operation).
 export function createAdapterClass(db: Kysely<Database>): new (model: string) => Adapter {
   return class PostgresAdapter implements Adapter {
     readonly model: string;

@@ -150,6 +150,7 @@ function describeError(err: unknown): object {
  * Sources: OpenID Connect Core 1.0 §3.1 (code flow), RFC 7636 (PKCE), OpenID Connect
  * RP-Initiated Logout 1.0 §2, user guide slide 18 (Home Page).
  */
+// long-function: the relying party's composition root: every route of the portal, in one place (a split is a follow-up of issue 8).
 export function createPortalApp(opts: PortalOptions): Koa {
   const portalUrl = parseOrigin(opts.portalUrl, 'portalUrl');
   if (portalUrl.pathname !== '/') throw new TypeError('portalUrl must be an origin without a path (the portal is served at /)');

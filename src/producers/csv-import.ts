@@ -126,6 +126,7 @@ export function formatImportError(error: CsvImportError): string {
  * @returns the valid records and the problems found. Never throws for bad content: a file the CSV
  *   parser cannot read (e.g. an unclosed quote) gives a single error at the parser's line.
  */
+// long-function: one pass over the rows, in the order of the rules listed above.
 export function parseProducerCsv(text: string): ProducerCsvResult {
   if (typeof text !== 'string') {
     return { records: [], errors: [{ line: 1, reason: 'the input is not text' }] };
@@ -214,6 +215,7 @@ export function parseProducerCsv(text: string): ProducerCsvResult {
 type PartialRecord = { [K in keyof ProducerRecord]: ProducerRecord[K] | null };
 
 /** Validates one data row; pushes one reason per problem into `problems`. */
+// long-function: one short block per column, in the column order of the CSV (reads top to bottom).
 function validateRow(get: (column: ProducerCsvColumn) => string, problems: string[]): PartialRecord {
   const required = (column: ProducerCsvColumn): string | null => {
     const value = get(column);

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { audit } from '../../audit.ts';
 import { textField } from '../../steps/fields.ts';
-import { bodyOf, field } from '../../steps/step.ts';
-import { interactionUidOf, loginUrl } from '../login-link.ts';
+import { field } from '../../steps/step.ts';
+import { interactionField } from '../login-link.ts';
 import { findResetTarget } from '../recovery/forgot-password.ts';
 import { RECOVERY_IP_LIMIT } from '../recovery/limits.ts';
 import type { ResetStep } from './state.ts';
@@ -12,7 +12,7 @@ const MAX_USERNAME = 100;
 
 const input = z.object({
   username: textField(MAX_USERNAME, { 'form.required': 'username.required' }),
-  interaction: z.any().transform(interactionUidOf).optional(),
+  interaction: interactionField,
 });
 
 /**
@@ -28,8 +28,7 @@ export const findAccountStep: ResetStep<z.infer<typeof input>> = {
   rateLimit: RECOVERY_IP_LIMIT,
   echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
   async model(c) {
-    const uid = c.state?.interactionUid ?? interactionUidOf(c.ctx.query.interaction) ?? interactionUidOf(bodyOf(c.ctx).interaction);
-    return { title: 'Forgot Password', uid: uid ?? '', loginUrl: await loginUrl(c.provider, c.services.config, uid) };
+    return { title: 'Forgot Password', uid: c.interactionUid() ?? '', loginUrl: await c.loginUrl() };
   },
   async submit(c, { username, interaction }) {
     const target = await findResetTarget(c.services, username);

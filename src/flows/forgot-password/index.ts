@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Services } from '../../services.ts';
 import { mountFlow, type FlowDefinition } from '../flow.ts';
+import { recoveryRestartPage } from '../recovery/limits.ts';
 import { chooseChannelStep } from './choose-channel.ts';
 import { enterCodeStep } from './enter-code.ts';
 import { findAccountStep } from './find-account.ts';
@@ -25,10 +26,7 @@ export function forgotPasswordFlow(config: Services['config']): FlowDefinition<R
     ttlSeconds: ttl,
     steps: [findAccountStep, chooseChannelStep, enterCodeStep, newPasswordStep],
     outOfOrder: 'restart',
-    restartPage: (_c, { expired, formError }) => ({
-      status: 409,
-      data: { formError: expired ? 'recovery.flow_expired' : formError ?? 'recovery.start_over', formErrorParams: { minutes: Math.round(ttl / 60) } },
-    }),
+    restartPage: recoveryRestartPage(ttl),
   };
 }
 

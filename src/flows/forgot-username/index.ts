@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Services } from '../../services.ts';
 import { mountFlow, type FlowDefinition } from '../flow.ts';
+import { recoveryRestartPage } from '../recovery/limits.ts';
 import { requestStep } from './request.ts';
 import { sentStep } from './sent.ts';
 import type { UsernameState } from './state.ts';
@@ -19,10 +20,7 @@ export function forgotUsernameFlow(config: Services['config']): FlowDefinition<U
     ttlSeconds: ttl,
     steps: [requestStep, sentStep],
     outOfOrder: 'restart',
-    restartPage: (_c, { expired, formError }) => ({
-      status: 409,
-      data: { formError: expired ? 'recovery.flow_expired' : formError ?? 'recovery.start_over', formErrorParams: { minutes: Math.round(ttl / 60) } },
-    }),
+    restartPage: recoveryRestartPage(ttl),
   };
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { textField } from '../../steps/fields.ts';
-import { bodyOf, field } from '../../steps/step.ts';
-import { interactionUidOf, loginUrl } from '../login-link.ts';
+import { field } from '../../steps/step.ts';
+import { interactionField } from '../login-link.ts';
 import { requestUsernameMail } from '../recovery/forgot-username.ts';
 import { isEmailAddress, MAX_EMAIL_LENGTH } from '../recovery/input.ts';
 import { RECOVERY_IP_LIMIT, sendRefused } from '../recovery/limits.ts';
@@ -10,7 +10,7 @@ import type { UsernameStep } from './state.ts';
 const invalid = 'recovery.email_invalid';
 const input = z.object({
   email: textField(MAX_EMAIL_LENGTH, { 'form.required': invalid, 'form.too_long': invalid, 'form.invalid_characters': invalid, check: invalid }, isEmailAddress),
-  interaction: z.any().transform(interactionUidOf).optional(),
+  interaction: interactionField,
 });
 
 /**
@@ -26,8 +26,7 @@ export const requestStep: UsernameStep<z.infer<typeof input>> = {
   rateLimit: RECOVERY_IP_LIMIT,
   echo: (body) => ({ email: (field(body, 'email') ?? '').slice(0, MAX_EMAIL_LENGTH) }),
   async model(c) {
-    const uid = c.state?.interactionUid ?? interactionUidOf(c.ctx.query.interaction) ?? interactionUidOf(bodyOf(c.ctx).interaction);
-    return { title: 'Forgot Username', uid: uid ?? '', loginUrl: await loginUrl(c.provider, c.services.config, uid) };
+    return { title: 'Forgot Username', uid: c.interactionUid() ?? '', loginUrl: await c.loginUrl() };
   },
   async submit(c, { email, interaction }) {
     const result = await requestUsernameMail(c.services, email, c.info);

@@ -1,8 +1,11 @@
 /**
- * Import-graph check for src/ (issue 8): no import cycles between files, and no two top-level
- * folders of src/ that import each other. Reads `import … from './x.ts'` lines (type imports
- * included: a type cycle is still a tie). Prints the problems and exits 1 when there are any.
- * Run: `node scripts/check-imports.ts` (test/unit/architecture.test.ts runs it too).
+ * Architecture checks for src/ (issue 8), without a dependency:
+ * - no import cycles between files, and no two top-level folders of src/ that import each other
+ *   (reads `import … from './x.ts'` lines, type imports included: a type cycle is still a tie);
+ * - no function longer than {@link MAX_FUNCTION_LINES} lines unless the comment just above it
+ *   states why (`long-function: <reason>`).
+ * Prints the problems and exits 1 when there are any. Run: `node scripts/check-architecture.ts`
+ * (test/unit/architecture.test.ts runs the same checks).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -61,6 +64,36 @@ export function folderTies(graph: Map<string, string[]>, srcDir: string): string
   return ties;
 }
 
+/** The longest function (lines, from its first line to its closing brace) without a stated reason. */
+export const MAX_FUNCTION_LINES = 80;
+
+const FUNCTION_START = /\bfunction\b|=>\s*\{$|^\s*(?:async\s+)?\w+\s*\([^)]*\)[^=]*\{$/;
+
+/**
+ * Functions longer than `max` lines, as `file:line (n lines)`. A line ending in `{` that starts a
+ * function (declaration, method, arrow) is measured to its matching brace; one whose preceding
+ * lines (up to 3) hold `long-function:` is allowed.
+ */
+export function longFunctions(srcDir: string, max = MAX_FUNCTION_LINES): string[] {
+  const found: string[] = [];
+  for (const file of filesBelow(srcDir)) {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (!line.trimEnd().endsWith('{') || !FUNCTION_START.test(line)) return;
+      let depth = 0;
+      let end = i;
+      for (; end < lines.length; end++) {
+        depth += (lines[end].match(/\{/g) ?? []).length - (lines[end].match(/\}/g) ?? []).length;
+        if (depth <= 0) break;
+      }
+      const length = end - i + 1;
+      const reason = lines.slice(Math.max(0, i - 3), i).some((l) => l.includes('long-function:'));
+      if (length > max && !reason) found.push(`${path.relative(srcDir, file)}:${i + 1} (${length} lines)`);
+    });
+  }
+  return found;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const srcDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
   const graph = importGraph(srcDir);
@@ -69,6 +102,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const t = folderTies(graph, srcDir);
   for (const cycle of c) console.log(`cycle: ${cycle.map(rel).join(' -> ')}`);
   for (const tie of t) console.log(`folder tie: ${tie}`);
-  console.log(c.length || t.length ? `${c.length} cycle(s), ${t.length} folder tie(s)` : `no cycles, no folder ties (${graph.size} files)`);
-  process.exitCode = c.length || t.length ? 1 : 0;
+  const long = longFunctions(srcDir);
+  for (const f of long) console.log(`function over ${MAX_FUNCTION_LINES} lines without a stated reason: ${f}`);
+  const problems = c.length + t.length + long.length;
+  console.log(problems ? `${c.length} cycle(s), ${t.length} folder tie(s), ${long.length} long function(s)` : `no cycles, no folder ties, no long functions (${graph.size} files)`);
+  process.exitCode = problems ? 1 : 0;
 }
