@@ -1,5 +1,5 @@
 import { audit, type AuditContext } from '../audit.ts';
-import { findAccountById } from '../db/repositories/accounts.ts';
+import { findAccountById, lockAccountRow, markEmailVerified } from '../db/repositories/accounts.ts';
 import { recordSend, sendHistory } from '../db/repositories/message-sends.ts';
 import { insertLink, redeemLink, voidLinks } from '../db/repositories/single-use-links.ts';
 import { renderMessage } from '../notify/mail.ts';
@@ -30,7 +30,7 @@ export async function sendVerificationEmail(
   const token = randomToken(32);
   const result = await db.transaction().execute(async (trx) => {
     // Serialize sends per account so the hourly count is exact under parallel clicks.
-    await trx.selectFrom('accounts').select('id').where('id', '=', accountId).forUpdate().execute();
+    await lockAccountRow(trx, accountId);
     const sendKey = { purpose: 'verify_email', limitKey: accountId, subject: accountId };
     const wait = sendLimitWait(now, await sendHistory(trx, sendKey, now), { sendsPerHour: config.MAIL_SENDS_PER_HOUR });
     if (wait) return { limited: true as const, retryAfterSeconds: wait.retryAfterSeconds };
@@ -67,7 +67,7 @@ export async function confirmEmail(services: Services, token: string, ctx: Audit
   const accountId = await db.transaction().execute(async (trx) => {
     const id = await redeemLink(trx, 'verify_email', hashToken(token), now);
     if (!id) return undefined;
-    await trx.updateTable('accounts').set({ email_verified_at: now }).where('id', '=', id).where('email_verified_at', 'is', null).execute();
+    await markEmailVerified(trx, id, now);
     return id;
   });
   if (accountId) await audit(db, clock, 'registration.email_verified', accountId, ctx);

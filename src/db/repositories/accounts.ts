@@ -256,3 +256,19 @@ export async function revokeAccountAccess(
     .executeTakeFirst();
   return { sessions: Number(sessions.numDeletedRows), tokens: Number(tokens.numDeletedRows), devices: Number(devices.numUpdatedRows) };
 }
+
+/**
+ * Locks the account's row until the transaction ends (`SELECT … FOR UPDATE`), so that work that
+ * counts or changes per account (sends, a password change) runs one at a time.
+ * @param trx a transaction.
+ * @returns the row's `status` and `password_changed_at`, or undefined when there is no such account.
+ */
+export async function lockAccountRow(trx: Kysely<Database>, accountId: string): Promise<{ status: string; passwordChangedAt: Date } | undefined> {
+  const row = await trx.selectFrom('accounts').select(['status', 'password_changed_at']).where('id', '=', accountId).forUpdate().executeTakeFirst();
+  return row ? { status: row.status, passwordChangedAt: new Date(row.password_changed_at) } : undefined;
+}
+
+/** Marks the account's email address confirmed at `now` (once: a confirmed address keeps its first time). */
+export async function markEmailVerified(db: Kysely<Database>, accountId: string, now: Date): Promise<void> {
+  await db.updateTable('accounts').set({ email_verified_at: now }).where('id', '=', accountId).where('email_verified_at', 'is', null).execute();
+}

@@ -4,6 +4,7 @@ import { audit, type AuditContext } from '../../audit.ts';
 import {
   findAccountById,
   findAccountByUsername,
+  lockAccountRow,
   recentPasswordHashes,
   revokeAccountAccess,
   setPasswordWithHistory,
@@ -228,8 +229,8 @@ export async function completePasswordReset(services: Services, c: PasswordReset
   const phc = await hasher.hash(c.password);
   const now = clock.now();
   const done = await db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('accounts').select(['status', 'password_changed_at']).where('id', '=', c.accountId).forUpdate().executeTakeFirst();
-    if (!row || row.status !== 'active' || new Date(row.password_changed_at).getTime() !== new Date(c.passwordChangedAt).getTime()) return undefined;
+    const row = await lockAccountRow(trx, c.accountId);
+    if (!row || row.status !== 'active' || row.passwordChangedAt.getTime() !== new Date(c.passwordChangedAt).getTime()) return undefined;
     const { wasLocked } = await setPasswordWithHistory(trx, c.accountId, phc, now, { keep: PASSWORD_HISTORY_DEPTH, emailProven: c.emailProven });
     const revoked = await revokeAccountAccess(trx, c.accountId, now);
     return { wasLocked, revoked };
