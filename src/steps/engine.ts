@@ -57,7 +57,7 @@ export async function runStep<C extends StepContextBase<S>, S, I>(deps: EngineDe
   let input = body as unknown as I;
   if (step.input) {
     const schema = typeof step.input === 'function' ? step.input(c) : step.input;
-    const parsed = schema.safeParse(body);
+    const parsed = await schema.safeParseAsync(body); // async: a rule may ask the database (e.g. a username taken)
     if (!parsed.success) {
       // Messages about the form as a whole (no field) show above it.
       const { form, ...errors } = fieldErrors(parsed.error);

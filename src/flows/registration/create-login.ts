@@ -8,16 +8,19 @@ import { checkUsername } from '../../security/username-policy.ts';
 import { anyText } from '../../steps/fields.ts';
 import { field } from '../../steps/step.ts';
 import { sendVerificationEmail } from '../email-verification.ts';
-import { MAX_FIELD, type RegistrationStep } from './state.ts';
+import { MAX_FIELD, type RegistrationContext, type RegistrationStep } from './state.ts';
 
-const input = z
-  .object({ username: anyText, password: anyText })
-  .superRefine(({ username, password }, ctx) => {
-    const u = username.length > MAX_FIELD ? ['username.too_long'] : checkUsername(username);
-    const p = password.length > MAX_FIELD ? ['password.length'] : checkPassword(password, { username });
-    for (const message of u) ctx.addIssue({ code: 'custom', message, path: ['username'] });
-    for (const message of p) ctx.addIssue({ code: 'custom', message, path: ['password'] });
-  });
+/** The fields and their rules; a username that passes them must not be taken yet (ignoring case). */
+const schema = (db: RegistrationContext['services']['db']) =>
+  z
+    .object({ username: anyText, password: anyText })
+    .superRefine(async ({ username, password }, ctx) => {
+      const u = username.length > MAX_FIELD ? ['username.too_long'] : checkUsername(username);
+      const p = password.length > MAX_FIELD ? ['password.length'] : checkPassword(password, { username });
+      if (!u.length && (await usernameTaken(db, username))) u.push('username.taken');
+      for (const message of u) ctx.addIssue({ code: 'custom', message, path: ['username'] });
+      for (const message of p) ctx.addIssue({ code: 'custom', message, path: ['password'] });
+    });
 
 /**
  * Step 2 of 3, "Create Your Secure Login" (guide slide 4): the username and password rules
@@ -25,12 +28,12 @@ const input = z
  * username not yet taken (ignoring case), and the Terms of Use version accepted at the start still
  * active (else back to the terms, 409). Creates the account and sends the confirmation mail.
  */
-export const createLoginStep: RegistrationStep<z.infer<typeof input>> = {
+export const createLoginStep: RegistrationStep<{ username: string; password: string }> = {
   name: 'login',
   path: '/register/login',
   view: 'idp/register-login',
   at: ['login'],
-  input,
+  input: (c) => schema(c.services.db),
   echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
   async model() {
     return { title: 'Create Your Secure Login', rules: PASSWORD_RULES };
@@ -39,7 +42,6 @@ export const createLoginStep: RegistrationStep<z.infer<typeof input>> = {
     const { services, state } = c;
     const { db, clock } = services;
     if (!state.producerNumber || !state.termsVersion) return { kind: 'finish', restart: { status: 409, formError: 'register.flow_expired' } };
-    if (await usernameTaken(db, username)) return { kind: 'retry', status: 422, errors: { username: ['username.taken'] } };
     const terms = await activeTerms(db);
     if (!terms || terms.version !== state.termsVersion) {
       // A new version was published meanwhile: accept it first.
