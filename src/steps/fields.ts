@@ -38,7 +38,7 @@ export function textField(max: number, messages: Partial<Record<TextProblem | 'c
       return z.NEVER;
     }
     if (check && !check(read.value)) {
-      ctx.addIssue({ code: 'custom', message: messages.check ?? 'form.invalid' });
+      ctx.addIssue({ code: 'custom', message: messages.check ?? 'http.bad_request' });
       return z.NEVER;
     }
     return read.value;
