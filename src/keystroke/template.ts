@@ -172,8 +172,8 @@ export function templateSamples(t: Template): Sample[] {
 const templateSchema = z.object({
   v: z.literal(1),
   n: z.number().int().min(2),
-  enrollment: z.array(z.any()).min(1),
-  recent: z.array(z.any()),
+  enrollment: z.array(z.unknown()).min(1),
+  recent: z.array(z.unknown()),
   window: z.number().int().min(MIN_RECENT),
   updates: z.number().int().min(0),
 });
