@@ -18,6 +18,7 @@ import { buildServices } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { setAccountStatus } from '../../src/db/repositories/accounts.ts';
 import { upsertProducers } from '../../src/db/repositories/producers.ts';
+import { InvalidClientError, registerClient, type ClientRegistration } from '../../src/oidc/clients.ts';
 import { dropSchema } from '../../src/db/database.ts';
 import { beginSignIn, createAccount, csrf, GOOD_PASSWORD, portalRedirect, signIn, submitLogin } from '../helpers/accounts.ts';
 import { cliHarness } from '../helpers/cli.ts';
@@ -355,5 +356,22 @@ describe('kind: creating signing keys is safe under concurrency (item 14)', () =
       await dropSchema(replicas[0].built.database.db as never, schema);
       for (const r of replicas) await r.built.database.close();
     }
+  });
+});
+
+describe('kind: client registration refuses URIs a careful authorization server refuses (item 15)', () => {
+  it('registerClient (used by `clients add`) refuses userinfo, script schemes and non-canonical URIs, and stores nothing', async () => {
+    const cases: [Partial<ClientRegistration>, RegExp][] = [
+      [{ redirectUris: ['https://user:pass@app.example.com/cb'] }, /user information/],
+      [{ redirectUris: ['https://app.example.com/cb'], postLogoutRedirectUris: ['javascript:alert(1)'] }, /javascript: scheme/],
+      [{ redirectUris: ['https://APP.example.com/cb'] }, /canonical form/],
+      [{ redirectUris: ['http://app.example.com/cb'] }, /http is allowed only/],
+    ];
+    for (const [reg, reason] of cases) {
+      const attempt = registerClient(idp.services.db, idp.provider, { name: 'Refused App', clientId: 'refused-app', redirectUris: [], ...reg });
+      await expect(attempt).rejects.toBeInstanceOf(InvalidClientError);
+      await expect(attempt).rejects.toThrow(reason);
+    }
+    expect(await idp.services.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Client').where('id', '=', 'refused-app').execute()).toEqual([]);
   });
 });
