@@ -12,6 +12,7 @@ import { registrationRoutes, REGISTER_IP_LIMIT } from './flows/registration/inde
 import { AppError } from './http/errors.ts';
 import { render, viewsDir } from './http/render.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { insecureTransportGuard, pinToIssuer, transportHealth, type TransportState } from './http/transport.ts';
 import { interactionRoutes } from './interactions/router.ts';
 import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/login/index.ts';
 import { PROMPTS } from './oidc/policy.ts';
@@ -56,6 +57,10 @@ export async function createIdp(services: Services): Promise<Provider> {
       await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl: config.PORTAL_URL }, status);
     }
   });
+  // Issue 9 items 13 and 11: URLs from ISSUER only; plain http in production answered clearly.
+  provider.use(pinToIssuer(config.ISSUER));
+  const transport: TransportState = {};
+  provider.use(insecureTransportGuard({ enabled: production, trustProxy: config.TRUST_PROXY, state: transport, logger: () => services.logger, portalUrl: config.PORTAL_URL }));
   provider.use(securityHeaders({ production }));
   provider.use(csrf({ secure: production }));
   provider.use(serve(path.resolve(viewsDir, '../public'), { maxage: 3600_000, index: false }));
@@ -79,6 +84,13 @@ export async function createIdp(services: Services): Promise<Provider> {
   });
   router.get('/health', async (ctx) => {
     await services.db.selectFrom('terms').select('version').limit(1).execute();
+    const problem = transportHealth(production, config.TRUST_PROXY, transport);
+    ctx.set('Cache-Control', 'no-store');
+    if (problem) {
+      ctx.status = 503;
+      ctx.body = { status: 'misconfigured', setting: 'TRUST_PROXY', problem };
+      return;
+    }
     ctx.body = { status: 'ok' };
   });
   router.get('/', async (ctx) => {
