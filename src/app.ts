@@ -13,11 +13,34 @@ import { interactionRoutes } from './interactions/router.ts';
 import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/credentials.ts';
 import { createProvider, pageGlobals } from './oidc/provider.ts';
 import { csrf } from './security/csrf.ts';
+import { isTemporarilyUnavailable } from './db/availability.ts';
+import { readiness } from './observability/health.ts';
+import { requestLogging } from './observability/http.ts';
+import { watchOidcEvents } from './observability/oidc-events.ts';
 import type { Services } from './services.ts';
 
 /** Escapes text for HTML. */
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Seconds a client is asked to wait (Retry-After) while the database is unreachable. */
+const UNAVAILABLE_RETRY_SECONDS = 30;
+
+/**
+ * Answers 503 while the database cannot be reached (RFC 9110 §15.6.4, with Retry-After): the OAuth
+ * error `temporarily_unavailable` (RFC 6749 §4.1.2.1) as JSON to clients that do not ask for HTML,
+ * a "temporarily unavailable" page to browsers; never a stack trace, never "your sign-in expired".
+ */
+async function answerUnavailable(ctx: Context, portalUrl: string): Promise<void> {
+  ctx.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+  if (ctx.accepts('json', 'html') === 'html') {
+    await render(ctx, 'idp/error', { title: 'Temporarily unavailable', error: null, description: null, message: 'http.temporarily_unavailable', portalUrl }, 503);
+    return;
+  }
+  ctx.status = 503;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Try again later.' };
 }
 
 /**
@@ -35,18 +58,27 @@ export async function createIdp(services: Services): Promise<Provider> {
 
   const provider = await createProvider(services);
   const globals = pageGlobals(services);
+  watchOidcEvents(provider, services);
 
+  provider.use(requestLogging({ logger: services.logger, metrics: services.metrics, trustProxy: config.TRUST_PROXY }));
   provider.use(async (ctx: Context, next: Next) => {
     ctx.state.pageGlobals = globals;
     try {
       await next();
-      if (ctx.status === 404 && !ctx.body) {
+      if (ctx.state.databaseUnavailable) {
+        await answerUnavailable(ctx, config.PORTAL_URL);
+      } else if (ctx.status === 404 && !ctx.body) {
         await render(ctx, 'idp/error', { title: 'Not found', error: null, description: null, message: 'http.not_found', portalUrl: config.PORTAL_URL }, 404);
       }
     } catch (err) {
+      if (isTemporarilyUnavailable(err)) {
+        services.logger.error({ requestId: ctx.state.requestId, path: ctx.path, err: { message: (err as Error).message } }, 'database unavailable');
+        await answerUnavailable(ctx, config.PORTAL_URL);
+        return;
+      }
       const appError = err instanceof AppError ? err : undefined;
       const status = appError?.status ?? (typeof (err as { status?: number }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500);
-      if (status >= 500) services.logger.error({ err, path: ctx.path }, 'request failed');
+      if (status >= 500) services.logger.error({ err, requestId: ctx.state.requestId, path: ctx.path }, 'request failed');
       const code = appError?.code ?? (status === 413 ? 'form.too_long' : status < 500 ? 'http.bad_request' : 'http.server_error');
       await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl: config.PORTAL_URL }, status);
     }
@@ -70,10 +102,20 @@ export async function createIdp(services: Services): Promise<Provider> {
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });
-  router.get('/health', async (ctx) => {
-    await services.db.selectFrom('terms').select('version').limit(1).execute();
+  // Liveness: the process serves requests (no database call, so a database outage does not get
+  // every replica restarted). Readiness: database, migrations and signing keys (503 naming what is not ready).
+  router.get('/healthz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
+  const ready = async (ctx: Context) => {
+    const result = await readiness(services);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = result.ready ? 200 : 503;
+    ctx.body = { status: result.ready ? 'ready' : 'not_ready', checks: result.checks };
+  };
+  router.get('/readyz', ready);
+  router.get('/health', ready); // the name used before /readyz existed
   router.get('/', async (ctx) => {
     ctx.redirect(config.PORTAL_URL);
   });

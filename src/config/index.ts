@@ -30,6 +30,16 @@ export const configSchema = z.object({
   DATABASE_URL: z.string().optional(),
   /** PostgreSQL schema holding the tables. Default `public` (tests use one schema per file). */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
+  /** Most connections the PostgreSQL pool opens, per process. Default 10. */
+  DATABASE_POOL_MAX: int(1).max(200).default(10),
+  /** How long a request waits for a PostgreSQL connection before it is answered 503, milliseconds. Default 5000. */
+  DATABASE_CONNECT_TIMEOUT_MS: int(100).max(60000).default(5000),
+  /** How long start-up waits for an unreachable PostgreSQL (retrying), seconds. Default 60; 0 fails at once. */
+  DATABASE_STARTUP_WAIT_SECONDS: int(0).max(3600).default(60),
+  /** Port of the Prometheus metrics listener (GET /metrics), never the public port. Unset: metrics are off. */
+  METRICS_PORT: int(1).max(65535).optional(),
+  /** Interface the metrics listener binds to. Default `127.0.0.1` (scrape through a sidecar or set `0.0.0.0` on a private network). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Folder for the embedded database and generated development secrets. Default `./data`. */
   DATA_DIR: z.string().default('./data'),
   /** Comma-separated secrets that sign cookies (first signs, all verify). Required in production. */

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { isTemporarilyUnavailable } from '../db/availability.ts';
 import { AppError } from '../http/errors.ts';
 import { render } from '../http/render.ts';
 import { originsOf } from '../http/security-headers.ts';
@@ -21,7 +22,9 @@ export function interactionRoutes(router: Router, services: Services, provider: 
   async function load(ctx: Context): Promise<InteractionDetails> {
     try {
       return await provider.interactionDetails(ctx.req, ctx.res);
-    } catch {
+    } catch (err) {
+      // A database outage is not an expired sign-in: the error middleware answers 503.
+      if (isTemporarilyUnavailable(err)) throw err;
       throw new AppError('interaction.expired', 400);
     }
   }

@@ -5,9 +5,14 @@ import { render } from '../http/render.ts';
 import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
-import { createAdapterClass } from './adapter.ts';
+import { createAdapterClass, guardOutage } from './adapter.ts';
 import { loadSigningKeys } from './keys.ts';
 import { buildPolicy } from './policy.ts';
+
+/** findAccount with a database outage answered as `temporarily_unavailable` (see guardOutage). */
+function guardedFindAccount(find: NonNullable<Configuration['findAccount']>): NonNullable<Configuration['findAccount']> {
+  return (ctx, sub, token) => guardOutage(async () => find(ctx, sub, token));
+}
 
 /** True when the client was registered as first-party (`first_party: true` metadata). */
 export function isFirstParty(client: { metadata(): Record<string, unknown> } | undefined): boolean {
@@ -25,7 +30,7 @@ export async function buildConfiguration(services: Services): Promise<Configurat
   const keys = await loadSigningKeys(services.db);
   return {
     adapter: createAdapterClass(services.db),
-    findAccount: createFindAccount(services),
+    findAccount: guardedFindAccount(createFindAccount(services)),
     jwks: { keys: keys as never },
     // acr/amr/auth_time (OIDC Core §2) ride on the openid scope so every ID token says how the
     // producer authenticated (RFC 8176 amr values); see CLAIMS_BY_SCOPE.
@@ -95,6 +100,11 @@ export async function buildConfiguration(services: Services): Promise<Configurat
     async renderError(ctx, out) {
       const c = ctx as unknown as Context;
       c.state.pageGlobals ??= pageGlobals(services);
+      if (out.error === 'temporarily_unavailable') {
+        c.set('Retry-After', '30');
+        await render(c, 'idp/error', { title: 'Temporarily unavailable', error: null, description: null, message: 'http.temporarily_unavailable', portalUrl: config.PORTAL_URL }, 503);
+        return;
+      }
       await render(c, 'idp/error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null, portalUrl: config.PORTAL_URL }, c.status >= 400 ? c.status : 400);
     },
   };
