@@ -67,6 +67,8 @@ export async function createIdp(services: Services): Promise<Provider> {
       await next();
       if (ctx.state.databaseUnavailable) {
         await answerUnavailable(ctx, config.PORTAL_URL);
+      } else if (ctx.status === 503 && !ctx.response.get('Retry-After')) {
+        ctx.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS)); // oidc-provider's temporarily_unavailable
       } else if (ctx.status === 404 && !ctx.body) {
         await render(ctx, 'idp/error', { title: 'Not found', error: null, description: null, message: 'http.not_found', portalUrl: config.PORTAL_URL }, 404);
       }

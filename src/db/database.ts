@@ -94,6 +94,9 @@ export async function openDatabase(config: DbSettings, options: OpenOptions = {}
       options: `-c search_path="${schema}" -c timezone=UTC`,
     });
     pool.on('error', () => {}); // idle client errors surface on the next query instead
+    // A connection cut while checked out (server shutdown, 57P01) emits 'error' on its client; the
+    // query in flight fails with it (503), so the event itself must not crash the process.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
     return {
       db,
