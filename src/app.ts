@@ -9,6 +9,7 @@ import { recoveryRoutes } from './flows/recovery/routes.ts';
 import { AppError } from './http/errors.ts';
 import { render, viewsDir } from './http/render.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { insecureTransportGuard, pinToIssuer, transportHealth, type TransportState } from './http/transport.ts';
 import { interactionRoutes } from './interactions/router.ts';
 import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/credentials.ts';
 import { createProvider, pageGlobals } from './oidc/provider.ts';
@@ -85,6 +86,10 @@ export async function createIdp(services: Services): Promise<Provider> {
       await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl: config.PORTAL_URL }, status);
     }
   });
+  // Issue 9 items 13 and 11: URLs from ISSUER only; plain http in production answered clearly.
+  provider.use(pinToIssuer(config.ISSUER));
+  const transport: TransportState = {};
+  provider.use(insecureTransportGuard({ enabled: production, trustProxy: config.TRUST_PROXY, state: transport, logger: () => services.logger, portalUrl: config.PORTAL_URL }));
   provider.use(securityHeaders({ production }));
   provider.use(csrf({ secure: production }));
   provider.use(serve(path.resolve(viewsDir, '../public'), { maxage: 3600_000, index: false }));
@@ -105,19 +110,30 @@ export async function createIdp(services: Services): Promise<Provider> {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });
   // Liveness: the process serves requests (no database call, so a database outage does not get
-  // every replica restarted). Readiness: database, migrations and signing keys (503 naming what is not ready).
+  // every replica restarted). Readiness: database, migrations, signing keys and, in production, that
+  // requests arrive over https (503 naming what is not ready).
   router.get('/healthz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
-  const ready = async (ctx: Context) => {
-    const result = await readiness(services);
+  router.get('/readyz', async (ctx) => {
+    const result = await readiness(services, () => transportHealth(production, config.TRUST_PROXY, transport));
     ctx.set('Cache-Control', 'no-store');
     ctx.status = result.ready ? 200 : 503;
     ctx.body = { status: result.ready ? 'ready' : 'not_ready', checks: result.checks };
-  };
-  router.get('/readyz', ready);
-  router.get('/health', ready); // the name used before /readyz existed
+  });
+  // The health check of earlier versions: the database answers and the transport is right.
+  router.get('/health', async (ctx) => {
+    await services.db.selectFrom('terms').select('version').limit(1).execute();
+    const problem = transportHealth(production, config.TRUST_PROXY, transport);
+    ctx.set('Cache-Control', 'no-store');
+    if (problem) {
+      ctx.status = 503;
+      ctx.body = { status: 'misconfigured', setting: 'TRUST_PROXY', problem };
+      return;
+    }
+    ctx.body = { status: 'ok' };
+  });
   router.get('/', async (ctx) => {
     ctx.redirect(config.PORTAL_URL);
   });

@@ -8,7 +8,7 @@ import { migrateToLatest } from './db/migrate.ts';
 import { createMailer, type Mailer } from './notify/mail.ts';
 import { createSmsSender, type SmsSender } from './notify/sms.ts';
 import { argon2Params, PasswordHasher } from './security/passwords.ts';
-import { RateLimits } from './security/rate-limit.ts';
+import { RateLimits, rateLimitKeySecret } from './security/rate-limit.ts';
 import type { Services } from './services.ts';
 import { buildFactorRegistry } from './mfa/registry.ts';
 
@@ -42,7 +42,7 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     sms: overrides.sms ?? createSmsSender(config, mailer.outbox),
     factors: buildFactorRegistry(config),
     hasher: new PasswordHasher(argon2Params(config)),
-    rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA),
+    rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA, rateLimitKeySecret(config.COOKIE_KEYS[0]!)),
     logger,
     metrics,
     branding: {

@@ -6,7 +6,16 @@ import { z } from 'zod';
 const bool = z
   .union([z.boolean(), z.string()])
   .transform((v) => (typeof v === 'boolean' ? v : ['1', 'true', 'yes', 'on'].includes(v.trim().toLowerCase())));
-const int = (min: number) => z.coerce.number().int().min(min);
+/**
+ * An integer setting within [min, max] (both inclusive). Every numeric setting has both bounds, so a
+ * value the code cannot handle (e.g. LOCKOUT_SECONDS=9007199254740991) stops the start with a
+ * message naming the setting and its range.
+ */
+const int = (min: number, max: number, unit = '') => {
+  const range = `must be a whole number from ${min} to ${max}${unit ? ` (${unit})` : ''}`;
+  return z.coerce.number({ error: range }).int({ error: range }).min(min, { error: range }).max(max, { error: range });
+};
+const DAY = 86400;
 const list = z
   .union([z.array(z.string()), z.string()])
   .transform((v) => (Array.isArray(v) ? v : v.split(',').map((s) => s.trim()).filter(Boolean)));
@@ -19,25 +28,27 @@ export const configSchema = z.object({
   /** `development` | `test` | `production`. Production refuses every development default. */
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   /** TCP port of the identity provider. Default 3000. */
-  PORT: int(0).max(65535).default(3000),
+  PORT: int(0, 65535).default(3000),
   /** Interface the servers listen on (e.g. `127.0.0.1`). Default: every interface. */
   HOST: z.string().min(1).optional(),
   /** The IdP's issuer identifier and public base URL; every link in mail and pages is built from it. Default `http://localhost:<PORT>`. */
   ISSUER: z.url().default('http://localhost:3000'),
-  /** Trust X-Forwarded-For/-Proto/-Host from a reverse proxy. Default false. */
+  /** Trust X-Forwarded-For/-Proto from a reverse proxy (set it behind a TLS-terminating proxy). Default false. */
   TRUST_PROXY: bool.default(false),
+  /** With TRUST_PROXY: how many proxies in front of the IdP append to X-Forwarded-For; the client address is the entry that many places from the right (Koa `maxIpsCount`). Default 1. */
+  TRUST_PROXY_HOPS: int(1, 10).default(1),
   /** PostgreSQL connection string. Unset (not production) → embedded PGlite in DATA_DIR. */
   DATABASE_URL: z.string().optional(),
   /** PostgreSQL schema holding the tables. Default `public` (tests use one schema per file). */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
   /** Most connections the PostgreSQL pool opens, per process. Default 10. */
-  DATABASE_POOL_MAX: int(1).max(200).default(10),
+  DATABASE_POOL_MAX: int(1, 200, 'connections').default(10),
   /** How long a request waits for a PostgreSQL connection before it is answered 503, milliseconds. Default 5000. */
-  DATABASE_CONNECT_TIMEOUT_MS: int(100).max(60000).default(5000),
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 60000, 'milliseconds').default(5000),
   /** How long start-up waits for an unreachable PostgreSQL (retrying), seconds. Default 60; 0 fails at once. */
-  DATABASE_STARTUP_WAIT_SECONDS: int(0).max(3600).default(60),
+  DATABASE_STARTUP_WAIT_SECONDS: int(0, 3600, 'seconds').default(60),
   /** Port of the Prometheus metrics listener (GET /metrics), never the public port. Unset: metrics are off. */
-  METRICS_PORT: int(1).max(65535).optional(),
+  METRICS_PORT: int(1, 65535).optional(),
   /** Interface the metrics listener binds to. Default `127.0.0.1` (scrape through a sidecar or set `0.0.0.0` on a private network). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Folder for the embedded database and generated development secrets. Default `./data`. */
@@ -57,7 +68,7 @@ export const configSchema = z.object({
   /** Support email printed on pages and in mail. */
   SUPPORT_EMAIL: z.string().default('support@example.com'),
   /** Portal (relying party) port, started by `npm start` beside the IdP. Default 3001. */
-  PORTAL_PORT: int(0).max(65535).default(3001),
+  PORTAL_PORT: int(0, 65535).default(3001),
   /** Portal public URL; the default relying party that pages outside a sign-in lead back to. Default `http://localhost:<PORTAL_PORT>`. */
   PORTAL_URL: z.url().default('http://localhost:3001'),
   /** Start the portal in the same process (`npm start`). Default true. */
@@ -67,31 +78,31 @@ export const configSchema = z.object({
   /** client_secret of the portal. Generated and kept in DATA_DIR in development; required in production. */
   PORTAL_CLIENT_SECRET: z.string().min(32).optional(),
   /** argon2id memory cost in KiB. Default 19456 (19 MiB, OWASP minimum). */
-  ARGON2_MEMORY_KIB: int(19456).default(19456),
+  ARGON2_MEMORY_KIB: int(19456, 4194304, 'KiB').default(19456),
   /** argon2id iterations. Default 2. */
-  ARGON2_TIME_COST: int(2).default(2),
+  ARGON2_TIME_COST: int(2, 100).default(2),
   /** argon2id lanes. Default 1. */
-  ARGON2_PARALLELISM: int(1).default(1),
+  ARGON2_PARALLELISM: int(1, 64).default(1),
   /** Wrong passwords in a row that lock an account (guide slide 6). Default 5. */
-  LOCKOUT_THRESHOLD: int(1).default(5),
+  LOCKOUT_THRESHOLD: int(1, 100).default(5),
   /** How long a lock lasts, seconds (guide slide 6: 30 minutes). Default 1800. */
-  LOCKOUT_SECONDS: int(1).default(1800),
+  LOCKOUT_SECONDS: int(60, 30 * DAY, 'seconds').default(1800),
   /** Lifetime of an email confirmation link, seconds (guide slide 5: 7 days). Default 604800. */
-  EMAIL_VERIFICATION_TTL_SECONDS: int(60).default(604800),
+  EMAIL_VERIFICATION_TTL_SECONDS: int(60, 30 * DAY, 'seconds').default(604800),
   /** Lifetime of a registration flow, seconds. Default 3600. */
-  REGISTRATION_FLOW_TTL_SECONDS: int(60).default(3600),
+  REGISTRATION_FLOW_TTL_SECONDS: int(60, DAY, 'seconds').default(3600),
   /** Sign-in attempts allowed per client address per window. Default 30. */
-  RATE_LIMIT_LOGIN_POINTS: int(1).default(30),
+  RATE_LIMIT_LOGIN_POINTS: int(1, 100000).default(30),
   /** Registration attempts (producer lookups, resends) per client address per window. Default 20. */
-  RATE_LIMIT_REGISTER_POINTS: int(1).default(20),
+  RATE_LIMIT_REGISTER_POINTS: int(1, 100000).default(20),
   /** Rate-limit window, seconds. Default 900. */
-  RATE_LIMIT_WINDOW_SECONDS: int(1).default(900),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, DAY, 'seconds').default(900),
   /** Confirmation mails per account per hour ("Resend Email Link"). Default 5. */
-  MAIL_SENDS_PER_HOUR: int(1).default(5),
+  MAIL_SENDS_PER_HOUR: int(1, 100).default(5),
   /** Lifetime of the IdP session, seconds. Default 28800 (8 hours). */
-  SESSION_TTL_SECONDS: int(60).default(28800),
+  SESSION_TTL_SECONDS: int(60, 30 * DAY, 'seconds').default(28800),
   /** How long "Remember this device for 30 days" lasts, seconds (guide slides 8-11). Default 2592000 (30 days). */
-  DEVICE_TTL_SECONDS: int(60).default(2592000),
+  DEVICE_TTL_SECONDS: int(60, 400 * DAY, 'seconds').default(2592000),
   /** Second factors offered on "Verify your Account", in order (comma-separated: email, sms, keystroke). Default all three. */
   MFA_FACTORS: list.default(['email', 'sms', 'keystroke']),
   /** acr value of a sign-in by password on a remembered device (the lower level). */
@@ -122,7 +133,7 @@ export const configSchema = z.object({
   /** Secret for the webhook's `X-Signature-SHA256` header (hex HMAC-SHA256 of the raw body). At least 32 characters; required with SMS_WEBHOOK_URL. */
   SMS_WEBHOOK_SECRET: z.string().min(32).optional(),
   /** Time allowed for the SMS gateway (webhook or Twilio) to answer, milliseconds. Default 5000. */
-  SMS_TIMEOUT_MS: int(100).max(60000).default(5000),
+  SMS_TIMEOUT_MS: int(100, 60000, 'milliseconds').default(5000),
   /** Twilio Account SID (`AC` + 32 hex digits); also the Basic-auth user. Required for SMS_PROVIDER=twilio. */
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits').optional(),
   /** Twilio Auth Token (Basic-auth password). Required for SMS_PROVIDER=twilio. */
@@ -132,13 +143,13 @@ export const configSchema = z.object({
   /** Base URL of the Twilio REST API (tests point it at a local receiver). Default https://api.twilio.com. */
   TWILIO_API_BASE: z.url().default('https://api.twilio.com'),
   /** Lifetime of a Forgot Username / Forgot Password flow, seconds (from its first step; guide slides 12-17). Default 900 (15 minutes). */
-  RECOVERY_FLOW_TTL_SECONDS: int(60).default(900),
+  RECOVERY_FLOW_TTL_SECONDS: int(60, DAY, 'seconds').default(900),
   /** Lifetime of the single-use unlock link in the Forgot Username mail, seconds. Default 1800 (30 minutes). */
-  UNLOCK_LINK_TTL_SECONDS: int(60).default(1800),
+  UNLOCK_LINK_TTL_SECONDS: int(60, 7 * DAY, 'seconds').default(1800),
   /** Account-recovery requests (Send Email, Find Account, Send Code, code entries, resends) per client address per RATE_LIMIT_WINDOW_SECONDS. Default 30. */
-  RATE_LIMIT_RECOVERY_POINTS: int(1).default(30),
+  RATE_LIMIT_RECOVERY_POINTS: int(1, 100000).default(30),
   /** Forgot Password for a username without an active account: percentage (0-100) of such usernames whose placeholder offers "Send me a text message"; set it near the share of producer records with a mobile number. Default 80. */
-  RECOVERY_DECOY_SMS_PERCENT: int(0).max(100).default(80),
+  RECOVERY_DECOY_SMS_PERCENT: int(0, 100, 'percent').default(80),
 });
 
 export type Config = z.infer<typeof configSchema> & {

@@ -16,6 +16,7 @@ export const en = {
   'http.server_error': 'Something went wrong on our side. Please try again.',
   'http.bad_request': 'The request could not be understood.',
   'http.temporarily_unavailable': 'The service is temporarily unavailable. Please try again in a few minutes.',
+  'http.insecure_transport': 'This service is not configured correctly, so sign-in cannot work: {problem}. Please tell the administrator.',
   'interaction.expired': 'Your sign-in session expired. Please start again from the portal.',
 
   // terms (guide slide 3)
@@ -58,17 +59,17 @@ export const en = {
   'verify_email.sent': 'We sent a link to {email}. Select "Confirm Your Email Address" in that email to finish registration.',
   'verify_email.resent': 'We sent a new link to {email}. Links sent earlier no longer work.',
   'verify_email.confirmed': 'Your email address is confirmed. You can now log in.',
-  'verify_email.invalid': 'This confirmation link is not valid. It may have expired (links are valid for 7 days) or been used already.',
+  'verify_email.invalid': 'This confirmation link is not valid. It may have expired (links are valid for {emailLinkDuration}) or been used already.',
   'verify_email.resend_limited': 'Too many emails were sent. Please try again in {minutes} minute(s).',
 
   // sign-in (guide slides 6-7)
   'login.invalid_credentials': 'The username or password is incorrect.',
   'login.locked':
-    'This account is locked. 5 failed attempts lock an account for 30 minutes. Use Forgot Username or Forgot Password to unlock it now.',
+    'This account is locked. {lockoutThreshold} failed attempts lock an account for {lockoutDuration}. Use Forgot Username or Forgot Password to unlock it now.',
   'login.email_not_verified':
     'Your email address is not confirmed yet. Select "Confirm Your Email Address" in the email we sent you, or resend it below.',
   'login.disabled': 'This account is disabled. Please contact the help desk at {helpDeskPhone}.',
-  'login.lock_notice': '5 failed attempts lock an account for 30 minutes. Forgot Username or Forgot Password unlock it.',
+  'login.lock_notice': '{lockoutThreshold} failed attempts lock an account for {lockoutDuration}. Forgot Username or Forgot Password unlock it.',
   'login.password_reset_done': 'Your password was changed. Log in with your new password.',
   'login.unlocked': 'Your account is unlocked. You can log in now.',
 
@@ -86,7 +87,7 @@ export const en = {
   'mfa.factor_unavailable': 'This verification option is not available for your account.',
   'mfa.account_unusable': 'This account can no longer sign in. Please start again or contact the help desk.',
   'mfa.remember_tooltip':
-    'Check this box if you do not want to verify your account each time you log in from this device. Do not use it on a shared or public computer. You will be asked again after 30 days.',
+    'Check this box if you do not want to verify your account each time you log in from this device. Do not use it on a shared or public computer. You will be asked again after {rememberDuration}.',
   'mfa.keystroke_failed': 'Your typing pattern did not match. Please verify by email or text message.',
   'mfa.keystroke_needs_js': 'The keyboard pattern needs JavaScript. Please choose email or text message.',
   'mfa.keystroke_retype': 'Type it again as it appears.',
@@ -132,4 +133,17 @@ export type MessageCode = keyof typeof en;
 export function t(code: string, params: Record<string, string | number> = {}): string {
   const text = (en as Record<string, string>)[code] ?? code;
   return text.replace(/\{(\w+)\}/g, (_, k: string) => (k in params ? String(params[k]) : `{${k}}`));
+}
+
+/**
+ * A duration for people: whole days, hours or minutes when it divides evenly, else minutes and
+ * seconds (e.g. 1800 → "30 minutes", 604800 → "7 days", 90 → "90 seconds", 3600 → "1 hour").
+ * @param seconds a non-negative whole number of seconds.
+ */
+export function formatDuration(seconds: number): string {
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (seconds >= 86400 && seconds % 86400 === 0) return unit(seconds / 86400, 'day');
+  if (seconds >= 3600 && seconds % 3600 === 0) return unit(seconds / 3600, 'hour');
+  if (seconds >= 60 && seconds % 60 === 0) return unit(seconds / 60, 'minute');
+  return unit(seconds, 'second');
 }

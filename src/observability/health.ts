@@ -8,7 +8,7 @@ export type CheckResult = { ok: true } | { ok: false; reason: string };
 /** What GET /readyz answers: 200 when every check is ok, else 503 naming what is not ready. */
 export interface Readiness {
   ready: boolean;
-  checks: { database: CheckResult; migrations: CheckResult; signing_keys: CheckResult };
+  checks: { database: CheckResult; migrations: CheckResult; signing_keys: CheckResult; transport: CheckResult };
 }
 
 /** How long the database may take to answer a readiness probe, milliseconds. */
@@ -26,10 +26,13 @@ function within<T>(ms: number, p: Promise<T>): Promise<T> {
  * Readiness of this replica (Kubernetes readiness / load-balancer health): the database answers
  * `SELECT 1` within {@link READINESS_TIMEOUT_MS}, every migration in `migrations/` is applied, and an
  * unretired signing key exists for every signing algorithm. A failing check skips the ones that
- * need the database.
+ * need the database. `transportProblem` tells whether requests arrive over https where they must
+ * (production behind a TLS proxy: src/http/transport.ts); null when they do.
  */
-export async function readiness(services: Pick<Services, 'db' | 'config'>): Promise<Readiness> {
+export async function readiness(services: Pick<Services, 'db' | 'config'>, transportProblem: () => string | null = () => null): Promise<Readiness> {
   const { db, config } = services;
+  const problem = transportProblem();
+  const transport: CheckResult = problem ? { ok: false, reason: problem } : { ok: true };
   const failed = (err: unknown): CheckResult => ({ ok: false, reason: err instanceof Error ? err.message.slice(0, 200) : 'failed' });
   let database: CheckResult = { ok: true };
   try {
@@ -39,7 +42,7 @@ export async function readiness(services: Pick<Services, 'db' | 'config'>): Prom
   }
   if (!database.ok) {
     const skipped: CheckResult = { ok: false, reason: 'database not reachable' };
-    return { ready: false, checks: { database, migrations: skipped, signing_keys: skipped } };
+    return { ready: false, checks: { database, migrations: skipped, signing_keys: skipped, transport } };
   }
   let migrations: CheckResult = { ok: true };
   let signing_keys: CheckResult = { ok: true };
@@ -55,5 +58,5 @@ export async function readiness(services: Pick<Services, 'db' | 'config'>): Prom
   } catch (err) {
     signing_keys = failed(err);
   }
-  return { ready: migrations.ok && signing_keys.ok, checks: { database, migrations, signing_keys } };
+  return { ready: migrations.ok && signing_keys.ok && transport.ok, checks: { database, migrations, signing_keys, transport } };
 }

@@ -1,5 +1,5 @@
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
-import { findAccountById, type Account } from '../db/repositories/accounts.ts';
+import { findAccountById, isActive, type Account } from '../db/repositories/accounts.ts';
 import type { Services } from '../services.ts';
 
 /** Which claims each scope releases (OIDC Core §5.4, plus the `producer` scope). */
@@ -31,11 +31,17 @@ export function accountClaims(a: Account): Record<string, unknown> {
   return claims;
 }
 
-/** oidc-provider's `findAccount`: the account by `sub`, or undefined when it no longer exists. */
+/**
+ * oidc-provider's `findAccount` (used by refresh, userinfo, introspection, ID token issuance): the
+ * account by `sub`, or undefined when it no longer exists OR may not sign in (account disabled,
+ * producer record inactive, email not confirmed — the rules of the sign-in page). oidc-provider
+ * then answers `invalid_grant` to a refresh grant (RFC 6749 §5.2) and `invalid_token` at userinfo
+ * (RFC 6750 §3.1). Issue 9 item 3.
+ */
 export function createFindAccount(services: Pick<Services, 'db'>): FindAccount {
   return async (_ctx, sub): Promise<OidcAccount | undefined> => {
     const account = await findAccountById(services.db, sub);
-    if (!account) return undefined;
+    if (!account || !isActive(account) || !account.emailVerifiedAt) return undefined;
     return { accountId: account.id, claims: async () => accountClaims(account) as { sub: string } };
   };
 }

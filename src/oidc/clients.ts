@@ -55,27 +55,71 @@ export async function registerClient(db: Kysely<Database>, provider: Provider, r
   return metadata;
 }
 
+/** Hosts that http:// may name: this machine (RFC 8252 §7.3 loopback; `localhost` for development). */
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** Schemes that are never a redirect target (they run code or carry content, not a client). */
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'about:', 'filesystem:', 'ftp:', 'ws:', 'wss:', 'mailto:', 'tel:', 'urn:']);
+
+/** Longest URI accepted, characters. */
+const MAX_URI_LENGTH = 2000;
+
 /**
- * Our rules on top of oidc-provider's (OAuth 2.0 Security BCP, RFC 9700 §2.1, §4.1): a name of 1 to
- * 100 characters; redirect URIs that are absolute, without a fragment or a wildcard, and https
- * unless they point at this machine (http://localhost, 127.0.0.1, [::1]) or use a private scheme of a
- * native app (`com.example.app:/cb`).
+ * Why a registered URI (redirect_uri or post_logout_redirect_uri) is refused, or null when it is
+ * accepted. The URI is parsed with the WHATWG URL parser (the one browsers use) and must be written
+ * exactly as that parser writes it back, so that the string oidc-provider compares (exactly,
+ * RFC 9700 §4.1.3) is the address the browser goes to. Refused (RFC 9700 §2.1, §4.1, §4.11;
+ * RFC 6749 §3.1.2; RFC 8252 §7):
+ * - not absolute, longer than 2000 characters, whitespace, control characters or backslashes;
+ * - a fragment (`#`, RFC 6749 §3.1.2) or a wildcard (`*`);
+ * - userinfo (`https://user:pass@host/`);
+ * - schemes that are not a client: javascript:, data:, vbscript:, file:, blob:, about:, ws(s):, …;
+ * - http:// except for loopback hosts (localhost, 127.0.0.1, [::1]: native apps and development);
+ * - a private-use scheme (native app) that is not a reverse domain name with a period
+ *   (`com.example.app:/cb`, RFC 8252 §7.1);
+ * - a form the parser rewrites (`https://Example.COM/a/../cb` → `https://example.com/cb`): the
+ *   message gives the form to register instead.
+ * @returns a sentence naming the URI and the rule, or null.
+ */
+export function redirectUriProblem(uri: string): string | null {
+  if (typeof uri !== 'string' || uri.length === 0) return 'a redirect URI must not be empty';
+  if (uri.length > MAX_URI_LENGTH) return `${uri.slice(0, 60)}…: a redirect URI has at most ${MAX_URI_LENGTH} characters`;
+  if (/[\s\p{Cc}\\]/u.test(uri)) return `${JSON.stringify(uri)}: whitespace, control characters and backslashes are not allowed`;
+  if (uri.includes('#')) return `${uri}: a fragment (#) is not allowed (RFC 6749 §3.1.2)`;
+  if (uri.includes('*')) return `${uri}: wildcards are not allowed (redirect URIs are matched exactly, RFC 9700 §4.1.3)`;
+  let u: URL;
+  try {
+    u = new URL(uri);
+  } catch {
+    return `${uri} is not an absolute URI`;
+  }
+  const scheme = u.protocol;
+  if (FORBIDDEN_SCHEMES.has(scheme)) return `${uri}: the ${scheme} scheme is not allowed`;
+  if (u.username || u.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return `${uri}: user information (user:password@) is not allowed`;
+  if (scheme === 'https:' || scheme === 'http:') {
+    if (!u.hostname) return `${uri}: a host is required`;
+    if (scheme === 'http:' && !LOOPBACK.has(u.hostname)) return `${uri}: http is allowed only for this machine (localhost, 127.0.0.1, [::1]); use https`;
+  } else if (!scheme.slice(0, -1).includes('.')) {
+    return `${uri}: a native app's private-use scheme must be a reverse domain name, like com.example.app:/callback (RFC 8252 §7.1)`;
+  } else if (uri.slice(scheme.length).startsWith('//')) {
+    return `${uri}: a private-use scheme URI has one slash after the scheme, like com.example.app:/callback (RFC 8252 §7.1)`;
+  }
+  if (u.href !== uri) return `${uri} is not in canonical form; register ${u.href}`;
+  return null;
+}
+
+/**
+ * Our rules on top of oidc-provider's: a name of 1 to 100 characters without control characters,
+ * and every redirect and post-logout redirect URI accepted by {@link redirectUriProblem}.
  * @throws InvalidClientError naming the offending value.
  */
 function checkRegistration(reg: ClientRegistration): void {
   const name = reg.name.trim();
   if (!name || name.length > 100 || /\p{Cc}/u.test(name)) throw new InvalidClientError('client_name must have 1 to 100 characters and no control characters');
+  if (reg.redirectUris.length === 0) throw new InvalidClientError('at least one redirect URI is required');
   for (const uri of [...reg.redirectUris, ...(reg.postLogoutRedirectUris ?? [])]) {
-    let u: URL;
-    try {
-      u = new URL(uri);
-    } catch {
-      throw new InvalidClientError(`${uri} is not an absolute URI`);
-    }
-    if (uri.includes('*')) throw new InvalidClientError(`${uri}: wildcards are not allowed (redirect URIs are matched exactly)`);
-    if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname)) throw new InvalidClientError(`${uri}: http is allowed only for localhost; use https`);
+    const problem = redirectUriProblem(uri);
+    if (problem) throw new InvalidClientError(problem);
   }
 }
 

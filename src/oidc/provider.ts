@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import Provider, { errors } from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { render } from '../http/render.ts';
+import { formatDuration } from '../i18n/messages.ts';
 import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
@@ -110,15 +111,28 @@ export async function buildConfiguration(services: Services): Promise<Configurat
   };
 }
 
-/** Branding values for every page. */
+/**
+ * Values every page receives and that fill message placeholders: branding, and the configured
+ * thresholds and durations (so "5 failed attempts lock an account for 30 minutes" shows
+ * LOCKOUT_THRESHOLD and LOCKOUT_SECONDS as configured; durations as text, e.g. "30 minutes").
+ */
 export function pageGlobals(services: Pick<Services, 'config'>) {
   const c = services.config;
-  return { organizationName: c.ORGANIZATION_NAME, productName: c.PRODUCT_NAME, helpDeskPhone: c.HELP_DESK_PHONE, supportEmail: c.SUPPORT_EMAIL, portalUrl: c.PORTAL_URL };
+  return {
+    organizationName: c.ORGANIZATION_NAME, productName: c.PRODUCT_NAME, helpDeskPhone: c.HELP_DESK_PHONE, supportEmail: c.SUPPORT_EMAIL, portalUrl: c.PORTAL_URL,
+    lockoutThreshold: c.LOCKOUT_THRESHOLD,
+    lockoutDuration: formatDuration(c.LOCKOUT_SECONDS),
+    emailLinkDuration: formatDuration(c.EMAIL_VERIFICATION_TTL_SECONDS),
+    rememberDuration: formatDuration(c.DEVICE_TTL_SECONDS),
+  };
 }
 
-/** Creates the provider for `services.config.ISSUER`, trusting proxy headers only with TRUST_PROXY. */
+/** Creates the provider for `services.config.ISSUER`, trusting proxy headers only with TRUST_PROXY, and only TRUST_PROXY_HOPS entries of X-Forwarded-For. */
 export async function createProvider(services: Services): Promise<Provider> {
   const provider = new Provider(services.config.ISSUER, await buildConfiguration(services));
   provider.proxy = services.config.TRUST_PROXY;
+  // Only the last TRUST_PROXY_HOPS entries of X-Forwarded-For were written by our proxies; the
+  // client address is the first of those (entries further left are whatever the client sent).
+  provider.maxIpsCount = services.config.TRUST_PROXY_HOPS;
   return provider;
 }

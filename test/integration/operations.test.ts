@@ -47,7 +47,7 @@ describe('health', () => {
   it('GET /readyz answers 200 when database, migrations and signing keys are ready', async () => {
     const res = await request(idp.server).get('/readyz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ready', checks: { database: { ok: true }, migrations: { ok: true }, signing_keys: { ok: true } } });
+    expect(res.body).toEqual({ status: 'ready', checks: { database: { ok: true }, migrations: { ok: true }, signing_keys: { ok: true }, transport: { ok: true } } });
   });
 
   it('GET /readyz answers 503 naming a pending migration, and names missing signing keys', async () => {

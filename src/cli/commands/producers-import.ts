@@ -1,4 +1,5 @@
 import { upsertProducers } from '../../db/repositories/producers.ts';
+import { endProducerSessions } from '../../oidc/revocation.ts';
 import { formatImportError, parseProducerCsv } from '../../producers/csv-import.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -11,7 +12,9 @@ import { commandUsage } from '../usage.ts';
  * `producers import FILE.csv [--dry-run]`: reads and validates the whole file first
  * ({@link parseProducerCsv}); when any row is invalid, prints every problem to stderr as
  * `line N: reason` followed by a summary and writes nothing. Otherwise inserts or updates every
- * record by producer number in ONE transaction and prints `imported: X new, Y updated`.
+ * record by producer number in ONE transaction and prints `imported: X new, Y updated`. In the same
+ * transaction, the accounts of records marked `inactive` lose every session, grant and token
+ * ({@link endProducerSessions}).
  * With `--dry-run` it only validates and prints `valid: N rows (dry run, nothing written)`; the
  * database is not opened (so it also works while `npm start` holds the embedded database).
  * @returns exit 0.
@@ -37,7 +40,12 @@ export async function producersImport(args: string[], io: CliIo): Promise<number
     return EXIT.OK;
   }
   const { inserted, updated } = await withServices((services) =>
-    services.db.transaction().execute((trx) => upsertProducers(trx, records)),
+    services.db.transaction().execute(async (trx) => {
+      const counts = await upsertProducers(trx, records);
+      // An inactive producer may not sign in: end its sessions, grants and tokens too (issue 9 item 3).
+      await endProducerSessions(trx, records.filter((r) => r.status === 'inactive').map((r) => r.producerNumber));
+      return counts;
+    }),
   );
   io.out(`imported: ${inserted} new, ${updated} updated`);
   return EXIT.OK;
