@@ -46,7 +46,12 @@ export type AuditType =
   | 'keystroke.updated'
   | 'keystroke.reset'
   // clients (oidc-provider events; src/observability/oidc-events.ts)
-  | 'client.auth_failed';
+  | 'client.auth_failed'
+  // the Service Desk's commands (src/operator/service-desk.ts); details name the operator
+  | 'operator.account_unlocked'
+  | 'operator.account_disabled'
+  | 'operator.account_enabled'
+  | 'operator.signed_out';
 
 /** Who and where an event came from. */
 export interface AuditContext {

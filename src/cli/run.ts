@@ -1,6 +1,8 @@
 import { ConfigError } from '../config/index.ts';
 import { EmbeddedDatabaseBusyError } from '../db/embedded-lock.ts';
 import type { Command } from './command.ts';
+import { accountsDisable, accountsEnable, accountsSessions, accountsShow, accountsSignOut, accountsUnlock } from './commands/accounts.ts';
+import { auditList } from './commands/audit-list.ts';
 import { clientsAdd } from './commands/clients-add.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsRemove } from './commands/clients-remove.ts';
@@ -25,6 +27,13 @@ const COMMANDS: Record<string, Command> = {
   'devices list': devicesList,
   'keystroke reset': keystrokeReset,
   'devices revoke': devicesRevoke,
+  'accounts show': accountsShow,
+  'accounts unlock': accountsUnlock,
+  'accounts disable': accountsDisable,
+  'accounts enable': accountsEnable,
+  'accounts sessions': accountsSessions,
+  'accounts sign-out': accountsSignOut,
+  'audit list': auditList,
 };
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
