@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config/index.ts';
 import { DatabaseUnreachableError } from './db/availability.ts';
 import { EmbeddedDatabaseBusyError } from './db/embedded-lock.ts';
 import { startMetricsServer } from './observability/metrics-server.ts';
+import { schedulePurge } from './operator/purge.ts';
 import { findProducer } from './db/repositories/producers.ts';
 import { createPortalApp } from './portal/app.ts';
 import { parseProducerCsv } from './producers/csv-import.ts';
@@ -76,11 +77,16 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
+  const stopPurge = config.PURGE_INTERVAL_SECONDS > 0
+    ? schedulePurge({ db: services.db, now: () => services.clock.now(), intervalSeconds: config.PURGE_INTERVAL_SECONDS, auditRetentionDays: config.AUDIT_RETENTION_DAYS, logger: services.logger })
+    : () => {};
+
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     services.logger.info({ signal }, 'shutting down');
+    stopPurge();
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections?.(); })));
     await services.settle();
     await database.close();

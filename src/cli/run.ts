@@ -7,6 +7,7 @@ import { clientsAdd } from './commands/clients-add.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsRemove } from './commands/clients-remove.ts';
 import { dbMigrate } from './commands/db-migrate.ts';
+import { dbPurge } from './commands/db-purge.ts';
 import { keystrokeReset } from './commands/keystroke-reset.ts';
 import { devicesList } from './commands/devices-list.ts';
 import { devicesRevoke } from './commands/devices-revoke.ts';
@@ -19,6 +20,7 @@ import { commandUsage, USAGE } from './usage.ts';
 /** Every command, by its two command words. */
 const COMMANDS: Record<string, Command> = {
   'db migrate': dbMigrate,
+  'db purge': dbPurge,
   'producers import': producersImport,
   'clients add': clientsAdd,
   'clients list': clientsList,

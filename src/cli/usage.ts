@@ -2,6 +2,10 @@
 export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   'db migrate': `db migrate
       Apply the pending database migrations; prints their names, or "up to date".`,
+  'db purge': `db purge
+      Remove expired rows now (flows, codes, links, send history, rate-limit keys, expired
+      sessions and tokens, old audit events) and print the count per table. The server
+      does the same every PURGE_INTERVAL_SECONDS, one replica at a time.`,
   'producers import': `producers import FILE.csv [--dry-run]
       Validate every row of the carrier's producer CSV, then insert or update all of them
       in one transaction. Any invalid row: each problem is printed as "line N: reason" and

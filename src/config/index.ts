@@ -51,6 +51,10 @@ export const configSchema = z.object({
   METRICS_PORT: int(1, 65535).optional(),
   /** Interface the metrics listener binds to. Default `127.0.0.1` (scrape through a sidecar or set `0.0.0.0` on a private network). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** How often the server removes expired rows (flows, codes, links, send history, sessions, tokens…), seconds; 0 turns the job off (use `db purge`). Default 3600. */
+  PURGE_INTERVAL_SECONDS: int(0, 7 * 86400, 'seconds').default(3600),
+  /** How long audit events are kept, days. Default 400. */
+  AUDIT_RETENTION_DAYS: int(1, 36500, 'days').default(400),
   /** Folder for the embedded database and generated development secrets. Default `./data`. */
   DATA_DIR: z.string().default('./data'),
   /** Comma-separated secrets that sign cookies (first signs, all verify). Required in production. */
