@@ -36,7 +36,8 @@ async function tokens(): Promise<{ access_token: string; refresh_token: string }
 
 const refresh = (rt: string) => request(idp.server).post('/token').set('authorization', basic()).type('form').send({ grant_type: 'refresh_token', refresh_token: rt });
 
-describe('Service Desk commands', () => {
+// Each test runs several CLI processes (a Node start and a database connection each): allow time on a busy machine.
+describe('Service Desk commands', { timeout: 240_000 }, () => {
   it('accounts show: status, lock, factors, devices, typing pattern and last sign-ins, with no secret', async () => {
     const t = await tokens();
     const agent = request.agent(idp.server);
