@@ -36,7 +36,10 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000 3001
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Readiness (/readyz: database, migrations, signing keys, proxy settings) decides "healthy"; an
+# orchestrator's liveness probe should use /healthz instead (no database call), so that a database
+# outage does not restart every replica. METRICS_PORT (off by default) serves /metrics on its own port.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 CMD ["node", "src/main.ts"]

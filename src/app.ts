@@ -1,7 +1,6 @@
 import path from 'node:path';
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 import { forgotPasswordRoutes } from './flows/forgot-password/index.ts';
@@ -18,6 +17,10 @@ import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/login/
 import { PROMPTS } from './oidc/policy.ts';
 import { createProvider, pageGlobals } from './oidc/provider.ts';
 import { csrf } from './security/csrf.ts';
+import { healthRoutes } from './observability/health.ts';
+import { errorPages } from './http/error-pages.ts';
+import { requestLogging } from './observability/http.ts';
+import { watchOidcEvents } from './observability/oidc-events.ts';
 import type { Services } from './services.ts';
 
 /** Escapes text for HTML. */
@@ -41,22 +44,10 @@ export async function createIdp(services: Services): Promise<Provider> {
 
   const provider = await createProvider(services);
   const globals = pageGlobals(services);
+  watchOidcEvents(provider, services);
 
-  provider.use(async (ctx: Context, next: Next) => {
-    ctx.state.pageGlobals = globals;
-    try {
-      await next();
-      if (ctx.status === 404 && !ctx.body) {
-        await render(ctx, 'idp/error', { title: 'Not found', error: null, description: null, message: 'http.not_found', portalUrl: config.PORTAL_URL }, 404);
-      }
-    } catch (err) {
-      const appError = err instanceof AppError ? err : undefined;
-      const status = appError?.status ?? (typeof (err as { status?: number }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500);
-      if (status >= 500) services.logger.error({ err, path: ctx.path }, 'request failed');
-      const code = appError?.code ?? (status === 413 ? 'form.too_long' : status < 500 ? 'http.bad_request' : 'http.server_error');
-      await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl: config.PORTAL_URL }, status);
-    }
-  });
+  provider.use(requestLogging({ logger: services.logger, metrics: services.metrics, trustProxy: config.TRUST_PROXY }));
+  provider.use(errorPages({ globals, portalUrl: config.PORTAL_URL, logger: services.logger }));
   // Issue 9 items 13 and 11: URLs from ISSUER only; plain http in production answered clearly.
   provider.use(pinToIssuer(config.ISSUER));
   const transport: TransportState = {};
@@ -82,17 +73,7 @@ export async function createIdp(services: Services): Promise<Provider> {
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });
-  router.get('/health', async (ctx) => {
-    await services.db.selectFrom('terms').select('version').limit(1).execute();
-    const problem = transportHealth(production, config.TRUST_PROXY, transport);
-    ctx.set('Cache-Control', 'no-store');
-    if (problem) {
-      ctx.status = 503;
-      ctx.body = { status: 'misconfigured', setting: 'TRUST_PROXY', problem };
-      return;
-    }
-    ctx.body = { status: 'ok' };
-  });
+  healthRoutes(router, services, () => transportHealth(production, config.TRUST_PROXY, transport));
   router.get('/', async (ctx) => {
     ctx.redirect(config.PORTAL_URL);
   });

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from './clock.ts';
 import type { Database } from './db/schema.ts';
+import { currentRequest } from './request-context.ts';
 
 /** Audit event types (stable names; the README lists them). */
 export type AuditType =
@@ -43,7 +44,14 @@ export type AuditType =
   | 'device.revoked'
   | 'keystroke.enrolled'
   | 'keystroke.updated'
-  | 'keystroke.reset';
+  | 'keystroke.reset'
+  // clients (oidc-provider events; src/observability/oidc-events.ts)
+  | 'client.auth_failed'
+  // the Service Desk's commands (src/operator/service-desk.ts); details name the operator
+  | 'operator.account_unlocked'
+  | 'operator.account_disabled'
+  | 'operator.account_enabled'
+  | 'operator.signed_out';
 
 /** Who and where an event came from. */
 export interface AuditContext {
@@ -53,9 +61,10 @@ export interface AuditContext {
 }
 
 /**
- * Appends one audit event (time from `clock`, account, client address, user agent, details).
- * Never throws to the caller's flow on write failure? No: it throws, so that a journey fails loudly
- * if the audit trail cannot be written.
+ * Appends one audit event (time from `clock`, account, client address, user agent, details, and the
+ * id of the request being served, if any) and counts it in the process's metrics.
+ * @throws the database error when the row cannot be written, so that a journey fails loudly rather
+ *   than going on without its audit trail.
  */
 export async function audit(
   db: Kysely<Database>,
@@ -65,6 +74,7 @@ export async function audit(
   ctx: AuditContext = {},
   details: Record<string, unknown> = {},
 ): Promise<void> {
+  const request = currentRequest();
   await db
     .insertInto('audit_events')
     .values({
@@ -75,6 +85,8 @@ export async function audit(
       ip: ctx.ip ?? null,
       user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 512) : null,
       details: JSON.stringify(details),
+      request_id: request?.requestId ?? null,
     })
     .execute();
+  request?.metrics?.observeAudit(type, details);
 }

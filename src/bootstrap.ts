@@ -1,7 +1,9 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
+import { isDatabaseUnavailable } from './db/availability.ts';
 import { openDatabase, type Db } from './db/database.ts';
+import { Metrics } from './observability/metrics.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createMailer, type Mailer } from './notify/mail.ts';
 import { createSmsSender, type SmsSender } from './notify/sms.ts';
@@ -16,15 +18,20 @@ import { buildFactorRegistry } from './mfa/registry.ts';
  * @returns the services and the database handle (close it on shutdown).
  * @throws Error when the database cannot be opened or a migration fails.
  */
-export async function buildServices(config: Config, overrides: { clock?: Clock; mailer?: Mailer; sms?: SmsSender } = {}): Promise<{ services: Services; database: Db }> {
-  const database = await openDatabase(config);
+export async function buildServices(config: Config, overrides: { clock?: Clock; mailer?: Mailer; sms?: SmsSender; logger?: Logger } = {}): Promise<{ services: Services; database: Db }> {
+  const logger = overrides.logger ?? createLogger(config);
+  const metrics = new Metrics();
+  const database = await openDatabase(config, {
+    onQueryError: (err) => metrics.dbQueryErrors.inc({ kind: isDatabaseUnavailable(err) ? 'unavailable' : 'other' }),
+    onWait: (message) => logger.warn(message),
+  });
+  if (database.poolStats) metrics.watchPool(database.poolStats);
   try {
     await migrateToLatest(database.db, config.DATABASE_SCHEMA);
   } catch (err) {
     await database.close();
     throw err;
   }
-  const logger = pino({ level: config.LOG_LEVEL, base: { service: 'producer-idp' } });
   const mailer = overrides.mailer ?? createMailer(config);
   const pending = new Set<Promise<void>>();
   const services: Services = {
@@ -37,6 +44,7 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     hasher: new PasswordHasher(argon2Params(config)),
     rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA, rateLimitKeySecret(config.COOKIE_KEYS[0]!)),
     logger,
+    metrics,
     branding: {
       organizationName: config.ORGANIZATION_NAME,
       productName: config.PRODUCT_NAME,
@@ -59,4 +67,24 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     },
   };
   return { services, database };
+}
+
+/**
+ * The process's JSON logger (pino) at LOG_LEVEL. Values that must never reach a log are censored
+ * wherever a caller passes them by accident (cookies, authorization headers, passwords, codes,
+ * tokens, client secrets): pino's `redact`.
+ */
+export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, destination?: pino.DestinationStream): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    base: { service: 'producer-idp' },
+    redact: {
+      paths: [
+        'req.headers.cookie', 'req.headers.authorization', 'headers.cookie', 'headers.authorization',
+        '*.password', '*.code', '*.token', '*.access_token', '*.refresh_token', '*.id_token', '*.client_secret',
+        'password', 'code', 'token', 'client_secret',
+      ],
+      censor: '[redacted]',
+    },
+  }, destination);
 }

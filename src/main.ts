@@ -2,7 +2,10 @@ import type { Server } from 'node:http';
 import { createIdp } from './app.ts';
 import { buildServices } from './bootstrap.ts';
 import { ConfigError, loadConfig } from './config/index.ts';
+import { DatabaseUnreachableError } from './db/availability.ts';
 import { EmbeddedDatabaseBusyError } from './db/embedded-lock.ts';
+import { startMetricsServer } from './observability/metrics-server.ts';
+import { schedulePurge } from './operator/purge.ts';
 import { findProducer } from './db/repositories/producers.ts';
 import { createPortalApp } from './portal/app.ts';
 import { parseProducerCsv } from './producers/csv-import.ts';
@@ -32,6 +35,12 @@ async function main(): Promise<void> {
       });
     });
   servers.push(await listen(provider, config.PORT, 'The identity provider', 'PORT'));
+  if (config.METRICS_PORT) {
+    servers.push(await startMetricsServer(services.metrics, config.METRICS_PORT, config.METRICS_HOST).catch((err: NodeJS.ErrnoException) => {
+      process.stderr.write(`The metrics listener cannot listen on ${config.METRICS_HOST}:${config.METRICS_PORT}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}. Set METRICS_PORT to another port.\n`);
+      process.exit(1);
+    }));
+  }
   if (config.PORTAL_ENABLED) {
     const portal = createPortalApp({
       portalUrl: config.PORTAL_URL,
@@ -54,6 +63,8 @@ async function main(): Promise<void> {
     `  Issuer (IdP):   ${config.ISSUER}   discovery: ${config.ISSUER}/.well-known/openid-configuration`,
   ];
   if (config.PORTAL_ENABLED) lines.push(`  Portal (RP):    ${config.PORTAL_URL}   <- open this to sign in or register`);
+  if (config.METRICS_PORT) lines.push(`  Metrics:        http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics   (Prometheus)`);
+  lines.push(`  Health:         ${config.ISSUER}/healthz (liveness)   ${config.ISSUER}/readyz (readiness)`);
   if (services.mailer.outbox) lines.push(`  Mail outbox:    ${config.ISSUER}/dev/outbox   (development: mail is kept here, not sent)`);
   lines.push(`  Database:       ${database.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`);
   if (config.SEED_DEMO) {
@@ -66,11 +77,16 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
+  const stopPurge = config.PURGE_INTERVAL_SECONDS > 0
+    ? schedulePurge({ db: services.db, now: () => services.clock.now(), intervalSeconds: config.PURGE_INTERVAL_SECONDS, auditRetentionDays: config.AUDIT_RETENTION_DAYS, logger: services.logger })
+    : () => {};
+
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     services.logger.info({ signal }, 'shutting down');
+    stopPurge();
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections?.(); })));
     await services.settle();
     await database.close();
@@ -81,6 +97,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  if (err instanceof DatabaseUnreachableError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(69); // EX_UNAVAILABLE
+  }
   if (err instanceof ConfigError || err instanceof EmbeddedDatabaseBusyError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(78);

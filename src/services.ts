@@ -6,6 +6,7 @@ import type { Database } from './db/schema.ts';
 import type { Branding, Mailer } from './notify/mail.ts';
 import type { SmsSender } from './notify/sms.ts';
 import type { FactorRegistry } from './mfa/factor.ts';
+import type { Metrics } from './observability/metrics.ts';
 import type { PasswordHasher } from './security/passwords.ts';
 import type { RateLimits } from './security/rate-limit.ts';
 
@@ -25,6 +26,8 @@ export interface Services {
   hasher: PasswordHasher;
   rateLimits: RateLimits;
   logger: Logger;
+  /** Prometheus metrics of this process (src/observability/metrics.ts). */
+  metrics: Metrics;
   branding: Branding;
   /** Runs a side effect (mail, SMS) after the response, logging instead of throwing. */
   later(what: string, fn: () => Promise<unknown>): void;

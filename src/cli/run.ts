@@ -1,10 +1,13 @@
 import { ConfigError } from '../config/index.ts';
 import { EmbeddedDatabaseBusyError } from '../db/embedded-lock.ts';
 import type { Command } from './command.ts';
+import { accountsDisable, accountsEnable, accountsSessions, accountsShow, accountsSignOut, accountsUnlock } from './commands/accounts.ts';
+import { auditList } from './commands/audit-list.ts';
 import { clientsAdd } from './commands/clients-add.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsRemove } from './commands/clients-remove.ts';
 import { dbMigrate } from './commands/db-migrate.ts';
+import { dbPurge } from './commands/db-purge.ts';
 import { keystrokeReset } from './commands/keystroke-reset.ts';
 import { devicesList } from './commands/devices-list.ts';
 import { devicesRevoke } from './commands/devices-revoke.ts';
@@ -17,6 +20,7 @@ import { commandUsage, USAGE } from './usage.ts';
 /** Every command, by its two command words. */
 const COMMANDS: Record<string, Command> = {
   'db migrate': dbMigrate,
+  'db purge': dbPurge,
   'producers import': producersImport,
   'clients add': clientsAdd,
   'clients list': clientsList,
@@ -25,6 +29,13 @@ const COMMANDS: Record<string, Command> = {
   'devices list': devicesList,
   'keystroke reset': keystrokeReset,
   'devices revoke': devicesRevoke,
+  'accounts show': accountsShow,
+  'accounts unlock': accountsUnlock,
+  'accounts disable': accountsDisable,
+  'accounts enable': accountsEnable,
+  'accounts sessions': accountsSessions,
+  'accounts sign-out': accountsSignOut,
+  'audit list': auditList,
 };
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);

@@ -2,6 +2,10 @@
 export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   'db migrate': `db migrate
       Apply the pending database migrations; prints their names, or "up to date".`,
+  'db purge': `db purge
+      Remove expired rows now (flows, codes, links, send history, rate-limit keys, expired
+      sessions and tokens, old audit events) and print the count per table. The server
+      does the same every PURGE_INTERVAL_SECONDS, one replica at a time.`,
   'producers import': `producers import FILE.csv [--dry-run]
       Validate every row of the carrier's producer CSV, then insert or update all of them
       in one transaction. Any invalid row: each problem is printed as "line N: reason" and
@@ -26,6 +30,22 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   'keystroke reset': `keystroke reset USERNAME
       Remove the account's typing pattern ("contact Service Desk" in the guide); the next
       sign-in asks the producer to type the sentence again.`,
+  'accounts show': `accounts show USERNAME
+      Print the account for the Service Desk as JSON: status, lock, email confirmation,
+      factors, remembered devices, typing pattern, last sign-ins (no secrets).`,
+  'accounts unlock': `accounts unlock USERNAME --operator NAME
+      Lift the account's lock and clear its failed attempts.`,
+  'accounts disable': `accounts disable USERNAME --reason TEXT --operator NAME
+      Disable the account: no sign-in, and every session, grant and token ends at once.`,
+  'accounts enable': `accounts enable USERNAME --operator NAME
+      Enable a disabled account again.`,
+  'accounts sessions': `accounts sessions USERNAME
+      Print the account's IdP sessions and refresh tokens as JSON (no token values).`,
+  'accounts sign-out': `accounts sign-out USERNAME --operator NAME
+      End every IdP session, grant and token of the account (it stays usable).`,
+  'audit list': `audit list [--username U] [--since ISO] [--type T] [--limit N] [--format json|table]
+      Print audit events, newest first (default 100); --type login. matches a family.
+      Changes made with the accounts commands name their --operator.`,
   help: `help
       Show this text.`,
 };

@@ -41,6 +41,20 @@ export const configSchema = z.object({
   DATABASE_URL: z.string().optional(),
   /** PostgreSQL schema holding the tables. Default `public` (tests use one schema per file). */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
+  /** Most connections the PostgreSQL pool opens, per process. Default 10. */
+  DATABASE_POOL_MAX: int(1, 200, 'connections').default(10),
+  /** How long a request waits for a PostgreSQL connection before it is answered 503, milliseconds. Default 5000. */
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 60000, 'milliseconds').default(5000),
+  /** How long start-up waits for an unreachable PostgreSQL (retrying), seconds. Default 60; 0 fails at once. */
+  DATABASE_STARTUP_WAIT_SECONDS: int(0, 3600, 'seconds').default(60),
+  /** Port of the Prometheus metrics listener (GET /metrics), never the public port. Unset: metrics are off. */
+  METRICS_PORT: int(1, 65535).optional(),
+  /** Interface the metrics listener binds to. Default `127.0.0.1` (scrape through a sidecar or set `0.0.0.0` on a private network). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** How often the server removes expired rows (flows, codes, links, send history, sessions, tokens…), seconds; 0 turns the job off (use `db purge`). Default 3600. */
+  PURGE_INTERVAL_SECONDS: int(0, 7 * 86400, 'seconds').default(3600),
+  /** How long audit events are kept, days. Default 400. */
+  AUDIT_RETENTION_DAYS: int(1, 36500, 'days').default(400),
   /** Folder for the embedded database and generated development secrets. Default `./data`. */
   DATA_DIR: z.string().default('./data'),
   /** Comma-separated secrets that sign cookies (first signs, all verify). Required in production. */

@@ -1,6 +1,7 @@
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, sql, type LogEvent } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
+import { DatabaseUnreachableError, isDatabaseUnavailable } from './availability.ts';
 import type { Database } from './schema.ts';
 
 /** A database handle: the Kysely instance and how to close it. */
@@ -8,7 +9,63 @@ export interface Db {
   db: Kysely<Database>;
   /** `postgres` (a server through `pg`) or `pglite` (embedded, single-process). */
   kind: 'postgres' | 'pglite';
+  /** Connections of the pool (PostgreSQL only), for the metrics gauge. */
+  poolStats?: () => { totalCount: number; idleCount: number; waitingCount: number };
   close(): Promise<void>;
+}
+
+/** Hooks of {@link openDatabase}. */
+export interface OpenOptions {
+  /** Called for every query that fails (metrics count them). */
+  onQueryError?: (err: unknown) => void;
+  /** Called before each retry while PostgreSQL is unreachable at start-up. */
+  onWait?: (message: string) => void;
+}
+
+type DbSettings = Pick<Config, 'DATABASE_URL' | 'DATABASE_SCHEMA' | 'DATA_DIR'> &
+  Partial<Pick<Config, 'DATABASE_POOL_MAX' | 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_STARTUP_WAIT_SECONDS'>>;
+
+/** `host:port` of a connection string (never its password), for messages. */
+function serverOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
+}
+
+/**
+ * Creates the schema on a throwaway connection, waiting while PostgreSQL is unreachable: retries
+ * with back-off (0.5 s doubling to 5 s) for at most DATABASE_STARTUP_WAIT_SECONDS.
+ * @throws DatabaseUnreachableError naming the server and the setting when the wait runs out;
+ *   any other error (wrong password, unknown database) at once.
+ */
+async function createSchemaWhenReachable(config: DbSettings, options: OpenOptions): Promise<void> {
+  const waitMs = (config.DATABASE_STARTUP_WAIT_SECONDS ?? 60) * 1000;
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1, delay = 500; ; attempt++, delay = Math.min(delay * 2, 5000)) {
+    const setup = new pg.Client({ connectionString: config.DATABASE_URL, connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS ?? 5000 });
+    setup.on('error', () => {});
+    try {
+      await setup.connect();
+      await setup.query(`CREATE SCHEMA IF NOT EXISTS "${config.DATABASE_SCHEMA}"`);
+      return;
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      const reason = (err as { code?: string; message?: string }).code ?? (err as Error).message;
+      if (Date.now() + delay > deadline) {
+        throw new DatabaseUnreachableError(
+          `PostgreSQL at ${serverOf(config.DATABASE_URL!)} did not answer within ${Math.round(waitMs / 1000)} seconds (${reason}). ` +
+            'Check DATABASE_URL and that the server is running; DATABASE_STARTUP_WAIT_SECONDS sets how long start-up waits.',
+        );
+      }
+      options.onWait?.(`waiting for PostgreSQL at ${serverOf(config.DATABASE_URL!)} (attempt ${attempt}: ${reason}); retrying in ${delay / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    } finally {
+      await setup.end().catch(() => {});
+    }
+  }
 }
 
 // int8 (count(*), bigint) as number: our counts stay far below 2^53.
@@ -17,28 +74,36 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 /**
  * Opens the database named by configuration: PostgreSQL through `pg` when `DATABASE_URL` is set,
  * otherwise embedded PGlite kept in `DATA_DIR/pglite` (refusing when another process holds it).
- * The schema `DATABASE_SCHEMA` is created when missing and becomes the search_path.
+ * The schema `DATABASE_SCHEMA` is created when missing and becomes the search_path. Start-up waits
+ * for an unreachable PostgreSQL (see {@link createSchemaWhenReachable}).
  * @throws Error when the embedded database is held by another running process (see {@link lockEmbedded}).
+ * @throws DatabaseUnreachableError when PostgreSQL stays unreachable for DATABASE_STARTUP_WAIT_SECONDS.
  */
-export async function openDatabase(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_SCHEMA' | 'DATA_DIR'>): Promise<Db> {
+export async function openDatabase(config: DbSettings, options: OpenOptions = {}): Promise<Db> {
   const schema = config.DATABASE_SCHEMA;
+  const log = options.onQueryError ? (event: LogEvent) => { if (event.level === 'error') options.onQueryError!(event.error); } : undefined;
   if (config.DATABASE_URL) {
     // Create the schema first on a throwaway connection, then pin search_path on every pooled one.
-    const setup = new pg.Client({ connectionString: config.DATABASE_URL });
-    await setup.connect();
-    try {
-      await setup.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    } finally {
-      await setup.end();
-    }
+    await createSchemaWhenReachable(config, options);
     const pool = new pg.Pool({
       connectionString: config.DATABASE_URL,
-      max: 10,
+      max: config.DATABASE_POOL_MAX ?? 10,
+      // While the server is down a request fails after this wait (503) instead of hanging; the pool
+      // opens new connections by itself once the server is back.
+      connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS ?? 5000,
       options: `-c search_path="${schema}" -c timezone=UTC`,
     });
     pool.on('error', () => {}); // idle client errors surface on the next query instead
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    // A connection cut while checked out (server shutdown, 57P01) emits 'error' on its client; the
+    // query in flight fails with it (503), so the event itself must not crash the process.
+    pool.on('connect', (client) => client.on('error', () => {}));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+    return {
+      db,
+      kind: 'postgres',
+      poolStats: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount }),
+      close: () => db.destroy(),
+    };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { lockEmbedded } = await import('./embedded-lock.ts');
@@ -46,7 +111,7 @@ export async function openDatabase(config: Pick<Config, 'DATABASE_URL' | 'DATABA
   try {
     const pglite = await PGlite.create(`${config.DATA_DIR}/pglite`);
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"; SET timezone TO 'UTC';`);
-    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+    const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }), log });
     return {
       db,
       kind: 'pglite',

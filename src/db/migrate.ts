@@ -40,3 +40,17 @@ function isCatalogRace(error: unknown, schema: string): boolean {
   if (e.code === '40P01' || /cache lookup failed/.test(e.message ?? '')) return true;
   return e.code === '3F000' && !(e.message ?? '').includes(`"${schema}"`);
 }
+
+/**
+ * Names of the migrations in `migrations/` that the database has not applied (readiness: a replica
+ * that runs older code than the database, or a database not migrated yet).
+ */
+export async function pendingMigrations(db: Kysely<any>, schema = 'public'): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    migrationTableSchema: schema,
+    provider: new FileMigrationProvider({ fs, path, migrationFolder }),
+  });
+  const all = await migrator.getMigrations();
+  return all.filter((m) => !m.executedAt).map((m) => m.name);
+}

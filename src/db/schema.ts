@@ -87,6 +87,8 @@ export interface AuditEventsTable {
   ip: string | null;
   user_agent: string | null;
   details: Json;
+  /** The request's id (X-Request-Id), null outside a request (CLI). */
+  request_id: string | null;
 }
 
 export interface Database {

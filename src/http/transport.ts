@@ -28,6 +28,9 @@ export function pinToIssuer(issuer: string) {
   };
 }
 
+/** Health and readiness probes: answered whatever the transport (they report it). */
+const HEALTH_PATHS = new Set(['/health', '/healthz', '/readyz']);
+
 /** What the IdP saw of the last request that was not a health check (production transport check). */
 export interface TransportState {
   /** Last request over plain http while cookies are Secure (ms since epoch), with what it carried. */
@@ -58,7 +61,7 @@ export function insecureTransportProblem(trustProxy: boolean, forwardedProto: st
 export function insecureTransportGuard(opts: { enabled: boolean; trustProxy: boolean; state: TransportState; logger: () => Logger; portalUrl: string }) {
   let lastLogAt = 0;
   return async (ctx: Context, next: Next) => {
-    if (ctx.path === '/health') return next();
+    if (HEALTH_PATHS.has(ctx.path)) return next();
     if (ctx.secure || !opts.enabled) {
       if (ctx.secure) opts.state.lastSecureAt = Date.now();
       return next();

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { isTemporarilyUnavailable } from '../db/availability.ts';
 import { AppError } from '../http/errors.ts';
 import { render } from '../http/render.ts';
 import { originsOf } from '../http/security-headers.ts';
@@ -33,7 +34,9 @@ class InteractionHost implements StepHost<InteractionContext, InteractionState> 
     let details: InteractionDetails;
     try {
       details = await this.#provider.interactionDetails(ctx.req, ctx.res);
-    } catch {
+    } catch (err) {
+      // A database outage is not an expired sign-in: the error middleware answers 503.
+      if (isTemporarilyUnavailable(err)) throw err;
       throw new AppError('interaction.expired', 400);
     }
     if (details.uid !== ctx.params.uid) throw new AppError('interaction.expired', 400);

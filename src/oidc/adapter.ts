@@ -1,7 +1,29 @@
 import type { Kysely } from 'kysely';
 import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { Database } from '../db/schema.ts';
+
+/**
+ * Turns a database outage into the OAuth error `temporarily_unavailable` (RFC 6749 §4.1.2.1) with
+ * HTTP status 503, so oidc-provider answers clients in the protocol's own format (or redirects it
+ * to the relying party) instead of `server_error`. Other errors pass unchanged.
+ */
+export function asTemporarilyUnavailable(err: unknown): unknown {
+  if (!isDatabaseUnavailable(err)) return err;
+  const out = new errors.TemporarilyUnavailable('the service is temporarily unavailable, try again later', { cause: err as Error });
+  Object.assign(out, { status: 503, statusCode: 503 });
+  return out;
+}
+
+/** Runs `op`, rethrowing a database outage as {@link asTemporarilyUnavailable}. */
+export async function guardOutage<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw asTemporarilyUnavailable(err);
+  }
+}
 
 /** Models whose rows are looked up by grant id when a grant is revoked. */
 const GRANTABLE = new Set([
@@ -25,7 +47,11 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
       this.model = model;
     }
 
-    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      return guardOutage(() => this.#upsert(id, payload, expiresIn));
+    }
+
+    async #upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const json = JSON.stringify(payload);
       // PostgreSQL text and jsonb cannot hold U+0000: a request parameter carrying one is refused
       // as invalid_request (400) instead of failing the INSERT (500).
@@ -70,18 +96,22 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
     }
 
     find(id: string): Promise<AdapterPayload | undefined> {
-      return this.#findBy('id', id);
+      return guardOutage(() => this.#findBy('id', id));
     }
 
     findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      return this.#findBy('uid', uid);
+      return guardOutage(() => this.#findBy('uid', uid));
     }
 
     findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      return this.#findBy('user_code', userCode);
+      return guardOutage(() => this.#findBy('user_code', userCode));
     }
 
-    async consume(id: string): Promise<void> {
+    consume(id: string): Promise<void> {
+      return guardOutage(() => this.#consume(id));
+    }
+
+    async #consume(id: string): Promise<void> {
       if (id.includes('\u0000')) throw new errors.InvalidGrant(`${this.model} not found`);
       const res = await db
         .updateTable('oidc_payloads')
@@ -97,11 +127,11 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
 
     async destroy(id: string): Promise<void> {
       if (id.includes('\u0000')) return;
-      await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', id).execute();
+      await guardOutage(() => db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', id).execute());
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('grant_id', '=', grantId).execute();
+      await guardOutage(() => db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('grant_id', '=', grantId).execute());
     }
   };
 }

@@ -1,14 +1,38 @@
 import type { Context } from 'koa';
 import Provider, { errors } from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { answerUnavailable } from '../http/error-pages.ts';
 import { render } from '../http/render.ts';
 import { formatDuration } from '../i18n/messages.ts';
 import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
-import { createAdapterClass } from './adapter.ts';
+import { createAdapterClass, guardOutage } from './adapter.ts';
 import { loadSigningKeys } from './keys.ts';
 import { buildPolicy } from './policy.ts';
+
+/** findAccount with a database outage answered as `temporarily_unavailable` (see guardOutage). */
+function guardedFindAccount(find: NonNullable<Configuration['findAccount']>): NonNullable<Configuration['findAccount']> {
+  return (ctx, sub, token) => guardOutage(async () => find(ctx, sub, token));
+}
+
+/**
+ * oidc-provider's `renderError` (errors at its endpoints shown to a browser): our error page with
+ * the OAuth error code; a database outage (`temporarily_unavailable`) as the 503 "temporarily
+ * unavailable" page with Retry-After (src/http/error-pages.ts).
+ */
+function errorPageRenderer(services: Services): NonNullable<Configuration['renderError']> {
+  const { config } = services;
+  return async (ctx, out) => {
+    const c = ctx as unknown as Context;
+    c.state.pageGlobals ??= pageGlobals(services);
+    if (out.error === 'temporarily_unavailable') {
+      await answerUnavailable(c, config.PORTAL_URL);
+      return;
+    }
+    await render(c, 'idp/error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null, portalUrl: config.PORTAL_URL }, c.status >= 400 ? c.status : 400);
+  };
+}
 
 /** True when the client was registered as first-party (`first_party: true` metadata). */
 export function isFirstParty(client: { metadata(): Record<string, unknown> } | undefined): boolean {
@@ -26,7 +50,7 @@ export async function buildConfiguration(services: Services): Promise<Configurat
   const keys = await loadSigningKeys(services.db);
   return {
     adapter: createAdapterClass(services.db),
-    findAccount: createFindAccount(services),
+    findAccount: guardedFindAccount(createFindAccount(services)),
     jwks: { keys: keys as never },
     // acr/amr/auth_time (OIDC Core §2) ride on the openid scope so every ID token says how the
     // producer authenticated (RFC 8176 amr values); see CLAIMS_BY_SCOPE.
@@ -93,11 +117,7 @@ export async function buildConfiguration(services: Services): Promise<Configurat
         },
       },
     },
-    async renderError(ctx, out) {
-      const c = ctx as unknown as Context;
-      c.state.pageGlobals ??= pageGlobals(services);
-      await render(c, 'idp/error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null, portalUrl: config.PORTAL_URL }, c.status >= 400 ? c.status : 400);
-    },
+    renderError: errorPageRenderer(services),
   };
 }
 

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
 import { createIdp } from '../../src/app.ts';
 import { buildServices } from '../../src/bootstrap.ts';
 import { ManualClock } from '../../src/clock.ts';
@@ -32,7 +33,7 @@ export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgre
  * by `stop()`. Config values can be overridden (e.g. `{ PORTAL_URL }`). Fast argon2 parameters are
  * NOT used: tests run the production defaults.
  */
-export async function startIdp(overrides: Record<string, unknown> = {}): Promise<TestIdp> {
+export async function startIdp(overrides: Record<string, unknown> = {}, options: { logger?: Logger } = {}): Promise<TestIdp> {
   const smtp = await new SmtpReceiver().start();
   const schema = `t_${randomBytes(6).toString('hex')}`;
   // Bind first to learn the port, so the issuer (and every link) is the real address.
@@ -58,7 +59,7 @@ export async function startIdp(overrides: Record<string, unknown> = {}): Promise
   });
   const clock = new ManualClock(new Date());
   let database: Db;
-  const built = await buildServices(config, { clock });
+  const built = await buildServices(config, { clock, logger: options.logger });
   database = built.database;
   const services = built.services;
   const provider = await createIdp(services);

@@ -1,5 +1,5 @@
 import { upsertProducers } from '../../db/repositories/producers.ts';
-import { endProducerSessions } from '../../oidc/revocation.ts';
+import { endProducerSessions } from '../../db/repositories/oidc-sessions.ts';
 import { formatImportError, parseProducerCsv } from '../../producers/csv-import.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError, EXIT } from '../errors.ts';

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { ProducerRecord } from '../../producers/records.ts';
 import { toRecord } from './producers.ts';
 import type { Database } from '../schema.ts';
-import { endAccountSessions } from '../../oidc/revocation.ts';
+import { endAccountSessions } from './oidc-sessions.ts';
 
 /** A producer's login, joined with the producer record it belongs to. */
 export interface Account {

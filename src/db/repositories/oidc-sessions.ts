@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.ts';
+import type { Database } from '../schema.ts';
 
 /**
  * Ends every session, grant and token of the given accounts in oidc-provider's store (table

@@ -1,0 +1,92 @@
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/schema.ts';
+
+const DAY_MS = 86_400_000;
+
+/** How long send history is kept after a send: longer than the hourly limit's window. */
+export const SEND_HISTORY_KEEP_MS = 2 * DAY_MS;
+/** How long revoked or expired remembered devices stay visible to the Service Desk. */
+export const DEVICE_HISTORY_KEEP_MS = 30 * DAY_MS;
+/** How long presented typing samples are kept for the replay defence (at most 60 per account anyway). */
+export const KEYSTROKE_PRESENTED_KEEP_MS = 90 * DAY_MS;
+
+/** One clean-up rule: the table and the DELETE that removes what has expired at `now`. */
+interface PurgeRule {
+  table: string;
+  purge(db: Kysely<Database>, now: Date, auditRetentionDays: number): Promise<bigint | number>;
+}
+
+const deleted = (r: { numDeletedRows: bigint }) => r.numDeletedRows;
+
+/**
+ * What expires, table by table. A row is removed only when nothing can use it any more: its own
+ * expiry has passed (flows, codes, links, oidc-provider's sessions/grants/tokens, rate-limit keys),
+ * the window that reads it has passed (send history: the hourly limit), or its retention has
+ * (audit events: AUDIT_RETENTION_DAYS).
+ */
+const RULES: PurgeRule[] = [
+  { table: 'flows', purge: async (db, now) => deleted(await db.deleteFrom('flows').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  { table: 'one_time_codes', purge: async (db, now) => deleted(await db.deleteFrom('one_time_codes').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  { table: 'single_use_links', purge: async (db, now) => deleted(await db.deleteFrom('single_use_links').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  { table: 'message_sends', purge: async (db, now) => deleted(await db.deleteFrom('message_sends').where('sent_at', '<', new Date(now.getTime() - SEND_HISTORY_KEEP_MS)).executeTakeFirstOrThrow()) },
+  // rate-limiter-flexible's table: `expire` is epoch milliseconds (null: never).
+  { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
+  { table: 'oidc_payloads', purge: async (db, now) => deleted(await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  {
+    table: 'trusted_devices',
+    purge: async (db, now) => {
+      const before = new Date(now.getTime() - DEVICE_HISTORY_KEEP_MS);
+      return deleted(await db.deleteFrom('trusted_devices').where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)])).executeTakeFirstOrThrow());
+    },
+  },
+  { table: 'keystroke_presented', purge: async (db, now) => deleted(await db.deleteFrom('keystroke_presented').where('at', '<', new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)).executeTakeFirstOrThrow()) },
+  { table: 'audit_events', purge: async (db, now, days) => deleted(await db.deleteFrom('audit_events').where('at', '<', new Date(now.getTime() - days * DAY_MS)).executeTakeFirstOrThrow()) },
+];
+
+/** The advisory-lock key of the purge job (any constant shared by every replica). */
+const PURGE_LOCK_KEY = 7_401_221_901;
+
+/**
+ * Removes expired rows from every table ({@link RULES}), holding a PostgreSQL advisory lock so
+ * that only one replica (or `db purge`) purges at a time; another holder makes it return null.
+ * @param now the time against which expiry is judged
+ * @param auditRetentionDays audit events older than this many days go (AUDIT_RETENTION_DAYS)
+ * @returns rows removed per table, or null when another process holds the lock.
+ */
+export async function purgeExpired(db: Kysely<Database>, now: Date, auditRetentionDays: number): Promise<Record<string, number> | null> {
+  return db.connection().execute(async (conn) => {
+    const got = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${PURGE_LOCK_KEY}) as locked`.execute(conn);
+    if (!got.rows[0]?.locked) return null;
+    try {
+      const counts: Record<string, number> = {};
+      for (const rule of RULES) counts[rule.table] = Number(await rule.purge(conn, now, auditRetentionDays));
+      return counts;
+    } finally {
+      await sql`select pg_advisory_unlock(${PURGE_LOCK_KEY})`.execute(conn);
+    }
+  });
+}
+
+/**
+ * Runs {@link purgeExpired} every `intervalSeconds` in the server (first run after one interval),
+ * logging the counts; errors are logged, never thrown. Returns a function that stops the job.
+ */
+export function schedulePurge(options: { db: Kysely<Database>; now: () => Date; intervalSeconds: number; auditRetentionDays: number; logger: Logger }): () => void {
+  const { db, now, intervalSeconds, auditRetentionDays, logger } = options;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    purgeExpired(db, now(), auditRetentionDays)
+      .then((counts) => {
+        if (counts) logger.info({ purged: counts }, 'purge');
+      })
+      .catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,83 @@
+import pg from 'pg';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purgeExpired } from '../../src/operator/purge.ts';
+import { beginSignIn, createAccount, submitLogin } from '../helpers/accounts.ts';
+import { cliHarness } from '../helpers/cli.ts';
+import { startIdp, TEST_DATABASE_URL, type TestIdp } from '../helpers/idp.ts';
+
+/** Clean-up of expired rows (issue 11 item 5): the job, its lock, and `db purge`. */
+let idp: TestIdp;
+const { cli: run } = cliHarness('purge');
+const DAY = 86_400_000;
+
+beforeAll(async () => {
+  idp = await startIdp();
+  await createAccount(idp, { producerNumber: '000104201', username: 'PurgeAvery1' });
+});
+afterAll(async () => {
+  await idp?.stop();
+});
+
+const count = async (table: 'flows' | 'oidc_payloads' | 'audit_events' | 'one_time_codes') =>
+  Number((await idp.services.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+
+describe('purge of expired rows', () => {
+  it('removes only what has expired, and audit events past AUDIT_RETENTION_DAYS', async () => {
+    // Rows a sign-in leaves: an interaction, a one-time code, a rate-limit key; a registration flow.
+    const agent = request.agent(idp.server);
+    const { uid } = await beginSignIn(idp, agent);
+    await submitLogin(agent, uid, 'PurgeAvery1', 'Wrong-password-1!');
+    const terms = await agent.get('/register');
+    const version = /name="version" value="([^"]+)"/.exec(terms.text)![1];
+    await agent.post('/register/terms').type('form').send({ _csrf: /name="_csrf" value="([^"]+)"/.exec(terms.text)![1], decision: 'accept', version });
+    const now = new Date();
+    await idp.services.db.insertInto('audit_events').values([
+      { at: new Date(now.getTime() - 401 * DAY), type: 'login.success', account_id: null, client_id: null, ip: null, user_agent: null, details: '{}', request_id: null },
+      { at: new Date(now.getTime() - 399 * DAY), type: 'login.success', account_id: null, client_id: null, ip: null, user_agent: null, details: '{}', request_id: null },
+    ]).execute();
+    const flows = await count('flows');
+    const payloads = await count('oidc_payloads');
+    const audits = await count('audit_events');
+    expect(flows).toBeGreaterThan(0);
+
+    // Now: nothing that is still valid goes; the 401-day-old audit event does.
+    const first = await purgeExpired(idp.services.db, now, 400);
+    expect(first).not.toBeNull();
+    expect(first!.flows).toBe(0);
+    expect(first!.audit_events).toBe(1);
+    expect(await count('flows')).toBe(flows);
+    expect(await count('oidc_payloads')).toBe(payloads);
+    expect(await count('audit_events')).toBe(audits - 1);
+
+    // A month later: the flow, the interaction, the code and the rate-limit keys have expired.
+    const later = await purgeExpired(idp.services.db, new Date(now.getTime() + 30 * DAY), 400);
+    expect(later!.flows).toBe(flows);
+    expect(later!.oidc_payloads).toBeGreaterThan(0);
+    expect(later!.rate_limits).toBeGreaterThan(0);
+    expect(later!.audit_events).toBe(1); // the 399-day-old one is now past 400 days
+    expect(await count('flows')).toBe(0);
+    const clients = await idp.services.db.selectFrom('oidc_payloads').select('id').where('model', '=', 'Client').execute();
+    expect(clients.length).toBeGreaterThan(0); // registrations never expire
+  });
+
+  it('runs on one replica at a time (advisory lock), and `db purge` prints the counts or says a purge is running', async () => {
+    const ok = await run(['db', 'purge'], { DATABASE_SCHEMA: idp.config.DATABASE_SCHEMA });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^flows:\s+\d+$/m);
+    expect(ok.stdout).toMatch(/^audit_events:\s+\d+$/m);
+    expect(ok.stdout).toMatch(/^total:\s+\d+$/m);
+    const holder = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock(7401221901)');
+      expect(await purgeExpired(idp.services.db, new Date(), 400)).toBeNull();
+      const busy = await run(['db', 'purge'], { DATABASE_SCHEMA: idp.config.DATABASE_SCHEMA });
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain('another purge is running');
+    } finally {
+      await holder.end();
+    }
+    expect(await purgeExpired(idp.services.db, new Date(), 400)).not.toBeNull();
+  });
+});
