@@ -12,6 +12,15 @@ import { parseProducerCsv } from './producers/csv-import.ts';
 import { DEMO_PRODUCERS_CSV, seed } from './seed.ts';
 import { readFileSync } from 'node:fs';
 
+/** The Resources page's entries when PORTAL_RESOURCES is unset (fictitious, for development). */
+const DEVELOPMENT_RESOURCES = [
+  { title: 'Producer portal user guide', url: 'https://example.com/producer-guide.pdf', description: 'Registration, sign-in, Verify your Account and account recovery, step by step.', group: 'Getting started' },
+  { title: 'Frequently asked questions', url: 'https://example.com/producer-faq', description: 'Answers to the questions producers ask the Help Desk most.', group: 'Getting started' },
+  { title: 'Plan brochures and rates', url: 'https://example.com/plans', description: 'ACA Medical, ACA Dental, MAPD, PDP, DSNP and Med Supp materials by state.', group: 'Selling' },
+  { title: 'Enrollment forms', url: 'https://example.com/forms', description: 'Paper applications and change forms.', group: 'Selling' },
+  { title: 'Commission schedules', url: 'https://example.com/commissions', description: 'Current schedules and payment calendar.', group: 'Compensation' },
+];
+
 /**
  * Process entry (`npm start`): load configuration, open and migrate the database, seed, start the
  * IdP on PORT and (unless PORTAL_ENABLED=false) the portal on PORTAL_PORT; drain on SIGTERM/SIGINT.
@@ -53,6 +62,9 @@ async function main(): Promise<void> {
       organizationName: config.ORGANIZATION_NAME,
       allowInsecureRequests: config.ISSUER.startsWith('http:'),
       logger: services.logger,
+      homeLinks: config.PORTAL_HOME_LINKS ?? [],
+      resources: config.PORTAL_RESOURCES ?? DEVELOPMENT_RESOURCES,
+      issueReports: { to: config.REPORT_ISSUE_EMAIL ?? config.SUPPORT_EMAIL, send: (mail) => services.mailer.send(mail) },
     });
     servers.push(await listen(portal, config.PORTAL_PORT, 'The portal', 'PORTAL_PORT'));
   }

@@ -16,6 +16,17 @@ const int = (min: number, max: number, unit = '') => {
   return z.coerce.number({ error: range }).int({ error: range }).min(min, { error: range }).max(max, { error: range });
 };
 const DAY = 86400;
+/** A JSON array setting (string in the environment) whose items follow `item`. */
+const jsonList = <T extends z.ZodType>(item: T) =>
+  z.union([z.string(), z.array(z.unknown())]).transform((v, ctx) => {
+    if (Array.isArray(v)) return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array' });
+      return z.NEVER;
+    }
+  }).pipe(z.array(item).max(50));
 const list = z
   .union([z.array(z.string()), z.string()])
   .transform((v) => (Array.isArray(v) ? v : v.split(',').map((s) => s.trim()).filter(Boolean)));
@@ -75,6 +86,16 @@ export const configSchema = z.object({
   PORTAL_PORT: int(0, 65535).default(3001),
   /** Portal public URL; the default relying party that pages outside a sign-in lead back to. Default `http://localhost:<PORTAL_PORT>`. */
   PORTAL_URL: z.url().default('http://localhost:3001'),
+  /**
+   * Downstream applications on the portal's Home (guide slide 18), as JSON: `[{"label","url","description","newTab"}]`.
+   * A label equal to a navigation entry ("Quote & Enroll", "Commissions & Reporting") also takes over that entry.
+   * Default: the example application's Quote & Enroll and Commissions & Reporting pages.
+   */
+  PORTAL_HOME_LINKS: jsonList(z.object({ label: z.string().min(1).max(60), url: z.url(), description: z.string().max(300).default(''), newTab: z.boolean().default(false) })).optional(),
+  /** The portal's Resources page, as JSON: `[{"title","url","description","group"}]`. Default: a short development list. */
+  PORTAL_RESOURCES: jsonList(z.object({ title: z.string().min(1).max(100), url: z.url(), description: z.string().max(300).default(''), group: z.string().min(1).max(60).default('Resources') })).optional(),
+  /** Where the portal's "Report an Issue" form mails reports (guide slide 19). Default SUPPORT_EMAIL. */
+  REPORT_ISSUE_EMAIL: z.email().optional(),
   /** Start the portal in the same process (`npm start`). Default true. */
   PORTAL_ENABLED: bool.default(true),
   /** client_id of the portal at the IdP. */

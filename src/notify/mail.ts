@@ -9,7 +9,10 @@ export interface MailMessage {
   to: string;
   subject: string;
   text: string;
-  html: string;
+  /** HTML alternative; omitted for plain-text mail (e.g. issue reports). */
+  html?: string;
+  /** Files attached (e.g. an issue report's screenshot). */
+  attachments?: { filename: string; content: Buffer; contentType: string }[];
 }
 
 /** A message kept by the development outbox. */
@@ -35,7 +38,7 @@ export function createMailer(config: Pick<Config, 'SMTP_URL' | 'MAIL_FROM'>): Ma
     const transport = nodemailer.createTransport(config.SMTP_URL);
     return {
       async send(m) {
-        await transport.sendMail({ from: config.MAIL_FROM, to: m.to, subject: m.subject, text: m.text, html: m.html });
+        await transport.sendMail({ from: config.MAIL_FROM, to: m.to, subject: m.subject, text: m.text, html: m.html, attachments: m.attachments });
       },
     };
   }

@@ -14,8 +14,10 @@
  *   POST /logout                 CSRF-checked; ends the portal session, 303 to the IdP end_session_endpoint
  *   GET  /                       Home: navigation + My Information panel (signed-in)
  *   GET  /my-information         My Information panel (signed-in)
- *   GET  /my-hierarchy, /my-delegates, /quote-enroll, /commissions-reporting, /resources
- *                                placeholder pages, 200 (signed-in)
+ *   GET  /quote-enroll, /commissions-reporting   the downstream application's link (signed-in)
+ *   GET  /resources              the configured resources, by group (signed-in)
+ *   GET|POST /report-issue       "How to report an Issue" (slide 19): form, mailed with its screenshot (signed-in)
+ *   GET  /my-hierarchy, /my-delegates   placeholder pages, 200 (signed-in)
  * Any other request without a signed-in session starts sign-in (302 to the IdP).
  */
 import { readFile } from 'node:fs/promises';
@@ -27,9 +29,12 @@ import { Router } from '@koa/router';
 import { IdpUnavailableError, RelyingParty } from './relying-party.ts';
 import { addPendingSignIn, SessionStore, takePendingSignIn } from './session.ts';
 import type { Session, SignedInUser } from './session.ts';
+import { displayName } from './views.ts';
 import { constantTimeEqual, readUrlEncodedForm, safeReturnTo, securityHeaders } from './security.ts';
-import { baseModel, myInformation, renderView } from './views.ts';
-import type { Branding } from './views.ts';
+import { baseModel, groupResources, myInformation, renderView } from './views.ts';
+import type { Branding, HomeLink, ResourceLink } from './views.ts';
+import { BadFormError, checkReport, echoValues, PRODUCT_TYPES, readMultipart, referenceNumber, reportMail, STATES, type Attachment, type FieldErrors } from './issue-report.ts';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { pm } from './messages.ts';
 import type { PortalMessageCode } from './messages.ts';
 
@@ -72,6 +77,20 @@ export interface PortalOptions {
   now?: () => number;
   /** Where to log sign-in failures and unexpected errors. Default: console. */
   logger?: PortalLogger;
+  /** Downstream applications shown on Home (guide slide 18: Quote & Enroll, Commissions & Reporting). Default none. */
+  homeLinks?: HomeLink[];
+  /** The Resources page's entries. Default none. */
+  resources?: ResourceLink[];
+  /**
+   * Report an Issue (guide slide 19): where reports are mailed and how. Without it the page shows
+   * the guide's text and the support address only.
+   */
+  issueReports?: {
+    to: string;
+    send(mail: { to: string; subject: string; text: string; attachments: Attachment[] }): Promise<void>;
+    /** Reports one signed-in person may send per hour. Default 5. */
+    perHour?: number;
+  };
 }
 
 const consoleLogger: PortalLogger = {
@@ -82,10 +101,13 @@ const consoleLogger: PortalLogger = {
 /** Placeholder sections (guide slide 18) that are not built yet: path → title. */
 const NOT_BUILT: ReadonlyArray<readonly [string, string]> = [
   ['/my-hierarchy', 'My Hierarchy'],
-  ['/my-delegates', 'My Delegates'],
+  ['/my-delegates', 'View/Add My Delegates'],
+];
+
+/** Navigation entries that lead to a downstream application (a Home link of the same label). */
+const APP_PAGES: ReadonlyArray<readonly [string, string]> = [
   ['/quote-enroll', 'Quote & Enroll'],
   ['/commissions-reporting', 'Commissions & Reporting'],
-  ['/resources', 'Resources'],
 ];
 
 const STYLESHEET_PATH = fileURLToPath(new URL('../../public/css/portal.css', import.meta.url));
@@ -401,9 +423,81 @@ export function createPortalApp(opts: PortalOptions): Koa {
 
   const privateRoutes = new Router();
 
+  const homeLinks = opts.homeLinks ?? [];
   privateRoutes.get('/', async (ctx) => {
     const user = sessionOf(ctx)!.data.user!;
-    await renderPage(ctx, 'home', 'Home', { info: myInformation(user) });
+    await renderPage(ctx, 'home', 'Home', { info: myInformation(user), homeLinks });
+  });
+
+  for (const [path, title] of APP_PAGES) {
+    privateRoutes.get(path, async (ctx) => {
+      await renderPage(ctx, 'app-link', title, { link: homeLinks.find((l) => l.label === title) ?? null });
+    });
+  }
+
+  const resourceGroups = groupResources(opts.resources ?? []);
+  privateRoutes.get('/resources', async (ctx) => {
+    await renderPage(ctx, 'resources', 'Resources', { groups: resourceGroups });
+  });
+
+  // ---- Report an Issue (guide slide 19) ----------------------------------------------------------
+
+  const reports = opts.issueReports;
+  const reportLimiter = new RateLimiterMemory({ points: reports?.perHour ?? 5, duration: 3600 });
+  const agentOf = (user: SignedInUser) => {
+    const producerId = typeof user.claims.producer_number === 'string' ? user.claims.producer_number : user.sub;
+    return { name: displayName(user), producerId, email: typeof user.claims.email === 'string' ? user.claims.email : undefined };
+  };
+  const localNow = () => new Date(store.now()).toISOString().slice(0, 16);
+  async function reportForm(ctx: Context, status: number, values: Record<string, string>, errors: FieldErrors, formError: string | null): Promise<void> {
+    const user = sessionOf(ctx)!.data.user!;
+    const agent = agentOf(user);
+    const messages = Object.fromEntries(Object.entries(errors).map(([k, v]) => [k, pm(v as PortalMessageCode)]));
+    await renderPage(ctx, 'report-issue', 'Report an Issue', {
+      values, errors: messages, formError, agent: `${agent.name} / ${agent.producerId}`,
+      productTypes: PRODUCT_TYPES, states: STATES, supportEmail: reports?.to ?? null,
+    });
+    ctx.status = status;
+  }
+
+  privateRoutes.get('/report-issue', async (ctx) => {
+    await reportForm(ctx, 200, { ...echoValues({}), observedAt: localNow() }, {}, null);
+  });
+
+  privateRoutes.post('/report-issue', async (ctx) => {
+    const session = sessionOf(ctx)!;
+    const user = session.data.user!;
+    let form;
+    try {
+      form = await readMultipart(ctx.req);
+    } catch (err) {
+      if (!(err instanceof BadFormError)) throw err;
+      return reportForm(ctx, 400, { ...echoValues({}), observedAt: localNow() }, {}, pm('report.form_error'));
+    }
+    if (!constantTimeEqual(form.fields._csrf, session.data.csrfToken)) {
+      return renderMessage(ctx, { status: 403, title: 'portal.csrf.title', message: 'portal.csrf.message', tone: 'error', link: { href: '/report-issue', label: 'portal.link.try_again' } });
+    }
+    const values = echoValues(form.fields);
+    const checked = await checkReport(form, new Date(store.now()));
+    if (!checked.ok) return reportForm(ctx, 422, values, checked.errors, pm('report.form_error'));
+    if (!reports) return reportForm(ctx, 503, values, {}, pm('report.send_failed'));
+    try {
+      await reportLimiter.consume(user.sub);
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      ctx.set('Retry-After', String(Math.ceil(err.msBeforeNext / 1000)));
+      return renderMessage(ctx, { status: 429, title: 'portal.rate_limited.title', message: 'portal.rate_limited.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
+    }
+    const reference = referenceNumber();
+    try {
+      await reports.send(reportMail(reports.to, reference, checked.report, agentOf(user), opts.productName));
+    } catch (err) {
+      logger.error({ err: describeError(err) }, 'issue report could not be mailed');
+      await reportLimiter.reward(user.sub).catch(() => undefined);
+      return reportForm(ctx, 502, values, {}, pm('report.send_failed'));
+    }
+    logger.warn({ reference, producerId: agentOf(user).producerId }, 'issue report sent');
+    await renderPage(ctx, 'report-sent', 'Report sent', { reference });
   });
 
   privateRoutes.get('/my-information', async (ctx) => {

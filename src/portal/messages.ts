@@ -20,6 +20,18 @@ export const portalMessages = {
   'portal.link.try_again': 'Try again',
   'portal.link.log_in_again': 'Log in again',
   'portal.link.home': 'Go to Home',
+  'portal.rate_limited.title': 'Please wait',
+  'portal.rate_limited.message': 'You have sent several reports in a short time. Please try again later, or call the Help Desk.',
+  'report.required': 'This field is required.',
+  'report.too_long': 'This text is too long.',
+  'report.invalid_characters': 'This text contains characters that are not allowed.',
+  'report.choose_from_list': 'Choose a value from the list.',
+  'report.date_format': 'Enter the date and time as shown (for example 2026-11-30 09:15).',
+  'report.date_future': 'The date and time cannot be in the future.',
+  'report.screenshot_too_large': 'The screenshot is larger than 5 MB. Please attach a smaller image.',
+  'report.screenshot_type': 'The screenshot must be a PNG or JPEG image.',
+  'report.form_error': 'Please correct the fields marked below.',
+  'report.send_failed': 'Your report could not be sent just now. Please try again in a few minutes.',
 } as const;
 
 export type PortalMessageCode = keyof typeof portalMessages;

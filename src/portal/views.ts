@@ -22,11 +22,38 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { href: '/', label: 'Home' },
   { href: '/my-information', label: 'My Information' },
   { href: '/my-hierarchy', label: 'My Hierarchy' },
-  { href: '/my-delegates', label: 'My Delegates' },
+  { href: '/my-delegates', label: 'View/Add My Delegates' },
   { href: '/quote-enroll', label: 'Quote & Enroll' },
   { href: '/commissions-reporting', label: 'Commissions & Reporting' },
   { href: '/resources', label: 'Resources' },
+  { href: '/report-issue', label: 'Report an Issue' },
 ];
+
+/** A downstream application on Home (Quote & Enroll, Commissions & Reporting, …): its own relying party. */
+export interface HomeLink {
+  /** Label shown on Home and on its navigation entry (match a NAV_ITEMS label to take over that entry). */
+  label: string;
+  url: string;
+  description: string;
+  /** Open in a new tab (target=_blank rel=noopener). */
+  newTab: boolean;
+}
+
+/** One entry of the Resources page. */
+export interface ResourceLink {
+  title: string;
+  url: string;
+  description: string;
+  /** Heading the resource is listed under. */
+  group: string;
+}
+
+/** Resources grouped by `group`, groups in first-seen order, for the Resources page. */
+export function groupResources(resources: readonly ResourceLink[]): { id: string; name: string; items: ResourceLink[] }[] {
+  const groups = new Map<string, ResourceLink[]>();
+  for (const r of resources) groups.set(r.group, [...(groups.get(r.group) ?? []), r]);
+  return [...groups].map(([name, items], i) => ({ id: `g${i}`, name, items }));
+}
 
 /** One row of the "My Information" panel; `value` undefined means the IdP did not release it. */
 export interface Fact {

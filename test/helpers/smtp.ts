@@ -8,6 +8,8 @@ export interface ReceivedMail {
   subject: string;
   text: string;
   html: string;
+  /** Attached files (name, MIME type, size in bytes). */
+  attachments: { filename: string; contentType: string; size: number }[];
 }
 
 /**
@@ -29,7 +31,10 @@ export class SmtpReceiver {
         simpleParser(stream)
           .then((parsed) => {
             const to = session.envelope.rcptTo.map((r) => r.address).join(',');
-            this.messages.push({ to, subject: parsed.subject ?? '', text: parsed.text ?? '', html: typeof parsed.html === 'string' ? parsed.html : '' });
+            this.messages.push({
+              to, subject: parsed.subject ?? '', text: parsed.text ?? '', html: typeof parsed.html === 'string' ? parsed.html : '',
+              attachments: parsed.attachments.map((a) => ({ filename: a.filename ?? '', contentType: a.contentType, size: a.size })),
+            });
             for (const w of this.#waiters.splice(0)) w();
             callback();
           })

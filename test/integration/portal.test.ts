@@ -313,7 +313,7 @@ describe('producer portal (relying party)', () => {
     expect(body).toContain('Producer Experience Portal');
     expect(body).toContain('Example Mutual');
     expect(body).toMatch(/<button[^>]*>Logout<\/button>/);
-    for (const label of ['Home', 'My Information', 'My Hierarchy', 'My Delegates', 'Quote &amp; Enroll', 'Commissions &amp; Reporting', 'Resources']) {
+    for (const label of ['Home', 'My Information', 'My Hierarchy', 'View/Add My Delegates', 'Quote &amp; Enroll', 'Commissions &amp; Reporting', 'Resources', 'Report an Issue']) {
       expect(body).toContain(`>${label}</a>`);
     }
     expect(body).toContain('Pat Rivera');
@@ -346,21 +346,21 @@ describe('producer portal (relying party)', () => {
     expect(offSite.response.status).toBe(200);
   });
 
-  it('shows the sections that are not built yet as placeholder pages', async () => {
+  it('shows the sections that are not built yet as placeholder pages, and says when a downstream application or resources are not configured', async () => {
     const { browser } = await signIn();
-    const pages: Array<[string, string]> = [
-      ['/my-hierarchy', 'My Hierarchy'],
-      ['/my-delegates', 'My Delegates'],
-      ['/quote-enroll', 'Quote &amp; Enroll'],
-      ['/commissions-reporting', 'Commissions &amp; Reporting'],
-      ['/resources', 'Resources'],
+    const pages: Array<[string, string, string]> = [
+      ['/my-hierarchy', 'My Hierarchy', 'not built yet'],
+      ['/my-delegates', 'View/Add My Delegates', 'not built yet'],
+      ['/quote-enroll', 'Quote &amp; Enroll', 'is not configured for this portal'],
+      ['/commissions-reporting', 'Commissions &amp; Reporting', 'is not configured for this portal'],
+      ['/resources', 'Resources', 'No resources are configured yet.'],
     ];
-    for (const [path, title] of pages) {
+    for (const [path, title, text] of pages) {
       const response = await browser.request(`${portalUrl}${path}`);
       expect(response.status, path).toBe(200);
       const body = await response.text();
       expect(body).toContain(`<h1>${title}</h1>`);
-      expect(body).toContain('not built yet');
+      expect(body).toContain(text);
     }
     const missing = await browser.request(`${portalUrl}/no-such-page`);
     expect(missing.status).toBe(404);
