@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import { createIdp } from './app.ts';
 import { buildServices } from './bootstrap.ts';
-import { ConfigError, loadConfig } from './config/index.ts';
+import type { Services } from './services.ts';
+import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { DatabaseUnreachableError } from './db/availability.ts';
 import { EmbeddedDatabaseBusyError } from './db/embedded-lock.ts';
 import { startMetricsServer } from './observability/metrics-server.ts';
@@ -20,6 +21,29 @@ const DEVELOPMENT_RESOURCES = [
   { title: 'Enrollment forms', url: 'https://example.com/forms', description: 'Paper applications and change forms.', group: 'Selling' },
   { title: 'Commission schedules', url: 'https://example.com/commissions', description: 'Current schedules and payment calendar.', group: 'Compensation' },
 ];
+
+/** The lines printed at start: where the IdP, portal, metrics, health, outbox and database are; the demo producers. */
+async function startBanner(config: Config, services: Services, databaseKind: 'postgres' | 'pglite'): Promise<string> {
+  const lines = [
+    '',
+    `  ${config.PRODUCT_NAME} identity provider`,
+    `  Issuer (IdP):   ${config.ISSUER}   discovery: ${config.ISSUER}/.well-known/openid-configuration`,
+  ];
+  if (config.PORTAL_ENABLED) lines.push(`  Portal (RP):    ${config.PORTAL_URL}   <- open this to sign in or register`);
+  if (config.METRICS_PORT) lines.push(`  Metrics:        http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics   (Prometheus)`);
+  lines.push(`  Health:         ${config.ISSUER}/healthz (liveness)   ${config.ISSUER}/readyz (readiness)`);
+  if (services.mailer.outbox) lines.push(`  Mail outbox:    ${config.ISSUER}/dev/outbox   (development: mail is kept here, not sent)`);
+  lines.push(`  Database:       ${databaseKind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`);
+  if (config.SEED_DEMO) {
+    lines.push('', '  Demo producers (register with: Producer Number, National Producer Number, Zip Code):');
+    const { records } = parseProducerCsv(readFileSync(DEMO_PRODUCERS_CSV, 'utf8'));
+    for (const r of records) {
+      const live = await findProducer(services.db, r.producerNumber);
+      lines.push(`    ${r.producerNumber}  NPN ${r.npn.padEnd(10)} ZIP ${r.businessZip}  ${r.firstName} ${r.lastName}${live?.status === 'inactive' ? '  (inactive: cannot register)' : ''}`);
+    }
+  }
+  return `${lines.join('\n')}\n\n`;
+}
 
 /**
  * Process entry (`npm start`): load configuration, open and migrate the database, seed, start the
@@ -69,25 +93,7 @@ async function main(): Promise<void> {
     servers.push(await listen(portal, config.PORTAL_PORT, 'The portal', 'PORTAL_PORT'));
   }
 
-  const lines = [
-    '',
-    `  ${config.PRODUCT_NAME} identity provider`,
-    `  Issuer (IdP):   ${config.ISSUER}   discovery: ${config.ISSUER}/.well-known/openid-configuration`,
-  ];
-  if (config.PORTAL_ENABLED) lines.push(`  Portal (RP):    ${config.PORTAL_URL}   <- open this to sign in or register`);
-  if (config.METRICS_PORT) lines.push(`  Metrics:        http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics   (Prometheus)`);
-  lines.push(`  Health:         ${config.ISSUER}/healthz (liveness)   ${config.ISSUER}/readyz (readiness)`);
-  if (services.mailer.outbox) lines.push(`  Mail outbox:    ${config.ISSUER}/dev/outbox   (development: mail is kept here, not sent)`);
-  lines.push(`  Database:       ${database.kind === 'pglite' ? `embedded PGlite in ${config.DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`);
-  if (config.SEED_DEMO) {
-    lines.push('', '  Demo producers (register with: Producer Number, National Producer Number, Zip Code):');
-    const { records } = parseProducerCsv(readFileSync(DEMO_PRODUCERS_CSV, 'utf8'));
-    for (const r of records) {
-      const live = await findProducer(services.db, r.producerNumber);
-      lines.push(`    ${r.producerNumber}  NPN ${r.npn.padEnd(10)} ZIP ${r.businessZip}  ${r.firstName} ${r.lastName}${live?.status === 'inactive' ? '  (inactive: cannot register)' : ''}`);
-    }
-  }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  process.stdout.write(await startBanner(config, services, database.kind));
 
   const stopPurge = config.PURGE_INTERVAL_SECONDS > 0
     ? schedulePurge({ db: services.db, now: () => services.clock.now(), intervalSeconds: config.PURGE_INTERVAL_SECONDS, auditRetentionDays: config.AUDIT_RETENTION_DAYS, logger: services.logger })
