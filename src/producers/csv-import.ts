@@ -62,6 +62,8 @@ export interface CsvImportError {
 export interface ProducerCsvResult {
   /** The valid rows, in file order. */
   records: ProducerRecord[];
+  /** The file line of each record (same index as `records`), for problems found later (hierarchy). */
+  recordLines?: number[];
   /** The problems, ordered by line (header problems first). Empty when the whole file is valid. */
   errors: CsvImportError[];
 }
@@ -172,6 +174,7 @@ export function parseProducerCsv(text: string): ProducerCsvResult {
   const { columnIndex } = headerResult;
 
   const records: ProducerRecord[] = [];
+  const recordLines: number[] = [];
   const errors: CsvImportError[] = [];
   const firstLineOfProducerNumber = new Map<string, number>();
 
@@ -205,10 +208,11 @@ export function parseProducerCsv(text: string): ProducerCsvResult {
       for (const reason of problems) errors.push({ line, reason });
     } else {
       records.push(record as ProducerRecord);
+      recordLines.push(line);
     }
   }
 
-  return { records, errors };
+  return { records, errors, recordLines };
 }
 
 /** A row under validation: `null` in a required field means it was invalid (and a problem was recorded). */

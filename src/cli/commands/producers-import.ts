@@ -1,4 +1,5 @@
-import { upsertProducers } from '../../db/repositories/producers.ts';
+import { storedParents, upsertProducers } from '../../db/repositories/producers.ts';
+import { hierarchyProblems } from '../../producers/hierarchy.ts';
 import { endProducerSessions } from '../../db/repositories/oidc-sessions.ts';
 import { formatImportError, parseProducerCsv } from '../../producers/csv-import.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -11,7 +12,9 @@ import { commandUsage } from '../usage.ts';
 /**
  * `producers import FILE.csv [--dry-run]`: reads and validates the whole file first
  * ({@link parseProducerCsv}); when any row is invalid, prints every problem to stderr as
- * `line N: reason` followed by a summary and writes nothing. Otherwise inserts or updates every
+ * `line N: reason` followed by a summary and writes nothing. The hierarchy is checked too
+ * ({@link hierarchyProblems}: a parent neither in the file nor stored, or a cycle, names its lines;
+ * nothing is written). Otherwise inserts or updates every
  * record by producer number in ONE transaction and prints `imported: X new, Y updated`. In the same
  * transaction, the accounts of records marked `inactive` lose every session, grant and token
  * ({@link endProducerSessions}).
@@ -29,7 +32,7 @@ export async function producersImport(args: string[], io: CliIo): Promise<number
     return EXIT.OK;
   }
   const file = parsed.positionals[0]!;
-  const { records, errors } = parseProducerCsv(await readTextFile(file, 'producer CSV'));
+  const { records, errors, recordLines } = parseProducerCsv(await readTextFile(file, 'producer CSV'));
   if (errors.length > 0) {
     for (const error of errors) io.err(formatImportError(error));
     const lines = new Set(errors.map((e) => e.line)).size;
@@ -41,6 +44,13 @@ export async function producersImport(args: string[], io: CliIo): Promise<number
   }
   const { inserted, updated } = await withServices((services) =>
     services.db.transaction().execute(async (trx) => {
+      // The hierarchy is checked against the stored producers inside the transaction that writes.
+      const stored = await storedParents(trx);
+      const problems = hierarchyProblems(records, recordLines ?? [], stored);
+      if (problems.length > 0) {
+        for (const problem of problems) io.err(formatImportError(problem));
+        throw new CliError(`${file}: ${problems.length} hierarchy problem(s); nothing imported`);
+      }
       const counts = await upsertProducers(trx, records);
       // An inactive producer may not sign in: end its sessions, grants and tokens too (issue 9 item 3).
       await endProducerSessions(trx, records.filter((r) => r.status === 'inactive').map((r) => r.producerNumber));

@@ -64,3 +64,9 @@ export async function upsertProducers(db: Kysely<Database>, records: ProducerRec
   }
   return { inserted: records.length - existing.size, updated: existing.size };
 }
+
+/** Every stored producer's parent (`parent_producer_number`, null for none), by producer number. */
+export async function storedParents(db: Kysely<Database>): Promise<Map<string, string | null>> {
+  const rows = await db.selectFrom('producer_records').select(['producer_number', 'parent_producer_number']).execute();
+  return new Map(rows.map((r) => [r.producer_number, r.parent_producer_number]));
+}
