@@ -13,7 +13,7 @@ import { render, viewsDir } from './http/render.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { insecureTransportGuard, pinToIssuer, transportHealth, type TransportState } from './http/transport.ts';
 import { interactionRoutes } from './interactions/router.ts';
-import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/login/index.ts';
+import { LOGIN_IP_LIMIT } from './interactions/steps/login/index.ts';
 import { PROMPTS } from './oidc/policy.ts';
 import { createProvider, pageGlobals } from './oidc/provider.ts';
 import { csrf } from './security/csrf.ts';
@@ -38,7 +38,6 @@ export async function createIdp(services: Services): Promise<Provider> {
   const production = config.NODE_ENV === 'production';
   const window = config.RATE_LIMIT_WINDOW_SECONDS;
   services.rateLimits.define(LOGIN_IP_LIMIT, { points: config.RATE_LIMIT_LOGIN_POINTS, durationSeconds: window });
-  services.rateLimits.define(LOGIN_UNKNOWN_LIMIT, { points: config.LOCKOUT_THRESHOLD, durationSeconds: config.LOCKOUT_SECONDS });
   services.rateLimits.define(REGISTER_IP_LIMIT, { points: config.RATE_LIMIT_REGISTER_POINTS, durationSeconds: window });
   services.rateLimits.define(RECOVERY_IP_LIMIT, { points: config.RATE_LIMIT_RECOVERY_POINTS, durationSeconds: window });
 

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   process.stdout.write(await startBanner(config, services, database.kind));
 
   const stopPurge = config.PURGE_INTERVAL_SECONDS > 0
-    ? schedulePurge({ db: services.db, now: () => services.clock.now(), intervalSeconds: config.PURGE_INTERVAL_SECONDS, auditRetentionDays: config.AUDIT_RETENTION_DAYS, logger: services.logger })
+    ? schedulePurge({ db: services.db, now: () => services.clock.now(), intervalSeconds: config.PURGE_INTERVAL_SECONDS, auditRetentionDays: config.AUDIT_RETENTION_DAYS, lockoutSeconds: config.LOCKOUT_SECONDS, logger: services.logger })
     : () => {};
 
   let closing = false;

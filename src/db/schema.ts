@@ -106,6 +106,7 @@ export interface Database {
   keystroke_presented: KeystrokePresentedTable;
   single_use_links: SingleUseLinksTable;
   message_sends: MessageSendsTable;
+  unknown_login_locks: UnknownLoginLocksTable;
 }
 
 /** One-time codes (src/security/one-time-codes.ts); the code itself is never stored, only its HMAC. */
@@ -185,7 +186,7 @@ export interface MessageSendsTable {
    * account id (confirmation mails), the HMAC of the lower-cased address (Forgot Username).
    */
   limit_key: string;
-  /** Whom the resend spacing counts: a code's subject; `limit_key` for mails. */
+  /** Whom the resend spacing counts: a code's subject (its `limitSubject` when the code gives one); `limit_key` for mails. */
   subject: string;
   /** The one_time_codes row this send delivered (codes only; no foreign key: codes are purged first). */
   code_id: string | null;
@@ -193,4 +194,13 @@ export interface MessageSendsTable {
   sent_at: Timestamp;
   /** Set when the transport failed: the send then no longer delays a resend (it still counts per hour). */
   failed_at: Timestamp | null;
+}
+
+/** The fake lock of a username without an account (same rules as accounts.failed_login_count / locked_until). */
+export interface UnknownLoginLocksTable {
+  /** HMAC-SHA256 of the lower-cased username (src/security/lockout.ts `unknownLockKey`). */
+  key: string;
+  failed_login_count: Generated<number>;
+  locked_until: Timestamp | null;
+  updated_at: Timestamp;
 }

@@ -1,10 +1,10 @@
 import { audit, type AuditContext } from '../audit.ts';
 import { findAccountById, lockAccountRow, markEmailVerified } from '../db/repositories/accounts.ts';
 import { recordSend, sendHistory } from '../db/repositories/message-sends.ts';
-import { insertLink, redeemLink, voidLinks } from '../db/repositories/single-use-links.ts';
+import { insertLink, linkIsLive, redeemLink, voidLinks } from '../db/repositories/single-use-links.ts';
 import { renderMessage } from '../notify/mail.ts';
 import type { Services } from '../services.ts';
-import { sendLimitWait } from '../security/one-time-codes.ts';
+import { ONE_TIME_CODE_POLICY, sendLimitWait } from '../security/one-time-codes.ts';
 import { hashToken, hmac, randomToken, safeEqual } from '../security/tokens.ts';
 
 /** Why a confirmation mail was not sent. */
@@ -14,7 +14,9 @@ export type SendRefusal = { sent: false; reason: 'limited'; retryAfterSeconds: n
  * Sends the "Confirm Your Email Address" mail (guide slide 5) to the email on the producer record:
  * a new random token (256 bits, stored only as SHA-256), valid EMAIL_VERIFICATION_TTL_SECONDS
  * (7 days) or until used once. Earlier unused links of the account are voided in the same
- * transaction. At most MAIL_SENDS_PER_HOUR mails per account per hour. The mail is sent after commit.
+ * transaction. The send limits of one-time codes apply (issue 9, item 9; {@link sendLimitWait}): no
+ * sooner than 30 s after the account's last confirmation mail, and at most 5 per rolling hour (or
+ * MAIL_SENDS_PER_HOUR when lower), the first mail of registration included. The mail is sent after commit.
  * @returns `{ sent: true, email }` or a refusal with its reason.
  */
 export async function sendVerificationEmail(
@@ -32,7 +34,10 @@ export async function sendVerificationEmail(
     // Serialize sends per account so the hourly count is exact under parallel clicks.
     await lockAccountRow(trx, accountId);
     const sendKey = { purpose: 'verify_email', limitKey: accountId, subject: accountId };
-    const wait = sendLimitWait(now, await sendHistory(trx, sendKey, now), { sendsPerHour: config.MAIL_SENDS_PER_HOUR });
+    const wait = sendLimitWait(now, await sendHistory(trx, sendKey, now), {
+      resendSeconds: ONE_TIME_CODE_POLICY.resendSeconds,
+      sendsPerHour: Math.min(config.MAIL_SENDS_PER_HOUR, ONE_TIME_CODE_POLICY.sendsPerHour),
+    });
     if (wait) return { limited: true as const, retryAfterSeconds: wait.retryAfterSeconds };
     await voidLinks(trx, accountId, 'verify_email', now);
     await insertLink(trx, { purpose: 'verify_email', accountId, tokenHash: hashToken(token), now, ttlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS });
@@ -55,7 +60,17 @@ export async function sendVerificationEmail(
 }
 
 /**
- * Confirms an email address from a link: the token must exist, be unused, not voided and not
+ * True when a confirmation link's token is live (exists, unused, not voided, not expired). Reads
+ * only: GET and HEAD of the link show a page with one button; only its POST ({@link confirmEmail})
+ * confirms and uses the link (issue 9, item 6: a mail scanner's HEAD must not burn it).
+ */
+export async function confirmationLinkIsLive(services: Pick<Services, 'db' | 'clock'>, token: unknown): Promise<boolean> {
+  if (typeof token !== 'string' || token.length < 20 || token.length > 200) return false;
+  return linkIsLive(services.db, 'verify_email', hashToken(token), services.clock.now());
+}
+
+/**
+ * Confirms an email address from a link (the POST of the link's page, CSRF-checked by the caller): the token must exist, be unused, not voided and not
  * expired; using it marks it used and the account's email verified, atomically (a link clicked
  * twice in parallel confirms once).
  * @returns the account id, or undefined when the link is not valid.

@@ -60,6 +60,7 @@ export const en = {
   'verify_email.resent': 'We sent a new link to {email}. Links sent earlier no longer work.',
   'verify_email.confirmed': 'Your email address is confirmed. You can now log in.',
   'verify_email.invalid': 'This confirmation link is not valid. It may have expired (links are valid for {emailLinkDuration}) or been used already.',
+  'verify_email.confirm_prompt': 'Select "Confirm Your Email Address" to confirm your email address and finish registration.',
   'verify_email.resend_limited': 'Too many emails were sent. Please try again in {minutes} minute(s).',
 
   // sign-in (guide slides 6-7)
@@ -118,6 +119,7 @@ export const en = {
   'recovery.sms_failed': 'We could not send the text message; try email.',
   'recovery.password_reused': 'Password cannot be any of your last 10 passwords.',
   'recovery.unlocked': 'Your account is unlocked. You can log in now.',
+  'recovery.unlock_confirm': 'Select "Unlock Account" to unlock your account now.',
   'recovery.unlock_invalid':
     'This unlock link is not valid: it expired (links are valid for {minutes} minutes) or was used already. Try to log in; if your account is still locked, select Forgot Username or Forgot Password again.',
 } as const;

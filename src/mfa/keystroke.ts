@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Account } from '../db/repositories/accounts.ts';
 import type { Database } from '../db/schema.ts';
+import { renderMessage } from '../notify/mail.ts';
 import { accept, createTemplate, isReplay, parseSample, parseTemplate, templateSamples, updateTemplate, type Sample, type Template } from '../keystroke/index.ts';
 import type { Factor, FactorContext, FactorVerify, MfaDeps } from './factor.ts';
 
@@ -47,6 +48,39 @@ export async function recordPresented(db: Kysely<Database>, accountId: string, s
   await db.insertInto('keystroke_presented').values(samples.map((s) => ({ account_id: accountId, sample: JSON.stringify(s), at }))).execute();
   const keep = await db.selectFrom('keystroke_presented').select('id').where('account_id', '=', accountId).orderBy('id', 'desc').offset(PRESENTED_KEPT).limit(1).executeTakeFirst();
   if (keep) await db.deleteFrom('keystroke_presented').where('account_id', '=', accountId).where('id', '<=', keep.id).execute();
+}
+
+/** What verified the sign-in that brings typings: a fresh email/SMS code, the keyboard pattern itself, or nothing (remembered device). */
+export type TypingProof = 'code' | 'keystroke' | 'none';
+
+/**
+ * Whether a completed sign-in may save its typings (issue 9, item 2: a factor usable from anywhere
+ * is set up only on proof at least as strong as what it grants). Enrolling (or enrolling again
+ * after a reset) needs a fresh email or SMS code in the same sign-in, even on a browser remembered
+ * for "Verify your Account"; an existing template also adapts after the keyboard pattern itself
+ * matched in this sign-in; a sign-in with no second factor never changes it.
+ * (The keyboard pattern can only pass when a pattern exists, so `keystroke` never enrols.)
+ * @param proof the second factor that passed in this sign-in.
+ */
+export function maySaveTypings(proof: TypingProof): boolean {
+  return proof === 'code' || proof === 'keystroke';
+}
+
+/**
+ * Mails the owner "A typing pattern was set up for your account" (issue 9, item 2; like the
+ * "password changed" mail, every new way to sign in is told to the owner). Template
+ * views/messages/typing-pattern-set.*.ejs.
+ * @throws the mailer's error (callers run it with services.later, which logs it).
+ */
+export async function sendTypingPatternMail(services: Pick<MfaDeps, 'config' | 'mailer' | 'branding' | 'clock'>, account: Account): Promise<void> {
+  const { config } = services;
+  const msg = await renderMessage('typing-pattern-set', account.producer.email, `A typing pattern was set up for your ${config.PRODUCT_NAME} account`, services.branding, {
+    firstName: account.producer.firstName,
+    username: account.username,
+    changedAt: services.clock.now().toUTCString(),
+    loginUrl: config.PORTAL_URL,
+  });
+  await services.mailer.send(msg);
 }
 
 /**

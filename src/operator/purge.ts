@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.ts';
+import { purgeUnknownLocks } from '../security/lockout.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -14,16 +15,20 @@ export const KEYSTROKE_PRESENTED_KEEP_MS = 90 * DAY_MS;
 /** One clean-up rule: the table and the DELETE that removes what has expired at `now`. */
 interface PurgeRule {
   table: string;
-  purge(db: Kysely<Database>, now: Date, auditRetentionDays: number): Promise<bigint | number>;
+  purge(db: Kysely<Database>, now: Date, auditRetentionDays: number, lockoutSeconds: number): Promise<bigint | number>;
 }
+
+/** LOCKOUT_SECONDS when the caller does not give it (guide slide 6: 30 minutes). */
+const DEFAULT_LOCKOUT_SECONDS = 30 * 60;
 
 const deleted = (r: { numDeletedRows: bigint }) => r.numDeletedRows;
 
 /**
  * What expires, table by table. A row is removed only when nothing can use it any more: its own
  * expiry has passed (flows, codes, links, oidc-provider's sessions/grants/tokens, rate-limit keys),
- * the window that reads it has passed (send history: the hourly limit), or its retention has
- * (audit events: AUDIT_RETENTION_DAYS).
+ * the window that reads it has passed (send history: the hourly limit; the fake locks of unknown
+ * usernames: lock expired and no attempt for LOCKOUT_SECONDS), or its retention has (audit events:
+ * AUDIT_RETENTION_DAYS).
  */
 const RULES: PurgeRule[] = [
   { table: 'flows', purge: async (db, now) => deleted(await db.deleteFrom('flows').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
@@ -41,6 +46,7 @@ const RULES: PurgeRule[] = [
     },
   },
   { table: 'keystroke_presented', purge: async (db, now) => deleted(await db.deleteFrom('keystroke_presented').where('at', '<', new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)).executeTakeFirstOrThrow()) },
+  { table: 'unknown_login_locks', purge: (db, now, _days, lockoutSeconds) => purgeUnknownLocks(db, now, lockoutSeconds) },
   { table: 'audit_events', purge: async (db, now, days) => deleted(await db.deleteFrom('audit_events').where('at', '<', new Date(now.getTime() - days * DAY_MS)).executeTakeFirstOrThrow()) },
 ];
 
@@ -52,15 +58,16 @@ const PURGE_LOCK_KEY = 7_401_221_901;
  * that only one replica (or `db purge`) purges at a time; another holder makes it return null.
  * @param now the time against which expiry is judged
  * @param auditRetentionDays audit events older than this many days go (AUDIT_RETENTION_DAYS)
+ * @param lockoutSeconds LOCKOUT_SECONDS: fake locks of unknown usernames idle this long (and not locked) go
  * @returns rows removed per table, or null when another process holds the lock.
  */
-export async function purgeExpired(db: Kysely<Database>, now: Date, auditRetentionDays: number): Promise<Record<string, number> | null> {
+export async function purgeExpired(db: Kysely<Database>, now: Date, auditRetentionDays: number, lockoutSeconds = DEFAULT_LOCKOUT_SECONDS): Promise<Record<string, number> | null> {
   return db.connection().execute(async (conn) => {
     const got = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${PURGE_LOCK_KEY}) as locked`.execute(conn);
     if (!got.rows[0]?.locked) return null;
     try {
       const counts: Record<string, number> = {};
-      for (const rule of RULES) counts[rule.table] = Number(await rule.purge(conn, now, auditRetentionDays));
+      for (const rule of RULES) counts[rule.table] = Number(await rule.purge(conn, now, auditRetentionDays, lockoutSeconds));
       return counts;
     } finally {
       await sql`select pg_advisory_unlock(${PURGE_LOCK_KEY})`.execute(conn);
@@ -72,13 +79,13 @@ export async function purgeExpired(db: Kysely<Database>, now: Date, auditRetenti
  * Runs {@link purgeExpired} every `intervalSeconds` in the server (first run after one interval),
  * logging the counts; errors are logged, never thrown. Returns a function that stops the job.
  */
-export function schedulePurge(options: { db: Kysely<Database>; now: () => Date; intervalSeconds: number; auditRetentionDays: number; logger: Logger }): () => void {
-  const { db, now, intervalSeconds, auditRetentionDays, logger } = options;
+export function schedulePurge(options: { db: Kysely<Database>; now: () => Date; intervalSeconds: number; auditRetentionDays: number; lockoutSeconds?: number; logger: Logger }): () => void {
+  const { db, now, intervalSeconds, auditRetentionDays, lockoutSeconds, logger } = options;
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    purgeExpired(db, now(), auditRetentionDays)
+    purgeExpired(db, now(), auditRetentionDays, lockoutSeconds)
       .then((counts) => {
         if (counts) logger.info({ purged: counts }, 'purge');
       })

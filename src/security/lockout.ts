@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { addSeconds } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
@@ -53,7 +54,12 @@ export async function refundAttempt(db: Kysely<Database>, accountId: string): Pr
   await db.updateTable('accounts').set({ failed_login_count: sql`greatest(failed_login_count - 1, 0)` }).where('id', '=', accountId).execute();
 }
 
-/** After a correct secret: the count starts over. */
+/**
+ * After a WHOLE sign-in completed (password and, when asked for, the second factor): the count
+ * starts over. A correct password alone must not call this: failures of every factor (password,
+ * email/SMS code, keyboard pattern) count toward the same lock until a sign-in completes (issue 9,
+ * item 1); after a correct password the caller gives its attempt back with {@link refundAttempt}.
+ */
 export async function succeedAttempt(db: Kysely<Database>, accountId: string): Promise<void> {
   await db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null }).where('id', '=', accountId).execute();
 }
@@ -61,4 +67,70 @@ export async function succeedAttempt(db: Kysely<Database>, accountId: string): P
 /** True when the account is locked at `now`. */
 export function isLocked(lockedUntil: Date | null, now: Date): boolean {
   return !!lockedUntil && lockedUntil.getTime() > now.getTime();
+}
+
+/**
+ * The key of the fake lock of a username without an account: HMAC-SHA256 (base64url) under a key
+ * derived from `secret` (COOKIE_KEYS[0]) of the trimmed, lower-cased username. The username itself
+ * is never stored.
+ */
+export function unknownLockKey(secret: string, username: string): string {
+  const key = createHmac('sha256', secret).update('producer-idp/unknown-login-lock/v1', 'utf8').digest();
+  return createHmac('sha256', key).update(username.trim().toLowerCase(), 'utf8').digest('base64url');
+}
+
+/**
+ * {@link beginAttempt} for a username without an account (issue 9, item 4): the same counter, the
+ * same atomic statement and the same time rules — `threshold` wrong attempts in a row lock for
+ * `lockSeconds` from the attempt that reached the threshold, attempts during the lock change nothing,
+ * and the first attempt after the lock counts as 1 — in table `unknown_login_locks` (migration 0009,
+ * one row per {@link unknownLockKey}). So for any sequence of attempts and waits an unknown username
+ * answers exactly as a real one whose passwords are all wrong.
+ * @returns `{ allowed: false }` while the fake lock holds; otherwise the 1-based attempt number.
+ */
+export async function beginUnknownAttempt(db: Kysely<Database>, key: string, now: Date, policy: LockoutPolicy): Promise<{ allowed: boolean; attempt: number }> {
+  const row = await db
+    .insertInto('unknown_login_locks')
+    .values({ key, failed_login_count: 1, locked_until: null, updated_at: now })
+    .onConflict((oc) =>
+      oc
+        .column('key')
+        .doUpdateSet({
+          failed_login_count: sql`CASE WHEN unknown_login_locks.locked_until IS NOT NULL AND unknown_login_locks.locked_until <= ${now} THEN 1 ELSE unknown_login_locks.failed_login_count + 1 END`,
+          locked_until: sql`CASE WHEN unknown_login_locks.locked_until IS NOT NULL AND unknown_login_locks.locked_until <= ${now} THEN NULL ELSE unknown_login_locks.locked_until END`,
+          updated_at: now,
+        })
+        .where((eb) => eb.or([eb('unknown_login_locks.locked_until', 'is', null), eb('unknown_login_locks.locked_until', '<=', now)])),
+    )
+    .returning('failed_login_count')
+    .executeTakeFirst();
+  if (!row) return { allowed: false, attempt: 0 };
+  return { allowed: row.failed_login_count <= policy.threshold, attempt: row.failed_login_count };
+}
+
+/** {@link failAttempt} for a username without an account (every attempt is wrong). @returns true when this call set the lock. */
+export async function failUnknownAttempt(db: Kysely<Database>, key: string, attempt: number, now: Date, policy: LockoutPolicy): Promise<boolean> {
+  if (attempt < policy.threshold) return false;
+  const row = await db
+    .updateTable('unknown_login_locks')
+    .set({ locked_until: addSeconds(now, policy.lockSeconds), updated_at: now })
+    .where('key', '=', key)
+    .where('locked_until', 'is', null)
+    .returning('key')
+    .executeTakeFirst();
+  return !!row;
+}
+
+/**
+ * Deletes fake locks nothing reads any more: the lock (if any) has expired at `now` and the row was
+ * not updated for `lockSeconds` (LOCKOUT_SECONDS). Used by the purge job (src/operator/purge.ts).
+ * @returns how many rows were deleted.
+ */
+export async function purgeUnknownLocks(db: Kysely<Database>, now: Date, lockSeconds: number): Promise<bigint> {
+  const res = await db
+    .deleteFrom('unknown_login_locks')
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+    .where('updated_at', '<', addSeconds(now, -lockSeconds))
+    .executeTakeFirstOrThrow();
+  return res.numDeletedRows;
 }

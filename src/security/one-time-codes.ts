@@ -69,6 +69,13 @@ export interface IssueCodeRequest extends CodeBinding {
   accountId: string | null;
   /** How the caller will deliver it. */
   channel: CodeChannel;
+  /**
+   * What the send limits count per, when it differs from `subject` (default `subject`): the resend
+   * spacing per (purpose, limitSubject), and the hourly limit per limitSubject when `accountId` is
+   * null. Lets a code be bound to one flow and channel (issue 9, item 7) while the limits still
+   * count per username across flows.
+   */
+  limitSubject?: string;
 }
 
 /**
@@ -187,9 +194,9 @@ export function sendLimitWait(
  * (600 s), and records the send. Serialized per account (or subject) and per (purpose, subject)
  * with transaction-scoped advisory locks, so the limits hold under parallel requests.
  *
- * Refuses, storing nothing, when the last send for the same purpose and subject was less than
- * 30 s ago (`resend_too_soon`; a send marked failed by {@link markDeliveryFailed} does not count),
- * or when the account — or the subject, when `accountId` is null — already had 5 sends for this
+ * Refuses, storing nothing, when the last send for the same purpose and subject (`limitSubject`
+ * when given) was less than 30 s ago (`resend_too_soon`; a send marked failed by {@link markDeliveryFailed} does not count),
+ * or when the account — or the subject (`limitSubject`), when `accountId` is null — already had 5 sends for this
  * purpose in the last hour (`hourly_limit`; counted per purpose so that Forgot Password requests by
  * someone else cannot block the owner's sign-in codes). `retryAfterSeconds` (≥ 1, whole seconds) is when the
  * same request will be accepted.
@@ -197,7 +204,7 @@ export function sendLimitWait(
  * The caller sends the code after this resolves (the transaction has committed) and never
  * stores or logs it. Source: guide slide "Forgot Password – Enter Verification Code"; NIST SP
  * 800-63B §5.1.3; RFC 4226 §7.3.
- * @throws TypeError when purpose, subject or channel is malformed (a programming error).
+ * @throws TypeError when purpose, subject, limitSubject or channel is malformed (a programming error).
  */
 export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<IssueCodeResult> {
   checkBinding(req);
@@ -205,9 +212,11 @@ export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<
   const { db, clock, config } = deps;
   const policy = ONE_TIME_CODE_POLICY;
   const { purpose, subject } = req;
+  const limitSubject = req.limitSubject ?? subject;
+  if (typeof limitSubject !== 'string' || limitSubject.length < 1 || limitSubject.length > 200) throw new TypeError('one-time code: limitSubject must have 1 to 200 characters');
   // Per account AND purpose: someone who knows a username cannot use up, through Forgot Password,
   // the codes that the account's owner needs to sign in (and the other way round).
-  const accountKey = req.accountId === null ? `s:${purpose}:${subject}` : `a:${req.accountId}:${purpose}`;
+  const accountKey = req.accountId === null ? `s:${purpose}:${limitSubject}` : `a:${req.accountId}:${purpose}`;
   const now = clock.now();
   const code = generateCode();
   const id = randomUUID();
@@ -219,7 +228,7 @@ export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`otp-sends|${accountKey}`}, 0))`.execute(trx);
     await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`otp-code|${JSON.stringify([purpose, subject])}`}, 0))`.execute(trx);
 
-    const sendKey = { purpose, limitKey: accountKey, subject };
+    const sendKey = { purpose, limitKey: accountKey, subject: limitSubject };
     const history = await sendHistory(trx, sendKey, now);
     const wait = sendLimitWait(now, history, policy);
     if (wait) return wait;

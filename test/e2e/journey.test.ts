@@ -128,7 +128,9 @@ describe('producer journey in a browser', () => {
       const link = linkIn(mail.text, '/verify-email');
       expect(new URL(link).origin).toBe(idpOrigin);
 
+      // The link shows a page with one button; only its POST confirms (issue 9, item 6).
       await page.goto(link);
+      await page.getByRole('button', { name: 'Confirm Your Email Address', exact: true }).click();
       await page.getByText('Your email address is confirmed. You can now log in.').waitFor();
 
       // "Return to Log In" resumes the sign-in the portal started.
@@ -211,7 +213,10 @@ async function registerAccount(agent: Agent, base: string, p: { producerNumber: 
   expect(created.status, created.text).toBe(303);
   expect(new URL(created.location!).pathname).toBe('/register/verify-email');
   const mail = await idp.smtp.waitFor(p.email, /Confirm/);
-  const confirmed = await agent.request(linkIn(mail.text, '/verify-email'));
+  const link = linkIn(mail.text, '/verify-email');
+  const shown = await agent.request(link);
+  expect(shown.status).toBe(200);
+  const confirmed = await agent.request(`${base}/verify-email`, { form: { _csrf: csrfOf(shown.text), token: new URL(link).searchParams.get('token')! } });
   expect(confirmed.status).toBe(200);
   expect(confirmed.text).toContain('Your email address is confirmed.');
 }

@@ -61,6 +61,26 @@ describe('purge of expired rows', () => {
     expect(clients.length).toBeGreaterThan(0); // registrations never expire
   });
 
+  it('removes the fake lock of an unknown username once its lock has ended and no attempt came for LOCKOUT_SECONDS', async () => {
+    const agent = request.agent(idp.server);
+    const { uid } = await beginSignIn(idp, agent);
+    const t0 = idp.clock.now();
+    for (let i = 0; i < idp.config.LOCKOUT_THRESHOLD; i++) await submitLogin(agent, uid, 'NoSuchPurgeLocked', 'Wrong-password-1!');
+    await submitLogin(agent, uid, 'NoSuchPurgeOnce', 'Wrong-password-1!');
+    const rows = async () => (await idp.services.db.selectFrom('unknown_login_locks').select(['failed_login_count', 'locked_until']).execute()).length;
+    expect(await rows()).toBe(2);
+    const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
+    const idle = 600; // LOCKOUT_SECONDS given to the purge: 10 minutes without an attempt
+    // Within the idle time: both stay.
+    expect((await purgeExpired(idp.services.db, at(idle - 60), 400, idle))!.unknown_login_locks).toBe(0);
+    // Idle long enough: the row without a lock goes; the locked one stays while its lock holds.
+    expect((await purgeExpired(idp.services.db, at(idle + 60), 400, idle))!.unknown_login_locks).toBe(1);
+    expect(await rows()).toBe(1);
+    // After the lock (LOCKOUT_SECONDS of the sign-in) has ended: it goes too.
+    expect((await purgeExpired(idp.services.db, at(idp.config.LOCKOUT_SECONDS + 60), 400, idle))!.unknown_login_locks).toBe(1);
+    expect(await rows()).toBe(0);
+  });
+
   it('runs on one replica at a time (advisory lock), and `db purge` prints the counts or says a purge is running', async () => {
     const ok = await run(['db', 'purge'], { DATABASE_SCHEMA: idp.config.DATABASE_SCHEMA });
     expect(ok.code, ok.stderr).toBe(0);

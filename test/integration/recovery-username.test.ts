@@ -146,7 +146,11 @@ describe('Forgot Username (guide slides 12-13)', () => {
     expect((await idp.services.db.selectFrom('accounts').select('locked_until').where('id', '=', who.id).executeTakeFirstOrThrow()).locked_until).not.toBeNull();
 
     const path = new URL(link).pathname + new URL(link).search;
-    const unlocked = await agent.get(path);
+    // The link shows a page with one button; its POST unlocks (issue 9, item 6).
+    const shown = await agent.get(path);
+    expect(shown.status).toBe(200);
+    expect(shown.text).not.toContain('Your account is unlocked');
+    const unlocked = await agent.post('/unlock').type('form').send({ _csrf: csrf(shown.text), token });
     expect(unlocked.status).toBe(200);
     expect(unlocked.text).toContain('Your account is unlocked');
     expect(unlocked.text).toContain('Return to Log In');
@@ -160,6 +164,7 @@ describe('Forgot Username (guide slides 12-13)', () => {
     expect(types).toContain('recovery.unlock_link_sent');
     // Single use.
     expect((await agent.get(path)).status).toBe(400);
+    expect((await agent.post('/unlock').type('form').send({ _csrf: csrf(shown.text), token })).status).toBe(400);
     const ok = await submitLogin(agent, uid, who.username, 'Qz7!kR9{mW');
     expect(ok.status).toBe(200);
     expect(ok.text).toContain('Verify your Account');

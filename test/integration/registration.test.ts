@@ -70,7 +70,10 @@ describe('registration (guide slides 3-5)', () => {
     expect(right.text).toContain('Your email address is not confirmed yet');
     expect(right.text).toContain('Resend Email Link');
 
-    const confirmed = await agent.get(new URL(link).pathname + new URL(link).search);
+    // The link shows a page with one button; its POST confirms (issue 9, item 6).
+    const shown = await agent.get(new URL(link).pathname + new URL(link).search);
+    expect(shown.status).toBe(200);
+    const confirmed = await agent.post('/verify-email').type('form').send({ _csrf: csrf(shown.text), token: new URL(link).searchParams.get('token')! });
     expect(confirmed.status).toBe(200);
     expect(confirmed.text).toContain('Your email address is confirmed');
     expect(confirmed.text).toContain('Return to Log In');
@@ -174,6 +177,7 @@ describe('registration (guide slides 3-5)', () => {
       await agent.post('/register/login').type('form').send({ _csrf: csrf(p2.text), username: 'AveryLinks', password: GOOD_PASSWORD });
       const first = linkIn((await t.smtp.waitFor('avery.quinlan@example.com', /Confirm/)).text, '/verify-email');
       const p3 = await agent.get('/register/verify-email');
+      t.clock.advance(31); // the send limits of one-time codes (issue 9, item 9)
       const resent = await agent.post('/register/verify-email/resend').type('form').send({ _csrf: csrf(p3.text) });
       expect(resent.text).toContain('Links sent earlier no longer work');
       await new Promise((r) => setTimeout(r, 200));

@@ -16,7 +16,7 @@ export async function dbPurge(args: string[], io: CliIo): Promise<number> {
     io.out(commandUsage('db purge'));
     return EXIT.OK;
   }
-  const counts = await withServices((services) => purgeExpired(services.db, services.clock.now(), services.config.AUDIT_RETENTION_DAYS));
+  const counts = await withServices((services) => purgeExpired(services.db, services.clock.now(), services.config.AUDIT_RETENTION_DAYS, services.config.LOCKOUT_SECONDS));
   if (!counts) throw new CliError('another purge is running (a replica holds the purge lock); try again in a minute');
   const width = Math.max(...Object.keys(counts).map((k) => k.length));
   for (const [table, n] of Object.entries(counts)) io.out(`${`${table}:`.padEnd(width + 1)} ${n}`);

@@ -232,34 +232,38 @@ export async function unlockAccount(db: Kysely<Database>, accountId: string, now
 }
 
 /**
- * Signs an account out everywhere (call inside the password-change transaction): deletes its IdP
- * sessions and the bearer credentials issued to it — oidc-provider `Session`, `RefreshToken`,
- * `AccessToken` and `AuthorizationCode` rows of `oidc_payloads` whose `payload->>'accountId'` is the
- * account — and revokes its remembered devices (`trusted_devices.revoked_at = now`).
- * @returns how many rows of each kind were removed or revoked.
+ * Signs an account out everywhere (call inside the password-change transaction): ends every IdP
+ * session, grant, token and code of the account in oidc-provider's store ({@link endAccountSessions})
+ * and revokes its remembered devices (`trusted_devices.revoked_at = now`).
+ * @returns how many `oidc_payloads` rows were removed (`oidcRecords`) and devices revoked.
  */
-export async function revokeAccountAccess(
-  db: Kysely<Database>,
-  accountId: string,
-  now: Date,
-): Promise<{ sessions: number; tokens: number; devices: number }> {
-  const sessions = await db
-    .deleteFrom('oidc_payloads')
-    .where('model', '=', 'Session')
-    .where(sql<string>`payload->>'accountId'`, '=', accountId)
-    .executeTakeFirst();
-  const tokens = await db
-    .deleteFrom('oidc_payloads')
-    .where('model', 'in', ['RefreshToken', 'AccessToken', 'AuthorizationCode'])
-    .where(sql<string>`payload->>'accountId'`, '=', accountId)
-    .executeTakeFirst();
+export async function revokeAccountAccess(db: Kysely<Database>, accountId: string, now: Date): Promise<{ oidcRecords: number; devices: number }> {
+  const oidcRecords = await endAccountSessions(db, accountId);
   const devices = await db
     .updateTable('trusted_devices')
     .set({ revoked_at: now })
     .where('account_id', '=', accountId)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  return { sessions: Number(sessions.numDeletedRows), tokens: Number(tokens.numDeletedRows), devices: Number(devices.numUpdatedRows) };
+  return { oidcRecords, devices: Number(devices.numUpdatedRows) };
+}
+
+/**
+ * The contact details of one active account's producer record, chosen by rendezvous hashing on
+ * `seed`: the account whose `md5(seed || id)` is smallest (the same seed picks the same record while
+ * the set of active accounts stays the same; a new account changes the pick with probability 1/n).
+ * @returns the record's email and mobile phone, or undefined when there is no active account.
+ */
+export async function pickActiveContact(db: Kysely<Database>, seed: string): Promise<{ email: string; mobilePhone: string | null } | undefined> {
+  const row = await db
+    .selectFrom('accounts as a')
+    .innerJoin('producer_records as p', 'p.producer_number', 'a.producer_number')
+    .select(['p.email', 'p.mobile_phone'])
+    .where('a.status', '=', 'active')
+    .orderBy(sql`md5(${seed} || a.id::text)`)
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { email: row.email, mobilePhone: row.mobile_phone } : undefined;
 }
 
 /**

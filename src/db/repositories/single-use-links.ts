@@ -46,3 +46,20 @@ export async function redeemLink(db: Kysely<Database>, purpose: LinkPurpose, tok
     .executeTakeFirst();
   return row?.account_id;
 }
+
+/**
+ * True when a link is live at `now`: of `purpose`, unused, not voided and not expired. Reads only
+ * (the page a mail link opens shows a button; only its POST uses the link with {@link redeemLink}).
+ */
+export async function linkIsLive(db: Kysely<Database>, purpose: LinkPurpose, tokenHash: string, now: Date): Promise<boolean> {
+  const row = await db
+    .selectFrom('single_use_links')
+    .select('account_id')
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return !!row;
+}

@@ -4,6 +4,7 @@ import type { Services } from '../../services.ts';
 import { mountFlow, type FlowDefinition } from '../flow.ts';
 import { recoveryRestartPage } from '../recovery/limits.ts';
 import { chooseChannelStep } from './choose-channel.ts';
+import { doneStep } from './done.ts';
 import { enterCodeStep } from './enter-code.ts';
 import { findAccountStep } from './find-account.ts';
 import { newPasswordStep } from './new-password.ts';
@@ -15,6 +16,7 @@ import type { ResetState } from './state.ts';
  * - GET|POST /forgot-password/verify        Step 2 of 4: email or text → "Send Code" (choose-channel.ts)
  * - GET|POST /forgot-password/code          Step 3 of 4: the code → "Continue"; POST …/code/resend (enter-code.ts)
  * - GET|POST /forgot-password/new-password  Step 4 of 4: "Create New Password" (new-password.ts)
+ * - GET  /forgot-password/done             "Your password was changed" when no sign-in is waiting (done.ts)
  * A step whose earlier steps were not done in this flow starts over at step 1 (409, the flow is
  * ended: going back after a code was sent must not reuse it; 410 when the flow expired). A username
  * without an account gets the same pages, statuses, cookies and work as one with an account.
@@ -24,7 +26,7 @@ export function forgotPasswordFlow(config: Services['config']): FlowDefinition<R
   return {
     kind: 'forgot-password',
     ttlSeconds: ttl,
-    steps: [findAccountStep, chooseChannelStep, enterCodeStep, newPasswordStep],
+    steps: [findAccountStep, chooseChannelStep, enterCodeStep, newPasswordStep, doneStep],
     outOfOrder: 'restart',
     restartPage: recoveryRestartPage(ttl),
   };

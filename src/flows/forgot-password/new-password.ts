@@ -13,7 +13,9 @@ const input = z.object({ password: anyText });
 /**
  * Step 4 of 4, "Create New Password" → "Update Password" (guide slide 17): the password rules
  * (with the account's username), none of the last 10 passwords; then completePasswordReset (signs
- * out everywhere) and back to "Log In" with "your password was changed".
+ * out everywhere). Then back to the live sign-in's "Log In" with "your password was changed", or —
+ * outside a sign-in — the flow's own end page (done.ts; issue 9, item 10: a redirect to the portal
+ * after this form's POST would be blocked by the page's CSP `form-action 'self'`).
  */
 export const newPasswordStep: ResetStep<z.infer<typeof input>> = {
   name: 'password',
@@ -33,6 +35,8 @@ export const newPasswordStep: ResetStep<z.infer<typeof input>> = {
     if (await passwordWasUsed(services, account.id, password)) return { kind: 'retry', status: 422, errors: { password: ['recovery.password_reused'] } };
     const done = await completePasswordReset(services, { accountId: account.id, passwordChangedAt: state.passwordChangedAt, password, emailProven: state.channel === 'email' }, c.info);
     if (!done.ok) return { kind: 'finish', restart: { status: 409, formError: 'recovery.start_over' } };
-    return { kind: 'finish', redirect: await c.loginUrl('password_changed') };
+    const next = await c.loginUrl('password_changed');
+    if (next.startsWith('/')) return { kind: 'finish', redirect: next };
+    return { kind: 'next', state: { ...state, step: 'done' } };
   },
 };

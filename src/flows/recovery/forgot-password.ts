@@ -5,6 +5,7 @@ import {
   findAccountById,
   findAccountByUsername,
   lockAccountRow,
+  pickActiveContact,
   recentPasswordHashes,
   revokeAccountAccess,
   setPasswordWithHistory,
@@ -13,6 +14,7 @@ import {
 import { renderMessage } from '../../notify/mail.ts';
 import { deliverCode } from '../../security/code-delivery.ts';
 import { maskEmail, maskPhone } from '../../security/mask.ts';
+import { randomToken } from '../../security/tokens.ts';
 import {
   issueCode,
   verifyCode,
@@ -44,8 +46,14 @@ export interface Destinations {
 export interface ResetTarget {
   /** The active account, or null: then nothing is ever sent and every code entered fails. */
   accountId: string | null;
-  /** The one-time code's subject: {@link usernameKey} of the username. */
+  /** {@link usernameKey} of the username: what the send limits count per (across flows). */
   subject: string;
+  /**
+   * A random id of this flow (128 bits), made at "Find Account": codes are bound to it and to their
+   * channel ({@link resetCodeSubject}), so a code sent in another browser's flow, or by another
+   * channel, never works here (issue 9, item 7).
+   */
+  flowKey: string;
   /** What the page shows (real masks, or stable placeholders for a username without an active account). */
   destinations: Destinations;
 }
@@ -87,20 +95,47 @@ function realDestinations(account: Account): Destinations {
 }
 
 /**
+ * The masks shown for a username without an active account (issue 9, item 8): the masks of a real
+ * active account's producer record, chosen by rendezvous hashing on HMAC(recovery key, username)
+ * ({@link pickActiveContact}), so they come from exactly the distribution real usernames show
+ * (domains, last characters, share of mobile numbers), are stable for the username (a new account
+ * changes the choice with probability 1/n), and cannot be predicted without the key. Falls back to
+ * {@link placeholderDestinations} when there is no active account. Runs for every "Find Account",
+ * real username or not, so both paths do the same work.
+ */
+export async function placeholderFromRecords(services: Pick<Services, 'db' | 'config'>, username: string): Promise<Destinations> {
+  const key = recoveryKey(services.config);
+  const seed = createHmac('sha256', key).update(`placeholder-record|${username.trim().toLowerCase()}`, 'utf8').digest('hex');
+  const contact = await pickActiveContact(services.db, seed);
+  if (!contact) return placeholderDestinations(key, username, services.config.RECOVERY_DECOY_SMS_PERCENT);
+  return { email: maskEmail(contact.email), sms: contact.mobilePhone ? maskPhone(contact.mobilePhone) : null };
+}
+
+/**
  * "Find Account" (guide slide 14): looks the username up (ignoring case). An account counts only when
  * its status is `active`; otherwise the target has `accountId: null` and placeholder destinations
- * ({@link placeholderDestinations}), and the flow continues exactly as for a real account. One
- * database query and one HMAC on both paths.
+ * ({@link placeholderFromRecords}), and the flow continues exactly as for a real account. The same
+ * queries and HMACs on both paths. Each call starts a new flow (a new {@link ResetTarget.flowKey}).
  * @param username the trimmed username as typed (the caller checked its length and characters).
  */
 export async function findResetTarget(services: Services, username: string): Promise<ResetTarget> {
   const { db, config } = services;
   const key = recoveryKey(config);
   const account = await findAccountByUsername(db, username);
-  const placeholder = placeholderDestinations(key, username, config.RECOVERY_DECOY_SMS_PERCENT);
+  const placeholder = await placeholderFromRecords(services, username);
   const subject = usernameKey(key, username);
-  if (account && account.status === 'active') return { accountId: account.id, subject, destinations: realDestinations(account) };
-  return { accountId: null, subject, destinations: placeholder };
+  const flowKey = randomToken(16);
+  if (account && account.status === 'active') return { accountId: account.id, subject, flowKey, destinations: realDestinations(account) };
+  return { accountId: null, subject, flowKey, destinations: placeholder };
+}
+
+/**
+ * The one-time code's subject for a reset flow and channel: `usernameKey:flowKey:channel`. A code
+ * works only in the flow and on the channel it was sent for (issue 9, item 7); the send limits
+ * still count per username ({@link ResetTarget.subject}, `limitSubject` of issueCode).
+ */
+export function resetCodeSubject(target: Pick<ResetTarget, 'subject' | 'flowKey'>, channel: CodeChannel): string {
+  return `${target.subject}:${target.flowKey || 'none'}:${channel}`;
 }
 
 /**
@@ -143,12 +178,12 @@ export type SendCodeResult =
  * discarded; a text "send" waits about as long as recent real ones did. Audit `recovery.code_sent`.
  * @returns a {@link SendCodeResult}.
  */
-export async function sendResetCode(services: Services, target: Pick<ResetTarget, 'accountId' | 'subject'>, channel: CodeChannel, ctx: AuditContext): Promise<SendCodeResult> {
+export async function sendResetCode(services: Services, target: Pick<ResetTarget, 'accountId' | 'subject' | 'flowKey'>, channel: CodeChannel, ctx: AuditContext): Promise<SendCodeResult> {
   const { db, clock, config } = services;
   // The same lookup on both paths (an id that cannot exist when there is no account).
   const found = await findAccountById(db, target.accountId ?? '-');
   const account = found && found.status === 'active' ? found : undefined;
-  const issued = await issueCode(services, { purpose: RESET_PURPOSE, subject: target.subject, accountId: account ? account.id : null, channel });
+  const issued = await issueCode(services, { purpose: RESET_PURPOSE, subject: resetCodeSubject(target, channel), limitSubject: target.subject, accountId: account ? account.id : null, channel });
   if (!issued.issued) return { sent: false, reason: issued.reason, retryAfterSeconds: issued.retryAfterSeconds };
   if (account) {
     const started = performance.now();
@@ -176,14 +211,19 @@ export async function sendResetCode(services: Services, target: Pick<ResetTarget
  * work and the same answers to wrong entries — `wrong` with 4, 3, 2, 1 tries left, then `exhausted`
  * — but never `ok`). Tries are counted atomically before the comparison (20 parallel entries get at
  * most 5). A right code whose row belongs to another account is refused as `expired_or_missing`.
+ * Only a code sent in this flow (`target.flowKey`) by the flow's channel (`target.channel`) is
+ * compared ({@link resetCodeSubject}; issue 9, item 7); a right code of another channel or flow is
+ * refused as well. Wrong codes here never count toward the sign-in lock (issue 9, item 1: that would
+ * let anyone lock others out and tell which usernames exist); reset codes keep their own limits.
  * Audit `recovery.code_verified` / `recovery.code_rejected`.
  * @returns the {@link VerifyCodeResult}.
  */
-export async function checkResetCode(services: Services, target: Pick<ResetTarget, 'accountId' | 'subject'>, input: string, ctx: AuditContext): Promise<VerifyCodeResult> {
+export async function checkResetCode(services: Services, target: Pick<ResetTarget, 'accountId' | 'subject' | 'flowKey'> & { channel?: CodeChannel }, input: string, ctx: AuditContext): Promise<VerifyCodeResult> {
   const { db, clock } = services;
-  const req = { purpose: RESET_PURPOSE, subject: target.subject, input };
+  const channel: CodeChannel = target.channel === 'sms' ? 'sms' : 'email';
+  const req = { purpose: RESET_PURPOSE, subject: resetCodeSubject(target, channel), input };
   let result: VerifyCodeResult = target.accountId ? await verifyCode(services, req) : await verifyDecoy(services, req);
-  if (result.ok && result.accountId !== target.accountId) result = { ok: false, reason: 'expired_or_missing' };
+  if (result.ok && (result.accountId !== target.accountId || result.channel !== target.channel)) result = { ok: false, reason: 'expired_or_missing' };
   if (result.ok) await audit(db, clock, 'recovery.code_verified', target.accountId, ctx, { channel: result.channel });
   else await audit(db, clock, 'recovery.code_rejected', target.accountId, ctx, { reason: result.reason });
   return result;
@@ -218,8 +258,8 @@ export interface PasswordResetCompletion {
  * (`stale`, nothing written) when the account is no longer active or its password changed since the
  * code was verified (a second submit, or a reset finished elsewhere); otherwise sets the new argon2id
  * hash and `password_changed_at`, unlocks the account, keeps the newest 10 `password_history` rows,
- * and signs the account out everywhere (its sessions, refresh/access tokens and codes deleted, its
- * remembered devices revoked). It does not sign the person in. After commit: audit events
+ * and signs the account out everywhere (revokeAccountAccess: its sessions, grants, tokens and
+ * codes ended with endAccountSessions, its remembered devices revoked). It does not sign the person in. After commit: audit events
  * `recovery.password_changed`, `recovery.sessions_revoked` and (when it was locked)
  * `recovery.account_unlocked`, and the "your password was changed" mail (after the response).
  * @returns `{ ok: true }` or `{ ok: false, reason: 'stale' }`.

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { audit, type AuditContext } from '../../audit.ts';
 import { unlockAccount } from '../../db/repositories/accounts.ts';
-import { insertLink, redeemLink } from '../../db/repositories/single-use-links.ts';
+import { insertLink, linkIsLive, redeemLink } from '../../db/repositories/single-use-links.ts';
 import type { Database } from '../../db/schema.ts';
 import type { Services } from '../../services.ts';
 import { hashToken, randomToken } from '../../security/tokens.ts';
@@ -25,10 +25,21 @@ export async function issueUnlockLink(db: Kysely<Database>, accountId: string, n
 }
 
 /**
- * Follows an unlock link: the token must exist, be unused and not expired. Using it marks it used and
+ * True when an unlock link's token is live (exists, unused, not expired) at the clock's now. Reads
+ * only: GET and HEAD of the link show a page with one button and change nothing; only the POST of
+ * that page ({@link redeemUnlockLink}) acts (issue 9, item 6: mail scanners open links).
+ * @param token the `token` value as received (anything; malformed values are simply not live).
+ */
+export async function unlockLinkIsLive(services: Pick<Services, 'db' | 'clock'>, token: unknown): Promise<boolean> {
+  if (typeof token !== 'string' || token.length < 20 || token.length > 200) return false;
+  return linkIsLive(services.db, 'unlock', hashToken(token), services.clock.now());
+}
+
+/**
+ * Follows an unlock link (the POST of the link's page, CSRF-checked by the caller): the token must exist, be unused and not expired. Using it marks it used and
  * unlocks the account (failed_login_count 0, locked_until null) in one transaction — a link opened
  * twice, even in parallel, works once — and records `recovery.account_unlocked`.
- * @param token the `token` query value as received (anything; malformed values are simply invalid).
+ * @param token the `token` form value as received (anything; malformed values are simply invalid).
  * @returns the account id, or undefined when the link is not valid (unknown, used or expired).
  */
 export async function redeemUnlockLink(services: Pick<Services, 'db' | 'clock'>, token: unknown, ctx: AuditContext): Promise<string | undefined> {

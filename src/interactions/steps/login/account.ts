@@ -1,10 +1,10 @@
 import { audit } from '../../../audit.ts';
 import { findAccountById, isActive, recordLogin, type Account } from '../../../db/repositories/accounts.ts';
 import type { Factor } from '../../../mfa/factor.ts';
-import { saveTypings } from '../../../mfa/keystroke.ts';
+import { maySaveTypings, saveTypings, sendTypingPatternMail, type TypingProof } from '../../../mfa/keystroke.ts';
 import { findRememberedDevice, rememberDevice } from '../../../mfa/trusted-devices.ts';
 import { renderMessage } from '../../../notify/mail.ts';
-import { isLocked } from '../../../security/lockout.ts';
+import { isLocked, succeedAttempt } from '../../../security/lockout.ts';
 import type { Services } from '../../../services.ts';
 import type { StepResult } from '../../../steps/step.ts';
 import type { InteractionContext, InteractionDetails, InteractionState } from '../../context.ts';
@@ -56,14 +56,19 @@ export async function sendLockMail(services: Services, account: Account): Promis
 }
 
 /**
- * Ends the `login` prompt: saves this sign-in's typings to the typing pattern (enrol or refresh),
+ * Ends the `login` prompt: only here does the lockout count start over (issue 9, item 1: failures
+ * of any factor count until a whole sign-in completes). Saves this sign-in's typings to the typing
+ * pattern (enrol or refresh) when `proof` — the second factor that passed in this sign-in — allows
+ * it ({@link maySaveTypings}) and mails the owner when a pattern was enrolled (issue 9, item 2);
  * remembers the device for the typing page when asked, records the login and answers with
  * truthful `amr` and `acr` (RFC 8176; ARCHITECTURE "How a step works").
  */
-export async function finishLogin(c: InteractionContext, account: Account, pending: PendingLogin, amr: string[], acr: string): Promise<StepResult<InteractionState>> {
+export async function finishLogin(c: InteractionContext, account: Account, pending: PendingLogin, amr: string[], acr: string, proof: TypingProof): Promise<StepResult<InteractionState>> {
   const { services, ctx, info } = c;
-  const saved = await saveTypings(services, account.id, pending.typings ?? []);
-  if (saved !== 'none') await audit(services.db, services.clock, saved === 'enrolled' ? 'keystroke.enrolled' : 'keystroke.updated', account.id, info, { samples: pending.typings?.length ?? 0 });
+  await succeedAttempt(services.db, account.id);
+  const saved = maySaveTypings(proof) ? await saveTypings(services, account.id, pending.typings ?? []) : 'none';
+  if (saved !== 'none') await audit(services.db, services.clock, saved === 'enrolled' ? 'keystroke.enrolled' : 'keystroke.updated', account.id, info, { samples: pending.typings?.length ?? 0, proof });
+  if (saved === 'enrolled') services.later('typing-pattern mail', () => sendTypingPatternMail(services, account));
   if (pending.rememberTyping) await rememberDevice(services, ctx, account, 'typing', info, 'typing');
   await recordLogin(services.db, account.id, services.clock.now());
   await audit(services.db, services.clock, 'login.success', account.id, info, { amr, acr });
@@ -73,16 +78,17 @@ export async function finishLogin(c: InteractionContext, account: Account, pendi
 /**
  * After the password (and the typing page): a remembered device skips "Verify your Account"
  * unless the client asks for the fresh-second-factor acr or a max_age the device's factor does not
- * meet; otherwise the choice of factors.
+ * meet, or this sign-in brings typings from the typing page (they are saved only after a fresh
+ * second factor: issue 9, item 2); otherwise the choice of factors.
  */
 export async function afterPassword(c: InteractionContext, account: Account, pending: PendingLogin): Promise<StepResult<InteractionState>> {
   const { services, ctx, details, info } = c;
   const device = await findRememberedDevice(services, ctx, account);
   const maxAge = Number(details.params.max_age);
   const deviceFresh = device && (!Number.isFinite(maxAge) || services.clock.now().getTime() - device.createdAt.getTime() <= maxAge * 1000);
-  if (device && deviceFresh && !wantsFreshFactor(details, services)) {
+  if (device && deviceFresh && !wantsFreshFactor(details, services) && !pending.typings?.length) {
     await audit(services.db, services.clock, 'mfa.skipped_remembered_device', account.id, info, { deviceId: device.id });
-    return finishLogin(c, account, pending, ['pwd'], services.config.ACR_REMEMBERED_DEVICE);
+    return finishLogin(c, account, pending, ['pwd'], services.config.ACR_REMEMBERED_DEVICE, 'none');
   }
   return { kind: 'next', state: { ...pending, stage: 'choose', factor: undefined } };
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { audit } from '../../../audit.ts';
 import { findAccountByUsername, isActive, replacePasswordHash } from '../../../db/repositories/accounts.ts';
 import { verificationTicket } from '../../../flows/email-verification.ts';
-import { beginAttempt, failAttempt, succeedAttempt } from '../../../security/lockout.ts';
+import { beginAttempt, beginUnknownAttempt, failAttempt, failUnknownAttempt, refundAttempt, unknownLockKey } from '../../../security/lockout.ts';
 import { field, type StepResult } from '../../../steps/step.ts';
 import type { InteractionState, InteractionStep } from '../../context.ts';
 import { afterPassword, sendLockMail, typingPageDue } from './account.ts';
@@ -15,7 +15,6 @@ const input = z.object({
 
 /** Limit names used by sign-in (defined in app.ts). */
 export const LOGIN_IP_LIMIT = 'login_ip';
-export const LOGIN_UNKNOWN_LIMIT = 'login_unknown';
 
 /** Notices from self-service flows that return here (`?notice=…`), from a fixed list only. */
 const NOTICES: Record<string, string> = { password_changed: 'login.password_reset_done', unlocked: 'login.unlocked' };
@@ -27,9 +26,11 @@ const refuse = (status: number, formError: string, data?: Record<string, unknown
  * message for an unknown username and a wrong password, with the same work (a dummy argon2
  * verification); 5 wrong passwords in a row lock the account for 30 minutes (counted atomically
  * before the comparison); while locked the answer is the same whether or not the password is right.
- * Unknown usernames "lock" the same way (a per-username counter in the rate-limit store), so the
- * lock message does not reveal that an account exists. The email-not-confirmed message is shown
- * only after the correct password. Then the typing page, a remembered device, or the factor choice.
+ * Unknown usernames "lock" by the same rules (a counter per HMAC of the username in
+ * `unknown_login_locks`, security/lockout.ts), so no sequence of attempts and waits reveals that an
+ * account exists (issue 9, item 4). A correct password does not clear earlier failures: only a
+ * completed sign-in does (account.ts finishLogin; issue 9, item 1). The email-not-confirmed message
+ * is shown only after the correct password. Then the typing page, a remembered device, or the factor choice.
  */
 export const credentialsStep: InteractionStep<z.infer<typeof input>> = {
   name: 'credentials',
@@ -49,12 +50,17 @@ export const credentialsStep: InteractionStep<z.infer<typeof input>> = {
     const account = await findAccountByUsername(db, username);
 
     if (!account) {
-      const key = username.toLowerCase().slice(0, 100);
-      const counted = await services.rateLimits.consume(LOGIN_UNKNOWN_LIMIT, key);
+      // The fake lock follows the real lock's rules exactly (security/lockout.ts, issue 9 item 4).
+      const key = unknownLockKey(config.COOKIE_KEYS[0], username);
+      const fake = await beginUnknownAttempt(db, key, now, policy);
       await hasher.verifyDummy(password);
+      if (!fake.allowed) {
+        await audit(db, clock, 'login.rejected_locked', null, info, { reason: 'unknown_username' });
+        return refuse(401, 'login.locked');
+      }
+      await failUnknownAttempt(db, key, fake.attempt, now, policy);
       await audit(db, clock, 'login.failure', null, info, { reason: 'unknown_username' });
-      const locked = !counted.allowed || (await services.rateLimits.remaining(LOGIN_UNKNOWN_LIMIT, key)) === 0;
-      return refuse(401, locked ? 'login.locked' : 'login.invalid_credentials');
+      return refuse(401, fake.attempt >= policy.threshold ? 'login.locked' : 'login.invalid_credentials');
     }
 
     const attempt = await beginAttempt(db, account.id, now, policy);
@@ -74,7 +80,9 @@ export const credentialsStep: InteractionStep<z.infer<typeof input>> = {
       return refuse(401, attempt.attempt >= policy.threshold ? 'login.locked' : 'login.invalid_credentials');
     }
 
-    await succeedAttempt(db, account.id);
+    // Not a completed sign-in yet: the attempt is given back, but earlier failures (of any factor)
+    // still count until the whole sign-in completes (account.ts finishLogin; issue 9, item 1).
+    await refundAttempt(db, account.id);
     if (!isActive(account)) {
       await audit(db, clock, 'login.disabled', account.id, info);
       return refuse(403, 'login.disabled');

@@ -2,7 +2,7 @@ import { audit } from '../../../audit.ts';
 import type { Account } from '../../../db/repositories/accounts.ts';
 import type { Factor, FactorContext } from '../../../mfa/factor.ts';
 import { rememberDevice } from '../../../mfa/trusted-devices.ts';
-import { beginAttempt, failAttempt, refundAttempt, succeedAttempt } from '../../../security/lockout.ts';
+import { beginAttempt, failAttempt, refundAttempt } from '../../../security/lockout.ts';
 import { isWellFormedCode, normalizeCodeEntry } from '../../../security/one-time-codes.ts';
 import { field, type Fields, type StepResult } from '../../../steps/step.ts';
 import type { InteractionContext, InteractionState, InteractionStep } from '../../context.ts';
@@ -65,12 +65,11 @@ export const enterCodeStep: InteractionStep = {
     const result = await current.verify(fc, body);
     const typings = [...(pending.typings ?? []), ...(result.samples ?? [])];
     if (result.ok) {
-      await succeedAttempt(db, account.id);
       await audit(db, clock, 'mfa.passed', account.id, info, { factor: current.id });
       if (field(body, 'remember') === 'yes') await rememberDevice(services, ctx, account, current.id, info);
       // RFC 8176: `mfa` only when the second factor is a strong one (a keyboard pattern is not, by default).
       const amr = current.strong ? ['pwd', current.amr, 'mfa'] : ['pwd', current.amr];
-      return finishLogin(c, account, { ...pending, typings }, amr, current.strong ? config.ACR_MFA : config.ACR_REMEMBERED_DEVICE);
+      return finishLogin(c, account, { ...pending, typings }, amr, current.strong ? config.ACR_MFA : config.ACR_REMEMBERED_DEVICE, current.kind === 'code' ? 'code' : 'keystroke');
     }
     if (!result.countsAsFailure) {
       await refundAttempt(db, account.id);

@@ -6,7 +6,7 @@ import { credentialsStep } from './credentials.ts';
 import { enterCodeStep } from './enter-code.ts';
 import { typingPatternStep } from './typing-pattern.ts';
 
-export { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './credentials.ts';
+export { LOGIN_IP_LIMIT } from './credentials.ts';
 
 const { Check } = interactionPolicy;
 
