@@ -154,6 +154,16 @@ export const configSchema = z.object({
   RATE_LIMIT_RECOVERY_POINTS: int(1, 100000).default(30),
   /** Forgot Password for a username without an active account: percentage (0-100) of such usernames whose placeholder offers "Send me a text message"; set it near the share of producer records with a mobile number. Default 80. */
   RECOVERY_DECOY_SMS_PERCENT: int(0, 100, 'percent').default(80),
+  /** Back-channel logout (issue 10): time a relying party has to answer one logout token, milliseconds. Default 2500. */
+  BACKCHANNEL_LOGOUT_TIMEOUT_MS: int(100, 30000, 'milliseconds').default(2500),
+  /** Back-channel logout: deliveries tried per logout token before giving up (audited `backchannel_logout.failed`). Default 4. */
+  BACKCHANNEL_LOGOUT_ATTEMPTS: int(1, 10).default(4),
+  /** Back-channel logout: wait before the first retry, seconds; doubled for each further retry. Default 2. */
+  BACKCHANNEL_LOGOUT_BACKOFF_SECONDS: int(1, 3600, 'seconds').default(2),
+  /** Production only: comma-separated hosts (`host` or `host:port`) on loopback or private addresses that may receive logout tokens and serve client jwks_uri. Default none (refused). */
+  BACKCHANNEL_LOGOUT_ALLOWED_HOSTS: list.default([]),
+  /** Lifetime of an initial access token from `clients initial-access-token` without --expires-in, seconds. Default 86400. */
+  INITIAL_ACCESS_TOKEN_TTL_SECONDS: int(60, 365 * DAY, 'seconds').default(86400),
 });
 
 export type Config = z.infer<typeof configSchema> & {

@@ -7,8 +7,12 @@ import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
 import { createAdapterClass, guardOutage } from './adapter.ts';
+import { createFetch } from './backchannel.ts';
+import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication } from './client-auth.ts';
 import { loadSigningKeys } from './keys.ts';
 import { buildPolicy } from './policy.ts';
+import { registrationFeatures, watchRegistrations } from './registration.ts';
+import { resourceIndicatorsFeature } from './resources.ts';
 
 /** findAccount with a database outage answered as `temporarily_unavailable` (see guardOutage). */
 function guardedFindAccount(find: NonNullable<Configuration['findAccount']>): NonNullable<Configuration['findAccount']> {
@@ -33,6 +37,21 @@ export async function buildConfiguration(services: Services): Promise<Configurat
     adapter: createAdapterClass(services.db),
     findAccount: guardedFindAccount(createFindAccount(services)),
     jwks: { keys: keys as never },
+    // Issue 10 item 10: discovery names only what a registered client can use.
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS],
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+    },
+    // New clients get ES256-signed ID tokens unless they register id_token_signed_response_alg.
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'ES256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    // Outgoing requests (logout tokens, client jwks_uri): see createFetch.
+    fetch: createFetch(services) as never,
     // acr/amr/auth_time (OIDC Core §2) ride on the openid scope so every ID token says how the
     // producer authenticated (RFC 8176 amr values); see CLAIMS_BY_SCOPE.
     claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([k, v]) => [k, [...v]])),
@@ -47,6 +66,7 @@ export async function buildConfiguration(services: Services): Promise<Configurat
     },
     ttl: {
       AccessToken: 3600,
+      ClientCredentials: 3600,
       AuthorizationCode: 60,
       IdToken: 3600,
       Interaction: 3600,
@@ -55,10 +75,13 @@ export async function buildConfiguration(services: Services): Promise<Configurat
       RefreshToken: 14 * 24 * 3600,
     },
     extraClientMetadata: {
-      properties: ['first_party'],
+      properties: ['first_party', 'registered_by'],
       validator(_ctx, key, value) {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+        if (key === 'registered_by' && value !== undefined && value !== 'cli' && value !== 'dynamic_registration') {
+          throw new errors.InvalidClientMetadata('registered_by is set by the IdP');
         }
       },
     },
@@ -74,6 +97,12 @@ export async function buildConfiguration(services: Services): Promise<Configurat
       grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
       const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
       if (claims.length) grant.addOIDCClaims(claims);
+      // API scopes of the requested resources (RFC 8707), as far as each resource accepts them.
+      for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
+        const accepted = new Set(((server as { scope?: string }).scope ?? '').split(' '));
+        const asked = [...oidc.requestParamScopes].filter((s) => accepted.has(s));
+        if (asked.length) grant.addResourceScope(indicator, asked.join(' '));
+      }
       await grant.save();
       return grant;
     },
@@ -85,6 +114,16 @@ export async function buildConfiguration(services: Services): Promise<Configurat
       devInteractions: { enabled: false },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      ...registrationFeatures(services),
+      clientCredentials: { enabled: true },
+      resourceIndicators: resourceIndicatorsFeature(services.db) as never,
+      // RFC 7662: confidential clients may introspect; a public client only its own tokens.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx: KoaContextWithOIDC, client: { clientAuthMethod: string }, token: { clientId?: string }) =>
+          client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+      } as never,
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
@@ -134,5 +173,7 @@ export async function createProvider(services: Services): Promise<Provider> {
   // Only the last TRUST_PROXY_HOPS entries of X-Forwarded-For were written by our proxies; the
   // client address is the first of those (entries further left are whatever the client sent).
   provider.maxIpsCount = services.config.TRUST_PROXY_HOPS;
+  installClientAuthentication(provider);
+  watchRegistrations(provider, services);
   return provider;
 }

@@ -3,6 +3,7 @@ import type { ProducerRecord } from '../../producers/records.ts';
 import { toRecord } from './producers.ts';
 import type { Database } from '../schema.ts';
 import { endAccountSessions } from '../../oidc/revocation.ts';
+import { enqueueAccountLogouts } from '../../oidc/backchannel.ts';
 
 /** A producer's login, joined with the producer record it belongs to. */
 export interface Account {
@@ -143,7 +144,7 @@ export async function recordLogin(db: Kysely<Database>, accountId: string, at: D
  */
 export async function setAccountStatus(db: Kysely<Database>, accountId: string, status: 'active' | 'disabled'): Promise<void> {
   await db.updateTable('accounts').set({ status }).where('id', '=', accountId).execute();
-  if (status === 'disabled') await endAccountSessions(db, accountId);
+  if (status === 'disabled') await endAccountSessions(db, accountId, 'account_disabled');
 }
 
 // ---- account recovery (guide slides 12-17; src/flows/recovery) ----
@@ -243,6 +244,7 @@ export async function revokeAccountAccess(
   accountId: string,
   now: Date,
 ): Promise<{ sessions: number; tokens: number; devices: number }> {
+  await enqueueAccountLogouts(db, [accountId], 'password_reset'); // back-channel logout (issue 10)
   const sessions = await db
     .deleteFrom('oidc_payloads')
     .where('model', '=', 'Session')
