@@ -1,8 +1,9 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
 import { randomToken } from '../security/tokens.ts';
 import { withHashedSecret } from './client-auth.ts';
+import { refreshScopes } from './resources.ts';
 
 /** Token endpoint authentication methods `clients add` can register (see CLIENT_AUTH_METHODS). */
 export const REGISTRABLE_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
@@ -73,6 +74,7 @@ export async function registerClient(db: Kysely<Database>, provider: Provider, r
   if (reg.jwks) metadata.jwks = reg.jwks;
   if (reg.jwksUri) metadata.jwks_uri = reg.jwksUri;
   if (method === 'client_secret_basic' || method === 'client_secret_post') metadata.client_secret = reg.clientSecret ?? randomToken(32);
+  await refreshScopes(provider); // API scopes of resources added since the provider started
   try {
     await (provider.Client as unknown as { validate(m: unknown): Promise<void> }).validate(metadata);
   } catch (err) {
@@ -209,4 +211,16 @@ export async function removeClient(db: Kysely<Database>, clientId: string): Prom
   if (Number(res.numDeletedRows) === 0) return false;
   await db.deleteFrom('oidc_payloads').where('model', '!=', 'Client').where((eb) => eb(eb.fn('jsonb_extract_path_text', ['payload', eb.val('clientId')]), '=', clientId)).execute();
   return true;
+}
+
+/**
+ * Marks a client first-party (`first_party: true`: no consent page) or third-party. The only way a
+ * dynamically registered client becomes first-party (registration metadata cannot).
+ * @returns false when no such client.
+ */
+export async function setFirstParty(db: Kysely<Database>, clientId: string, firstParty: boolean): Promise<boolean> {
+  const res = await db.updateTable('oidc_payloads')
+    .set({ payload: sql`payload || jsonb_build_object('first_party', ${firstParty}::boolean)` as never })
+    .where('model', '=', 'Client').where('id', '=', clientId).executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
 }

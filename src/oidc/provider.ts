@@ -12,12 +12,18 @@ import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication
 import { loadSigningKeys } from './keys.ts';
 import { buildPolicy } from './policy.ts';
 import { registrationFeatures, watchRegistrations } from './registration.ts';
-import { resourceIndicatorsFeature } from './resources.ts';
+import { attachScopeRegistry, resourceIndicatorsFeature, ScopeRegistry, scopeRefresher } from './resources.ts';
 
 /** findAccount with a database outage answered as `temporarily_unavailable` (see guardOutage). */
 function guardedFindAccount(find: NonNullable<Configuration['findAccount']>): NonNullable<Configuration['findAccount']> {
   return (ctx, sub, token) => guardOutage(async () => find(ctx, sub, token));
 }
+
+/** oidc-provider's per-instance state (where its configuration lives); see createProvider. */
+const OIDC_PROVIDER_INTERNALS: string = 'oidc-provider/lib/helpers/weak_cache.js';
+
+/** The OpenID Connect scopes (API scopes come from `resources add`). */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'] as const;
 
 /** True when the client was registered as first-party (`first_party: true` metadata). */
 export function isFirstParty(client: { metadata(): Record<string, unknown> } | undefined): boolean {
@@ -29,7 +35,7 @@ export function isFirstParty(client: { metadata(): Record<string, unknown> } | u
  * RP-Initiated Logout 1.0): authorization code flow only, PKCE S256 (required for public clients),
  * refresh tokens for clients allowed the refresh_token grant, our EJS pages for every screen.
  */
-export async function buildConfiguration(services: Services): Promise<Configuration> {
+export async function buildConfiguration(services: Services, scopes?: ScopeRegistry): Promise<Configuration> {
   const { config } = services;
   const secure = config.NODE_ENV === 'production';
   const keys = await loadSigningKeys(services.db);
@@ -55,7 +61,8 @@ export async function buildConfiguration(services: Services): Promise<Configurat
     // acr/amr/auth_time (OIDC Core §2) ride on the openid scope so every ID token says how the
     // producer authenticated (RFC 8176 amr values); see CLAIMS_BY_SCOPE.
     claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([k, v]) => [k, [...v]])),
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'],
+    // OpenID Connect scopes plus the API scopes of the registered resources (ScopeRegistry).
+    scopes: (scopes?.set ?? [...OIDC_SCOPES]) as never,
     responseTypes: ['code'],
     acrValues: [config.ACR_REMEMBERED_DEVICE, config.ACR_MFA],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
@@ -65,8 +72,9 @@ export async function buildConfiguration(services: Services): Promise<Configurat
       short: { signed: true, secure, sameSite: 'lax' },
     },
     ttl: {
-      AccessToken: 3600,
-      ClientCredentials: 3600,
+      // An access token for a registered resource lives that resource's lifetime (resources add --access-token-ttl).
+      AccessToken: (_ctx, token) => (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL || 3600,
+      ClientCredentials: (_ctx, token) => (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL || 3600,
       AuthorizationCode: 60,
       IdToken: 3600,
       Interaction: 3600,
@@ -168,7 +176,16 @@ export function pageGlobals(services: Pick<Services, 'config'>) {
 
 /** Creates the provider for `services.config.ISSUER`, trusting proxy headers only with TRUST_PROXY, and only TRUST_PROXY_HOPS entries of X-Forwarded-For. */
 export async function createProvider(services: Services): Promise<Provider> {
-  const provider = new Provider(services.config.ISSUER, await buildConfiguration(services));
+  const scopes = new ScopeRegistry(services.db, OIDC_SCOPES);
+  await scopes.refresh(true);
+  const provider = new Provider(services.config.ISSUER, await buildConfiguration(services, scopes));
+  // oidc-provider keeps a copy of `scopes` in its per-provider configuration (lib/helpers/weak_cache.js,
+  // not a public API): the registry updates that copy, which is what the client schema, the
+  // authorization and token endpoints and discovery consult.
+  const { default: internals } = (await import(OIDC_PROVIDER_INTERNALS)) as { default: (p: Provider) => { configuration: { scopes: Set<string> } } };
+  scopes.bind(internals(provider).configuration.scopes);
+  attachScopeRegistry(provider, scopes);
+  provider.use(scopeRefresher(scopes) as never);
   provider.proxy = services.config.TRUST_PROXY;
   // Only the last TRUST_PROXY_HOPS entries of X-Forwarded-For were written by our proxies; the
   // client address is the first of those (entries further left are whatever the client sent).

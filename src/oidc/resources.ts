@@ -122,3 +122,68 @@ export function resourceIndicatorsFeature(db: Kysely<Database>) {
     },
   };
 }
+
+/** How long the API scopes known to a running provider may lag behind the database, milliseconds. */
+export const SCOPE_REFRESH_MS = 1000;
+
+/**
+ * The provider's `scopes` (a Set oidc-provider keeps and consults): the OpenID Connect scopes, plus
+ * the scopes of every registered resource server, re-read from the database at most every
+ * {@link SCOPE_REFRESH_MS} (before each request, see {@link scopeRefresher}). This is what lets a
+ * client's `scope` metadata name API scopes, lets `clients add --scope` and RFC 7591 registration
+ * check them, and lets a running IdP use a resource added by `resources add` without a restart.
+ */
+export class ScopeRegistry {
+  set: Set<string>;
+  readonly #statics: Set<string>;
+  readonly #db: Kysely<Database>;
+  #added = new Set<string>();
+  #at = 0;
+
+  constructor(db: Kysely<Database>, statics: readonly string[]) {
+    this.#db = db;
+    this.#statics = new Set(statics);
+    this.set = new Set(statics);
+  }
+
+  /**
+   * Works on the provider's own Set from now on: oidc-provider copies the configured `scopes` when
+   * it builds its configuration, so the registry must be bound to that copy after construction.
+   */
+  bind(set: Set<string>): void {
+    for (const s of this.set) set.add(s);
+    this.set = set;
+  }
+
+  /** Re-reads the API scopes (unless read less than SCOPE_REFRESH_MS ago and not `force`). */
+  async refresh(force = false): Promise<void> {
+    if (!force && Date.now() - this.#at < SCOPE_REFRESH_MS) return;
+    const rows = await this.#db.selectFrom('resource_servers').select('scope').execute();
+    const next = new Set(rows.flatMap((r) => r.scope.split(' ').filter(Boolean)));
+    for (const s of this.#added) if (!next.has(s) && !this.#statics.has(s)) this.set.delete(s);
+    for (const s of next) this.set.add(s);
+    this.#added = next;
+    this.#at = Date.now();
+  }
+}
+
+const registries = new WeakMap<object, ScopeRegistry>();
+
+/** Remembers the registry of a provider (for {@link refreshScopes}). */
+export function attachScopeRegistry(provider: object, registry: ScopeRegistry): void {
+  registries.set(provider, registry);
+}
+
+/** Brings the provider's scopes up to date with the database now. */
+export async function refreshScopes(provider: object): Promise<void> {
+  await registries.get(provider)?.refresh(true);
+}
+
+/** Koa middleware for the provider: refreshes the API scopes before a request (at most every second). */
+export function scopeRefresher(registry: ScopeRegistry) {
+  return async (_ctx: unknown, next: () => Promise<unknown>) => {
+    // A database outage keeps the scopes last read (the request itself gets its 503 further on).
+    await registry.refresh().catch(() => undefined);
+    await next();
+  };
+}
