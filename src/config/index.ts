@@ -162,6 +162,8 @@ export const configSchema = z.object({
   BACKCHANNEL_LOGOUT_BACKOFF_SECONDS: int(1, 3600, 'seconds').default(2),
   /** Production only: comma-separated hosts (`host` or `host:port`) on loopback or private addresses that may receive logout tokens and serve client jwks_uri. Default none (refused). */
   BACKCHANNEL_LOGOUT_ALLOWED_HOSTS: list.default([]),
+  /** Register the portal's back-channel logout URI (PORTAL_URL + /backchannel-logout) so that a logout, password reset or deactivation at the IdP ends the portal session too. Default true. */
+  PORTAL_BACKCHANNEL_LOGOUT: bool.default(true),
   /** Lifetime of an initial access token from `clients initial-access-token` without --expires-in, seconds. Default 86400. */
   INITIAL_ACCESS_TOKEN_TTL_SECONDS: int(60, 365 * DAY, 'seconds').default(86400),
 });
