@@ -9,11 +9,14 @@ import { type Kysely, sql } from 'kysely';
  * - clients registered before ES256 became the default keep RS256-signed ID tokens
  *   (`id_token_signed_response_alg` written out), so no relying party breaks on upgrade.
  * - `registered_by: "cli"` on existing clients (`clients list` shows how each client came).
+ * - `signing_keys.superseded_at`: when a key stopped signing (`keys rotate`; src/oidc/keys.ts).
  * - `backchannel_logouts`: logout tokens still to deliver (OpenID Connect Back-Channel Logout 1.0),
  *   written in the transaction that ends the sessions, delivered with retries by the server
  *   (src/oidc/backchannel.ts); a row is deleted once delivered or given up.
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  // Key rotation: a superseded key stops signing and stays published until it is retired.
+  await db.schema.alterTable('signing_keys').addColumn('superseded_at', 'timestamptz').execute();
   await db.schema
     .createTable('backchannel_logouts')
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
@@ -56,4 +59,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('backchannel_logouts').ifExists().execute();
   await db.schema.dropTable('resource_servers').ifExists().execute();
+  await db.schema.alterTable('signing_keys').dropColumn('superseded_at').execute();
 }

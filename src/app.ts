@@ -13,7 +13,8 @@ import { insecureTransportGuard, pinToIssuer, transportHealth, type TransportSta
 import { interactionRoutes } from './interactions/router.ts';
 import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/credentials.ts';
 import { createProvider, pageGlobals } from './oidc/provider.ts';
-import { startBackchannelDelivery } from './oidc/backchannel.ts';
+import { startBackchannelDelivery, stopWithProvider } from './oidc/backchannel.ts';
+import { scheduleKeyRefresh } from './oidc/keys.ts';
 import { csrf } from './security/csrf.ts';
 import { isTemporarilyUnavailable } from './db/availability.ts';
 import { readiness } from './observability/health.ts';
@@ -63,6 +64,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   watchOidcEvents(provider, services);
   // Issue 10: logout tokens queued by any session end are delivered by every running replica.
   startBackchannelDelivery(services, provider);
+  // Issue 10: a key rotation (keys rotate, automatic rotation) reaches every replica within a minute.
+  stopWithProvider(provider, scheduleKeyRefresh(provider, services));
 
   provider.use(requestLogging({ logger: services.logger, metrics: services.metrics, trustProxy: config.TRUST_PROXY }));
   provider.use(async (ctx: Context, next: Next) => {

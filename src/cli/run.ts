@@ -8,6 +8,7 @@ import { clientsList } from './commands/clients-list.ts';
 import { clientsRemove } from './commands/clients-remove.ts';
 import { clientsFirstParty, clientsInitialAccessToken, clientsRevokeInitialAccessToken, clientsRotateSecret } from './commands/clients-integrators.ts';
 import { resourcesAdd, resourcesList, resourcesRemove } from './commands/resources.ts';
+import { keysList, keysRotate } from './commands/keys.ts';
 import { dbMigrate } from './commands/db-migrate.ts';
 import { dbPurge } from './commands/db-purge.ts';
 import { keystrokeReset } from './commands/keystroke-reset.ts';
@@ -34,6 +35,8 @@ const COMMANDS: Record<string, Command> = {
   'resources add': resourcesAdd,
   'resources list': resourcesList,
   'resources remove': resourcesRemove,
+  'keys list': keysList,
+  'keys rotate': keysRotate,
   'terms publish': termsPublish,
   'devices list': devicesList,
   'keystroke reset': keystrokeReset,

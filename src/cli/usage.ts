@@ -41,6 +41,13 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
       Print the registered resources as a JSON array.`,
   'resources remove': `resources remove URI
       Remove a resource (tokens already issued stay valid until they expire).`,
+  'keys list': `keys list
+      Print the signing keys as JSON: kid, alg, use, created_at, state (current, previous,
+      retired). Never key material.`,
+  'keys rotate': `keys rotate [--alg ES256|RS256]
+      New current signing key (for every algorithm without --alg); the old one stays published
+      until what it signed has expired (a day and an hour), then is retired. Running servers
+      switch within 30 seconds.`,
   'terms publish': `terms publish FILE --version VERSION
       Publish the text in FILE as a new Terms of Use version and make it the active one;
       producers accept it again at their next sign-in.`,

@@ -164,6 +164,10 @@ export const configSchema = z.object({
   BACKCHANNEL_LOGOUT_ALLOWED_HOSTS: list.default([]),
   /** Register the portal's back-channel logout URI (PORTAL_URL + /backchannel-logout) so that a logout, password reset or deactivation at the IdP ends the portal session too. Default true. */
   PORTAL_BACKCHANNEL_LOGOUT: bool.default(true),
+  /** Secret (at least 32 characters) that encrypts the private signing keys at rest (AES-256-GCM). Required in production; unset in development: keys stored in clear. */
+  SIGNING_KEYS_ENCRYPTION_KEY: z.string().min(32).optional(),
+  /** Rotate the signing keys automatically when the current one is this many days old; 0 turns it off (use `keys rotate`). Default 0. */
+  SIGNING_KEY_ROTATION_DAYS: int(0, 3650, 'days').default(0),
   /** Lifetime of an initial access token from `clients initial-access-token` without --expires-in, seconds. Default 86400. */
   INITIAL_ACCESS_TOKEN_TTL_SECONDS: int(60, 365 * DAY, 'seconds').default(86400),
 });
@@ -211,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!c.COOKIE_KEYS?.length) missing.push('COOKIE_KEYS (production does not use generated cookie keys)');
     if (c.PORTAL_ENABLED && !c.PORTAL_CLIENT_SECRET) missing.push('PORTAL_CLIENT_SECRET (or PORTAL_ENABLED=false)');
     if (!c.ISSUER.startsWith('https://')) missing.push('ISSUER must be an https:// URL in production');
+    if (!c.SIGNING_KEYS_ENCRYPTION_KEY) missing.push('SIGNING_KEYS_ENCRYPTION_KEY (production encrypts the private signing keys at rest)');
     if (resolveSmsProvider(c) === 'outbox') missing.push('SMS_PROVIDER (production does not use the development outbox: webhook with SMS_WEBHOOK_URL + SMS_WEBHOOK_SECRET, or twilio with TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN + TWILIO_FROM)');
     if (missing.length) throw new ConfigError(`NODE_ENV=production refuses development defaults. Set:\n  ${missing.join('\n  ')}`);
     if (c.COOKIE_KEYS!.some((k) => k.length < 32)) throw new ConfigError('COOKIE_KEYS: each key must have at least 32 characters');

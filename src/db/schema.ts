@@ -92,6 +92,8 @@ export interface SigningKeysTable {
   private_jwk: Json;
   created_at: Timestamp;
   retired_at: Timestamp | null;
+  /** When it stopped signing (a rotation); it stays published until retired_at. */
+  superseded_at: Timestamp | null;
 }
 
 export interface AuditEventsTable {

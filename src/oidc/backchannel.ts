@@ -32,8 +32,21 @@ const kicks = new WeakMap<Kysely<Database>, () => void>();
 /** The stop function of each provider's worker. */
 const workers = new WeakMap<Provider, () => Promise<void>>();
 
-/** Stops the delivery worker started for `provider` by createIdp (shutdown, tests). */
+/** Other background jobs of a provider, stopped with it (e.g. the signing-key refresh). */
+const alsoStop = new WeakMap<Provider, (() => void)[]>();
+
+/** Registers `stop` to run with {@link stopBackchannelDelivery}. */
+export function stopWithProvider(provider: Provider, stop: () => void): void {
+  alsoStop.set(provider, [...(alsoStop.get(provider) ?? []), stop]);
+}
+
+/**
+ * Stops the delivery worker started for `provider` by createIdp, and the jobs registered with
+ * {@link stopWithProvider} (shutdown, tests).
+ */
 export async function stopBackchannelDelivery(provider: Provider): Promise<void> {
+  for (const stop of alsoStop.get(provider) ?? []) stop();
+  alsoStop.delete(provider);
   await workers.get(provider)?.();
   workers.delete(provider);
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import Provider, { errors } from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { JWK } from 'jose';
 import { render } from '../http/render.ts';
 import { formatDuration } from '../i18n/messages.ts';
 import { originsOf } from '../http/security-headers.ts';
@@ -9,7 +10,7 @@ import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
 import { createAdapterClass, guardOutage } from './adapter.ts';
 import { createFetch } from './backchannel.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication } from './client-auth.ts';
-import { loadSigningKeys } from './keys.ts';
+import { keyOptions, loadSigningKeys, rememberPublishedKeys } from './keys.ts';
 import { buildPolicy } from './policy.ts';
 import { registrationFeatures, watchRegistrations } from './registration.ts';
 import { attachScopeRegistry, resourceIndicatorsFeature, ScopeRegistry, scopeRefresher } from './resources.ts';
@@ -38,7 +39,7 @@ export function isFirstParty(client: { metadata(): Record<string, unknown> } | u
 export async function buildConfiguration(services: Services, scopes?: ScopeRegistry): Promise<Configuration> {
   const { config } = services;
   const secure = config.NODE_ENV === 'production';
-  const keys = await loadSigningKeys(services.db);
+  const keys = await loadSigningKeys(services.db, keyOptions(services));
   return {
     adapter: createAdapterClass(services.db),
     findAccount: guardedFindAccount(createFindAccount(services)),
@@ -178,7 +179,9 @@ export function pageGlobals(services: Pick<Services, 'config'>) {
 export async function createProvider(services: Services): Promise<Provider> {
   const scopes = new ScopeRegistry(services.db, OIDC_SCOPES);
   await scopes.refresh(true);
-  const provider = new Provider(services.config.ISSUER, await buildConfiguration(services, scopes));
+  const configuration = await buildConfiguration(services, scopes);
+  const provider = new Provider(services.config.ISSUER, configuration);
+  rememberPublishedKeys(provider, (configuration.jwks as { keys: JWK[] }).keys);
   // oidc-provider keeps a copy of `scopes` in its per-provider configuration (lib/helpers/weak_cache.js,
   // not a public API): the registry updates that copy, which is what the client schema, the
   // authorization and token endpoints and discovery consult.

@@ -8,6 +8,7 @@ import { setAccountStatus } from '../../src/db/repositories/accounts.ts';
 import { registerClient, rotateClientSecret } from '../../src/oidc/clients.ts';
 import { createInitialAccessToken, revokeInitialAccessToken } from '../../src/oidc/registration.ts';
 import { addResource } from '../../src/oidc/resources.ts';
+import { KEY_RETIRE_AFTER_SECONDS, listSigningKeys, refreshProviderKeys, rotateSigningKeys } from '../../src/oidc/keys.ts';
 import { createAccount, csrf, followToClient, pkce, signIn } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
@@ -430,4 +431,39 @@ describe('back-channel logout (item 5)', () => {
       await new Promise((resolve) => dead.close(resolve));
     }
   }, 60_000);
+});
+
+describe('key rotation (item 6)', () => {
+  it('after keys rotate, new tokens use the new key, a token signed before still verifies, and the old key is retired later', async () => {
+    await addResource(idp.services.db, 'https://api.example.com/rotation', ['rotation:read']);
+    const c = await registerClient(idp.services.db, idp.provider, { name: 'Rotation batch', redirectUris: [], grant: 'client_credentials', scope: 'rotation:read' });
+    const config = await discover(c.client_id as string, {}, oidc.ClientSecretBasic(c.client_secret as string));
+    const params = { scope: 'rotation:read', resource: 'https://api.example.com/rotation' };
+    const before = (await oidc.clientCredentialsGrant(config, params)).access_token;
+    const oldKid = decodeProtectedHeader(before).kid!;
+
+    const created = await rotateSigningKeys(idp.services.db);
+    expect(created.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    // What the replica's 30-second refresh does:
+    expect(await refreshProviderKeys(idp.provider, idp.services)).toBe(true);
+    const listed = await listSigningKeys(idp.services.db);
+    expect(listed.find((k) => k.kid === oldKid)!.state).toBe('previous');
+    expect(listed.filter((k) => k.state === 'current').map((k) => k.kid).sort()).toEqual(created.map((k) => k.kid).sort());
+    expect(JSON.stringify(listed)).not.toMatch(/"d"|private/);
+
+    const after = (await oidc.clientCredentialsGrant(config, params)).access_token;
+    expect(decodeProtectedHeader(after).kid).toBe(created.find((k) => k.alg === 'ES256')!.kid);
+    const jwks = (await request(idp.server).get('/jwks')).body.keys.map((k: { kid: string }) => k.kid);
+    expect(jwks).toEqual(expect.arrayContaining([oldKid, ...created.map((k) => k.kid)]));
+    const verify = (t: string) => jwtVerify(t, createRemoteJWKSet(new URL(`${idp.url}/jwks`)), { issuer: idp.url, typ: 'at+jwt' });
+    await expect(verify(before)).resolves.toBeTruthy();
+    await expect(verify(after)).resolves.toBeTruthy();
+
+    // Once everything it signed has expired, the previous key is retired and leaves /jwks.
+    await idp.services.db.updateTable('signing_keys').set({ superseded_at: new Date(Date.now() - (KEY_RETIRE_AFTER_SECONDS + 60) * 1000) }).where('kid', '=', oldKid).execute();
+    expect(await refreshProviderKeys(idp.provider, idp.services)).toBe(true);
+    expect((await listSigningKeys(idp.services.db)).find((k) => k.kid === oldKid)!.state).toBe('retired');
+    const jwksAfter = (await request(idp.server).get('/jwks')).body.keys.map((k: { kid: string }) => k.kid);
+    expect(jwksAfter).not.toContain(oldKid);
+  });
 });
