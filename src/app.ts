@@ -15,6 +15,7 @@ import { LOGIN_IP_LIMIT, LOGIN_UNKNOWN_LIMIT } from './interactions/steps/creden
 import { createProvider, pageGlobals } from './oidc/provider.ts';
 import { startBackchannelDelivery, stopWithProvider } from './oidc/backchannel.ts';
 import { scheduleKeyRefresh } from './oidc/keys.ts';
+import { postToGet } from './oidc/post-to-get.ts';
 import { csrf } from './security/csrf.ts';
 import { isTemporarilyUnavailable } from './db/availability.ts';
 import { readiness } from './observability/health.ts';
@@ -97,6 +98,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   const transport: TransportState = {};
   provider.use(insecureTransportGuard({ enabled: production, trustProxy: config.TRUST_PROXY, state: transport, logger: () => services.logger, portalUrl: config.PORTAL_URL }));
   provider.use(securityHeaders({ production }));
+  // Issue 10 item 8: POST at /auth and /session/end answered with a 303 to the equivalent GET.
+  provider.use(postToGet(config.ISSUER));
   provider.use(csrf({ secure: production }));
   provider.use(serve(path.resolve(viewsDir, '../public'), { maxage: 3600_000, index: false }));
 

@@ -467,3 +467,29 @@ describe('key rotation (item 6)', () => {
     expect(jwksAfter).not.toContain(oldKid);
   });
 });
+
+describe('POST at the authorization and end-session endpoints (item 8)', () => {
+  it('a form POST to /auth gets a 303 to the same request as a GET, which signs in as usual', async () => {
+    const c = await registerClient(idp.services.db, idp.provider, { name: 'Post app', redirectUris: ['https://post.example.com/cb'], firstParty: true });
+    const { challenge } = pkce();
+    const params = { client_id: c.client_id as string, redirect_uri: 'https://post.example.com/cb', response_type: 'code', scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256', state: 'st-post' };
+    const agent = request.agent(idp.server);
+    const posted = await agent.post('/auth').type('form').send(params);
+    expect(posted.status).toBe(303);
+    const target = new URL(posted.headers.location);
+    expect(`${target.origin}${target.pathname}`).toBe(`${idp.url}/auth`);
+    expect(Object.fromEntries(target.searchParams)).toEqual(params);
+    const auth = await agent.get(target.pathname + target.search);
+    expect(auth.status).toBe(303);
+    expect(auth.headers.location).toMatch(/\/interaction\//);
+  });
+
+  it('a form POST to /session/end gets a 303 to the logout page request', async () => {
+    const posted = await request(idp.server).post('/session/end').type('form').send({ client_id: idp.config.PORTAL_CLIENT_ID });
+    expect(posted.status).toBe(303);
+    expect(posted.headers.location).toBe(`${idp.url}/session/end?client_id=${idp.config.PORTAL_CLIENT_ID}`);
+    const page = await request(idp.server).get(new URL(posted.headers.location).pathname + new URL(posted.headers.location).search);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(`${idp.url}/session/end/confirm`); // the logout form, as for a GET
+  });
+});
