@@ -121,7 +121,15 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
+      // RFC 7009 §2.1: a client revokes only its own tokens (a public client's request for another's is ignored).
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx: KoaContextWithOIDC, client: { clientId: string; clientAuthMethod: string }, token: { clientId?: string }) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      } as never,
       userinfo: { enabled: true },
       ...registrationFeatures(services),
       clientCredentials: { enabled: true },
