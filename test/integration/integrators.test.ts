@@ -4,7 +4,8 @@ import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, 
 import * as oidc from 'openid-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setAccountStatus } from '../../src/db/repositories/accounts.ts';
+import { revokeAccountAccess, setAccountStatus } from '../../src/db/repositories/accounts.ts';
+import { endProducerSessions } from '../../src/oidc/revocation.ts';
 import { registerClient, rotateClientSecret } from '../../src/oidc/clients.ts';
 import { createInitialAccessToken, revokeInitialAccessToken } from '../../src/oidc/registration.ts';
 import { addResource } from '../../src/oidc/resources.ts';
@@ -402,6 +403,27 @@ describe('back-channel logout (item 5)', () => {
     const types = (await idp.services.db.selectFrom('audit_events').select(['type', 'details']).where('client_id', '=', c.client_id as string).where('type', 'like', 'backchannel_logout.%').orderBy('id').execute());
     expect(types.map((t) => t.type)).toEqual(['backchannel_logout.retrying', 'backchannel_logout.delivered']);
     expect(types[0]!.details).toMatchObject({ reason: 'account_disabled', attempt: 1 });
+  });
+
+  it('a password reset (revokeAccountAccess) and a producer made inactive (endProducerSessions) send logout tokens too', async () => {
+    const c = await registerClient(idp.services.db, idp.provider, {
+      name: 'Reset app', redirectUris: ['https://reset.example.com/cb'], firstParty: true, backchannelLogoutUri: `${rp.url}/backchannel3`,
+    });
+    const config = await discover(c.client_id as string, {}, oidc.ClientSecretBasic(c.client_secret as string));
+    const reasons = async () => (await idp.services.db.selectFrom('audit_events').select('details').where('client_id', '=', c.client_id as string).where('type', '=', 'backchannel_logout.delivered').orderBy('id').execute()).map((e) => (e.details as { reason: string }).reason);
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 100 && (await reasons()).length < n; i++) await new Promise((r) => setTimeout(r, 100));
+      return reasons();
+    };
+    rp.tokens.length = 0;
+    const first = await signInWith(config, 'https://reset.example.com/cb');
+    await idp.services.db.transaction().execute((trx) => revokeAccountAccess(trx, accountId, new Date()));
+    expect(await waitFor(1)).toEqual(['password_reset']);
+    expect((await logoutTokenClaims(rp.tokens.at(-1)!, c.client_id as string)).sid).toBe(first.tokens.claims()!.sid);
+
+    await signInWith(config, 'https://reset.example.com/cb');
+    await endProducerSessions(idp.services.db, ['000104201']);
+    expect(await waitFor(2)).toEqual(['password_reset', 'producer_inactive']);
   });
 
   it('a relying party that never answers does not hold up the logout; it is given up after the attempts', async () => {
