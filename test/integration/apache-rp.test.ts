@@ -5,6 +5,7 @@
  * on a back-channel logout.
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerClient } from '../../src/oidc/clients.ts';
@@ -55,7 +56,7 @@ class ApacheBrowser {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     return new Promise((resolve, reject) => {
-      const req = httpRequest(new URL(pathAndQuery, this.base), { method: init.method ?? 'GET', headers, agent: false }, (res) => {
+      const req = httpRequest(new URL(pathAndQuery, this.base), { method: init.method ?? 'GET', headers, agent: false, insecureHTTPParser: true }, (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => {
           for (const c of res.headers['set-cookie'] ?? []) {
@@ -72,6 +73,19 @@ class ApacheBrowser {
       req.end(body);
     });
   }
+}
+
+/** GET over a plain socket (Apache closes the connection): the raw answer, headers and body. */
+function rawGet(base: string, pathAndQuery: string, cookies: Map<string, string>): Promise<string> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => {
+      socket.write(`GET ${pathAndQuery} HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/html\r\nSec-Fetch-Mode: navigate\r\nConnection: close\r\n` +
+        `Cookie: ${[...cookies].map(([k, v]) => `${k}=${v}`).join('; ')}\r\n\r\n`);
+    });
+    let data = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (data += d)).on('end', () => resolve(data)).on('error', reject);
+  });
 }
 
 /** Registers a client for `apache` and starts it. */
@@ -159,6 +173,29 @@ describe.each(['query', 'form_post'] as const)('Apache httpd with mod_auth_openi
     const done = await browser.idpAgent.post('/session/end/confirm').type('form').send({ xsrf, logout: 'yes' });
     expect(done.status).toBe(303);
     expect(done.headers.location.startsWith(apache.postLogoutUri)).toBe(true);
+  });
+
+  it('an error response (prompt=none without an IdP session): what mod_auth_openidc shows (README note)', async () => {
+    const browser = new ApacheBrowser(apache.url);
+    const start = await browser.request('/protected/');
+    const auth = new URL(start.location!);
+    const answer = await request(idp.server).get(`${auth.pathname}${auth.search}&prompt=none`);
+    if (responseMode === 'query') {
+      expect(answer.status).toBe(303);
+      const back = new URL(answer.headers.location);
+      expect(back.searchParams.get('error')).toBe('login_required');
+      expect(back.searchParams.get('iss')).toBe(idp.url); // RFC 9207
+      // mod_auth_openidc takes the response for a third-party-initiated login and shows a misleading
+      // page (its answer is not even well-formed HTTP for Node's parser: read it off the socket).
+      const raw = await rawGet(apache.url, back.pathname + back.search, browser.cookies);
+      expect(raw).toContain('target_link_uri');
+      expect(raw).not.toContain('login_required');
+    } else {
+      const form = Object.fromEntries([...answer.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      expect(form).toMatchObject({ error: 'login_required', iss: idp.url });
+      const shown = await browser.request('/protected/redirect_uri', { method: 'POST', form });
+      expect(shown.body).toContain('OpenID Connect Provider error: login_required');
+    }
   });
 
   it('a back-channel logout from the IdP ends the Apache session', async () => {
