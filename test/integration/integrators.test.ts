@@ -116,6 +116,10 @@ describe('discovery tells the truth (issue 10 item 10)', () => {
   it('lists only usable client authentication methods and the integrator endpoints', async () => {
     const d = (await request(idp.server).get('/.well-known/openid-configuration')).body;
     expect(d.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
+    // No *_supported list names anything symmetric (HS*): every secret is stored hashed.
+    for (const [key, value] of Object.entries(d)) {
+      if (key.endsWith('_alg_values_supported')) expect((value as string[]).filter((a) => a.startsWith('HS')), key).toEqual([]);
+    }
     expect(d.token_endpoint_auth_signing_alg_values_supported.some((a: string) => a.startsWith('HS'))).toBe(false);
     expect(d.id_token_signing_alg_values_supported).toEqual(['ES256', 'RS256']);
     expect(d.registration_endpoint).toBe(`${idp.url}/reg`);
