@@ -37,6 +37,8 @@ export async function seed(services: Services, provider: Provider): Promise<void
       redirectUris: [new URL('/callback', config.PORTAL_URL).href],
       postLogoutRedirectUris: [new URL('/logged-out', config.PORTAL_URL).href],
       firstParty: true,
+      // The portal ends its own session when the IdP session ends (Back-Channel Logout 1.0).
+      ...(config.PORTAL_BACKCHANNEL_LOGOUT ? { backchannelLogoutUri: new URL('/backchannel-logout', config.PORTAL_URL).href } : {}),
     });
   }
   if (config.SEED_DEMO) {

@@ -283,6 +283,7 @@ describe('kind: production behind a TLS-terminating proxy without TRUST_PROXY an
     ISSUER: 'https://idp.example.test',
     SMS_WEBHOOK_URL: 'https://sms.example.test/hook',
     SMS_WEBHOOK_SECRET: 'sms-webhook-secret-0123456789abcdefghij',
+    SIGNING_KEYS_ENCRYPTION_KEY: 'signing-keys-secret-0123456789abcdefghij',
   };
 
   it('without TRUST_PROXY: every page is an HTML 503 naming TRUST_PROXY, a log line says it, /health turns 503', async () => {

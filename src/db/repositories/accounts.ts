@@ -2,7 +2,6 @@ import { sql, type Kysely } from 'kysely';
 import type { ProducerRecord } from '../../producers/records.ts';
 import { toRecord } from './producers.ts';
 import type { Database } from '../schema.ts';
-import { endAccountSessions } from './oidc-sessions.ts';
 
 /** A producer's login, joined with the producer record it belongs to. */
 export interface Account {
@@ -138,12 +137,11 @@ export async function recordLogin(db: Kysely<Database>, accountId: string, at: D
 }
 
 /**
- * Sets the account's status (`active` | `disabled`). Disabling also ends every session, grant and
- * token of the account ({@link endAccountSessions}), so refresh, userinfo and introspection stop at once.
+ * Sets the account's status (`active` | `disabled`) and nothing else. To disable an account so
+ * that its sessions and tokens end too, use `changeAccountStatus` (src/oidc/revocation.ts).
  */
 export async function setAccountStatus(db: Kysely<Database>, accountId: string, status: 'active' | 'disabled'): Promise<void> {
   await db.updateTable('accounts').set({ status }).where('id', '=', accountId).execute();
-  if (status === 'disabled') await endAccountSessions(db, accountId);
 }
 
 // ---- account recovery (guide slides 12-17; src/flows/recovery) ----

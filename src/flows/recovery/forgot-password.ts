@@ -1,3 +1,4 @@
+import { endAccessAfterPasswordReset } from '../../oidc/revocation.ts';
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { audit, type AuditContext } from '../../audit.ts';
@@ -6,7 +7,6 @@ import {
   findAccountByUsername,
   lockAccountRow,
   recentPasswordHashes,
-  revokeAccountAccess,
   setPasswordWithHistory,
   type Account,
 } from '../../db/repositories/accounts.ts';
@@ -232,7 +232,7 @@ export async function completePasswordReset(services: Services, c: PasswordReset
     const row = await lockAccountRow(trx, c.accountId);
     if (!row || row.status !== 'active' || row.passwordChangedAt.getTime() !== new Date(c.passwordChangedAt).getTime()) return undefined;
     const { wasLocked } = await setPasswordWithHistory(trx, c.accountId, phc, now, { keep: PASSWORD_HISTORY_DEPTH, emailProven: c.emailProven });
-    const revoked = await revokeAccountAccess(trx, c.accountId, now);
+    const revoked = await endAccessAfterPasswordReset(trx, c.accountId, now);
     return { wasLocked, revoked };
   });
   if (!done) return { ok: false, reason: 'stale' };
