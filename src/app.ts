@@ -21,6 +21,7 @@ import { scheduleKeyRefresh } from './oidc/keys.ts';
 import { postToGet } from './oidc/post-to-get.ts';
 import { csrf } from './security/csrf.ts';
 import { healthRoutes } from './observability/health.ts';
+import { apiRoutes } from './api/routes.ts';
 import { errorPages } from './http/error-pages.ts';
 import { requestLogging } from './observability/http.ts';
 import { watchOidcEvents } from './observability/oidc-events.ts';
@@ -79,6 +80,7 @@ export async function createIdp(services: Services): Promise<Provider> {
   const forgotUsername = forgotUsernameRoutes(router, services, provider);
   forgotPasswordRoutes(router, services, provider);
   linkRoutes(router, services, provider, { registration, forgotUsername });
+  apiRoutes(router, services);
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });

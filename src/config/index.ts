@@ -96,6 +96,8 @@ export const configSchema = z.object({
   PORTAL_RESOURCES: jsonList(z.object({ title: z.string().min(1).max(100), url: z.url(), description: z.string().max(300).default(''), group: z.string().min(1).max(60).default('Resources') })).optional(),
   /** Where the portal's "Report an Issue" form mails reports (guide slide 19). Default SUPPORT_EMAIL. */
   REPORT_ISSUE_EMAIL: z.email().optional(),
+  /** Resource identifier (RFC 8707) of the IdP's producer API (My Hierarchy); its JWT access tokens carry it as `aud`. Default `<ISSUER>/api`. */
+  PRODUCER_API_RESOURCE: z.url().optional(),
   /** Start the portal in the same process (`npm start`). Default true. */
   PORTAL_ENABLED: bool.default(true),
   /** client_id of the portal at the IdP. */
@@ -202,6 +204,7 @@ export type Config = z.infer<typeof configSchema> & {
   SMS_PROVIDER: SmsProvider;
   /** true when DATABASE_URL is unset and the embedded database is used. */
   embeddedDatabase: boolean;
+  PRODUCER_API_RESOURCE: string;
 };
 
 /** Thrown when configuration is invalid; `message` names each bad or missing setting. */
@@ -255,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     LOG_LEVEL: c.LOG_LEVEL ?? (c.NODE_ENV === 'test' ? 'silent' : 'info'),
     SMS_PROVIDER: resolveSmsProvider(c),
     embeddedDatabase: !c.DATABASE_URL,
+    PRODUCER_API_RESOURCE: c.PRODUCER_API_RESOURCE ?? `${(raw.ISSUER === undefined && raw.PORT !== undefined ? `http://localhost:${c.PORT}` : c.ISSUER).replace(/\/$/, '')}/api`,
   };
 }
 
