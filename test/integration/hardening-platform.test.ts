@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdp } from '../../src/app.ts';
 import { buildServices } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { setAccountStatus } from '../../src/db/repositories/accounts.ts';
+import { changeAccountStatus as setAccountStatus } from '../../src/oidc/revocation.ts';
 import { upsertProducers } from '../../src/db/repositories/producers.ts';
 import { InvalidClientError, registerClient, type ClientRegistration } from '../../src/oidc/clients.ts';
 import { dropSchema } from '../../src/db/database.ts';
