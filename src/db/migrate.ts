@@ -37,7 +37,11 @@ export async function migrateToLatest(db: Kysely<any>, schema = 'public'): Promi
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-function isCatalogRace(error: unknown, schema: string): boolean {
+/**
+ * True when a migration error comes from another process's schema being dropped at that moment
+ * (parallel test files; 3F000 for another schema, a deadlock, a catalog cache miss): worth a retry.
+ */
+export function isCatalogRace(error: unknown, schema: string): boolean {
   const e = error as { code?: string; message?: string };
   if (e.code === '40P01' || /cache lookup failed/.test(e.message ?? '')) return true;
   return e.code === '3F000' && !(e.message ?? '').includes(`"${schema}"`);
