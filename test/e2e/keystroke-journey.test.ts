@@ -84,7 +84,7 @@ async function startSignIn(page: Page): Promise<void> {
 describe('typing pattern in Chromium', () => {
   // Real key events in Chromium: on a machine loaded by other work, the browser's event timing can
   // stray from the typed rhythm enough for the matcher to refuse it; try the journey again then.
-  it('enrolls with three typings, then signs in by keyboard pattern; a different rhythm is refused and email offered', { retry: 2 }, async () => {
+  it('enrolls with three typings, then signs in by keyboard pattern; a different rhythm is refused and email offered', { retry: 2, timeout: 240_000 }, async () => {
     const { context, page } = await newPage(browser);
     try {
       // First sign-in: enroll (typing page), then the email code (guide slides 8-9).
@@ -122,5 +122,5 @@ describe('typing pattern in Chromium', () => {
     } finally {
       await context.close();
     }
-  }, 240_000);
+  });
 });
