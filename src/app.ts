@@ -16,8 +16,12 @@ import { interactionRoutes } from './interactions/router.ts';
 import { LOGIN_IP_LIMIT } from './interactions/steps/login/index.ts';
 import { PROMPTS } from './oidc/policy.ts';
 import { createProvider, pageGlobals } from './oidc/provider.ts';
+import { startBackchannelDelivery, stopWithProvider } from './oidc/backchannel.ts';
+import { scheduleKeyRefresh } from './oidc/keys.ts';
+import { postToGet } from './oidc/post-to-get.ts';
 import { csrf } from './security/csrf.ts';
 import { healthRoutes } from './observability/health.ts';
+import { apiRoutes } from './api/routes.ts';
 import { errorPages } from './http/error-pages.ts';
 import { requestLogging } from './observability/http.ts';
 import { watchOidcEvents } from './observability/oidc-events.ts';
@@ -44,6 +48,10 @@ export async function createIdp(services: Services): Promise<Provider> {
   const provider = await createProvider(services);
   const globals = pageGlobals(services);
   watchOidcEvents(provider, services);
+  // Issue 10: logout tokens queued by any session end are delivered by every running replica.
+  startBackchannelDelivery(services, provider);
+  // Issue 10: a key rotation (keys rotate, automatic rotation) reaches every replica within a minute.
+  stopWithProvider(provider, scheduleKeyRefresh(provider, services));
 
   provider.use(requestLogging({ logger: services.logger, metrics: services.metrics, trustProxy: config.TRUST_PROXY }));
   provider.use(errorPages({ globals, portalUrl: config.PORTAL_URL, logger: services.logger }));
@@ -52,6 +60,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   const transport: TransportState = {};
   provider.use(insecureTransportGuard({ enabled: production, trustProxy: config.TRUST_PROXY, state: transport, logger: () => services.logger, portalUrl: config.PORTAL_URL }));
   provider.use(securityHeaders({ production }));
+  // Issue 10 item 8: POST at /auth and /session/end answered with a 303 to the equivalent GET.
+  provider.use(postToGet(config.ISSUER));
   provider.use(csrf({ secure: production }));
   provider.use(serve(path.resolve(viewsDir, '../public'), { maxage: 3600_000, index: false }));
 
@@ -69,6 +79,7 @@ export async function createIdp(services: Services): Promise<Provider> {
   const forgotUsername = forgotUsernameRoutes(router, services, provider);
   forgotPasswordRoutes(router, services, provider);
   linkRoutes(router, services, provider, { registration, forgotUsername });
+  apiRoutes(router, services);
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });

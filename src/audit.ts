@@ -47,6 +47,14 @@ export type AuditType =
   | 'keystroke.reset'
   // clients (oidc-provider events; src/observability/oidc-events.ts)
   | 'client.auth_failed'
+  // integrators (issue 10): dynamic registration and back-channel logout (src/oidc/registration.ts, backchannel.ts)
+  | 'client.registered'
+  | 'client.updated'
+  | 'client.deleted'
+  | 'client.secret_rotated'
+  | 'backchannel_logout.delivered'
+  | 'backchannel_logout.retrying'
+  | 'backchannel_logout.failed'
   // the Service Desk's commands (src/operator/service-desk.ts); details name the operator
   | 'operator.account_unlocked'
   | 'operator.account_disabled'

@@ -7,6 +7,7 @@ import { DatabaseUnreachableError } from './db/availability.ts';
 import { EmbeddedDatabaseBusyError } from './db/embedded-lock.ts';
 import { startMetricsServer } from './observability/metrics-server.ts';
 import { schedulePurge } from './operator/purge.ts';
+import { stopBackchannelDelivery } from './oidc/backchannel.ts';
 import { findProducer } from './db/repositories/producers.ts';
 import { createPortalApp } from './portal/app.ts';
 import { parseProducerCsv } from './producers/csv-import.ts';
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     closing = true;
     services.logger.info({ signal }, 'shutting down');
     stopPurge();
+    await stopBackchannelDelivery(provider);
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections?.(); })));
     await services.settle();
     await database.close();

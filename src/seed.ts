@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import { upsertProducers } from './db/repositories/producers.ts';
 import { activeTerms, publishTerms } from './db/repositories/terms.ts';
 import { registerClient } from './oidc/clients.ts';
+import { addResource, findResource } from './oidc/resources.ts';
 import { parseProducerCsv } from './producers/csv-import.ts';
 import type { Services } from './services.ts';
 
@@ -18,7 +19,8 @@ export const INITIAL_TERMS = path.join(configDir, 'terms/terms-of-use.txt');
 export const INITIAL_TERMS_VERSION = '1.0';
 
 /**
- * Start-up seeding: the initial Terms of Use when none were ever published; the portal's client
+ * Start-up seeding: the initial Terms of Use when none were ever published; the producer API's
+ * resource (PRODUCER_API_RESOURCE, scope `hierarchy:read`); the portal's client
  * (first-party, redirect URIs from PORTAL_URL) when the portal is enabled; and, when SEED_DEMO,
  * the demo producers from config/demo-producers.csv that are not there yet (restarts are harmless
  * and keep changes made with the CLI).
@@ -29,6 +31,11 @@ export async function seed(services: Services, provider: Provider): Promise<void
     const any = await db.selectFrom('terms').select('version').limit(1).executeTakeFirst();
     if (!any) await publishTerms(db, INITIAL_TERMS_VERSION, readFileSync(INITIAL_TERMS, 'utf8'), clock.now());
   }
+  // The producer API (My Hierarchy): its resource and scope, kept with any scopes added by the CLI.
+  const api = await findResource(db, config.PRODUCER_API_RESOURCE);
+  if (!api || !api.scopes.includes('hierarchy:read')) {
+    await addResource(db, config.PRODUCER_API_RESOURCE, [...new Set([...(api?.scopes ?? []), 'hierarchy:read'])], api?.accessTokenTtl);
+  }
   if (config.PORTAL_ENABLED) {
     await registerClient(db, provider, {
       clientId: config.PORTAL_CLIENT_ID,
@@ -37,6 +44,8 @@ export async function seed(services: Services, provider: Provider): Promise<void
       redirectUris: [new URL('/callback', config.PORTAL_URL).href],
       postLogoutRedirectUris: [new URL('/logged-out', config.PORTAL_URL).href],
       firstParty: true,
+      // The portal ends its own session when the IdP session ends (Back-Channel Logout 1.0).
+      ...(config.PORTAL_BACKCHANNEL_LOGOUT ? { backchannelLogoutUri: new URL('/backchannel-logout', config.PORTAL_URL).href } : {}),
     });
   }
   if (config.SEED_DEMO) {

@@ -6,6 +6,9 @@ import { auditList } from './commands/audit-list.ts';
 import { clientsAdd } from './commands/clients-add.ts';
 import { clientsList } from './commands/clients-list.ts';
 import { clientsRemove } from './commands/clients-remove.ts';
+import { clientsFirstParty, clientsInitialAccessToken, clientsRevokeInitialAccessToken, clientsRotateSecret } from './commands/clients-integrators.ts';
+import { resourcesAdd, resourcesList, resourcesRemove } from './commands/resources.ts';
+import { keysList, keysRotate } from './commands/keys.ts';
 import { dbMigrate } from './commands/db-migrate.ts';
 import { dbPurge } from './commands/db-purge.ts';
 import { keystrokeReset } from './commands/keystroke-reset.ts';
@@ -25,6 +28,15 @@ const COMMANDS: Record<string, Command> = {
   'clients add': clientsAdd,
   'clients list': clientsList,
   'clients remove': clientsRemove,
+  'clients rotate-secret': clientsRotateSecret,
+  'clients initial-access-token': clientsInitialAccessToken,
+  'clients revoke-initial-access-token': clientsRevokeInitialAccessToken,
+  'clients first-party': clientsFirstParty,
+  'resources add': resourcesAdd,
+  'resources list': resourcesList,
+  'resources remove': resourcesRemove,
+  'keys list': keysList,
+  'keys rotate': keysRotate,
   'terms publish': termsPublish,
   'devices list': devicesList,
   'keystroke reset': keystrokeReset,

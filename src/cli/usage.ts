@@ -12,12 +12,42 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
       nothing is written. --dry-run only validates (the database is not opened).`,
   'clients add': `clients add --name NAME --redirect-uri URI [--redirect-uri URI ...]
               [--post-logout-redirect-uri URI ...] [--public] [--first-party]
+              [--token-endpoint-auth-method client_secret_basic|client_secret_post|private_key_jwt]
+              [--jwks FILE | --jwks-uri URI] [--backchannel-logout-uri URI]
+              [--id-token-signed-response-alg ES256|RS256]
+         clients add --name NAME --grant client_credentials --scope "API SCOPES"
       Register a relying party and print it as JSON, with its client_secret unless
-      --public (public clients use PKCE and no secret). --first-party skips consent.`,
+      --public (public clients use PKCE and no secret) or private_key_jwt. --first-party
+      skips consent. --grant client_credentials: a machine-to-machine client (no redirect
+      URIs; API scopes only, never openid). ID tokens are ES256-signed unless asked.`,
   'clients list': `clients list
-      Print the registered clients as a JSON array (without secrets).`,
+      Print the registered clients as a JSON array (without secrets); registered_by says
+      whether the CLI (cli) or dynamic registration (dynamic_registration) created each.`,
   'clients remove': `clients remove CLIENT_ID
       Remove a client and every token issued to it.`,
+  'clients rotate-secret': `clients rotate-secret CLIENT_ID
+      Give the client a new client_secret, printed once; the old one stops working.`,
+  'clients initial-access-token': `clients initial-access-token [--expires-in SECONDS]
+      Print {"initial_access_token", "expires_at"}: one dynamic client registration
+      (RFC 7591) at /reg. Default lifetime INITIAL_ACCESS_TOKEN_TTL_SECONDS.`,
+  'clients revoke-initial-access-token': `clients revoke-initial-access-token TOKEN
+      Revoke an unused initial access token (registration with it then gets 401).`,
+  'clients first-party': `clients first-party CLIENT_ID [--off]
+      Mark a client first-party (no consent page), or third-party again with --off.`,
+  'resources add': `resources add --identifier URI --scope "a b" [--access-token-ttl SECONDS]
+      Register an API (RFC 8707 resource): clients asking for it get JWT access tokens
+      (RFC 9068) with aud = URI. Running servers use it at once. Never the openid scope.`,
+  'resources list': `resources list
+      Print the registered resources as a JSON array.`,
+  'resources remove': `resources remove URI
+      Remove a resource (tokens already issued stay valid until they expire).`,
+  'keys list': `keys list
+      Print the signing keys as JSON: kid, alg, use, created_at, state (current, previous,
+      retired). Never key material.`,
+  'keys rotate': `keys rotate [--alg ES256|RS256]
+      New current signing key (for every algorithm without --alg); the old one stays published
+      until what it signed has expired (a day and an hour), then is retired. Running servers
+      switch within 30 seconds.`,
   'terms publish': `terms publish FILE --version VERSION
       Publish the text in FILE as a new Terms of Use version and make it the active one;
       producers accept it again at their next sign-in.`,

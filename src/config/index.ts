@@ -96,6 +96,8 @@ export const configSchema = z.object({
   PORTAL_RESOURCES: jsonList(z.object({ title: z.string().min(1).max(100), url: z.url(), description: z.string().max(300).default(''), group: z.string().min(1).max(60).default('Resources') })).optional(),
   /** Where the portal's "Report an Issue" form mails reports (guide slide 19). Default SUPPORT_EMAIL. */
   REPORT_ISSUE_EMAIL: z.email().optional(),
+  /** Resource identifier (RFC 8707) of the IdP's producer API (My Hierarchy); its JWT access tokens carry it as `aud`. Default `<ISSUER>/api`. */
+  PRODUCER_API_RESOURCE: z.url().optional(),
   /** Start the portal in the same process (`npm start`). Default true. */
   PORTAL_ENABLED: bool.default(true),
   /** client_id of the portal at the IdP. */
@@ -175,6 +177,22 @@ export const configSchema = z.object({
   RATE_LIMIT_RECOVERY_POINTS: int(1, 100000).default(30),
   /** Forgot Password for a username without an active account: percentage (0-100) of such usernames whose placeholder offers "Send me a text message"; set it near the share of producer records with a mobile number. Default 80. */
   RECOVERY_DECOY_SMS_PERCENT: int(0, 100, 'percent').default(80),
+  /** Back-channel logout (issue 10): time a relying party has to answer one logout token, milliseconds. Default 2500. */
+  BACKCHANNEL_LOGOUT_TIMEOUT_MS: int(100, 30000, 'milliseconds').default(2500),
+  /** Back-channel logout: deliveries tried per logout token before giving up (audited `backchannel_logout.failed`). Default 4. */
+  BACKCHANNEL_LOGOUT_ATTEMPTS: int(1, 10).default(4),
+  /** Back-channel logout: wait before the first retry, seconds; doubled for each further retry. Default 2. */
+  BACKCHANNEL_LOGOUT_BACKOFF_SECONDS: int(1, 3600, 'seconds').default(2),
+  /** Production only: comma-separated hosts (`host` or `host:port`) on loopback or private addresses that may receive logout tokens and serve client jwks_uri. Default none (refused). */
+  BACKCHANNEL_LOGOUT_ALLOWED_HOSTS: list.default([]),
+  /** Register the portal's back-channel logout URI (PORTAL_URL + /backchannel-logout) so that a logout, password reset or deactivation at the IdP ends the portal session too. Default true. */
+  PORTAL_BACKCHANNEL_LOGOUT: bool.default(true),
+  /** Secret (at least 32 characters) that encrypts the private signing keys at rest (AES-256-GCM). Required in production; unset in development: keys stored in clear. */
+  SIGNING_KEYS_ENCRYPTION_KEY: z.string().min(32).optional(),
+  /** Rotate the signing keys automatically when the current one is this many days old; 0 turns it off (use `keys rotate`). Default 0. */
+  SIGNING_KEY_ROTATION_DAYS: int(0, 3650, 'days').default(0),
+  /** Lifetime of an initial access token from `clients initial-access-token` without --expires-in, seconds. Default 86400. */
+  INITIAL_ACCESS_TOKEN_TTL_SECONDS: int(60, 365 * DAY, 'seconds').default(86400),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -186,6 +204,7 @@ export type Config = z.infer<typeof configSchema> & {
   SMS_PROVIDER: SmsProvider;
   /** true when DATABASE_URL is unset and the embedded database is used. */
   embeddedDatabase: boolean;
+  PRODUCER_API_RESOURCE: string;
 };
 
 /** Thrown when configuration is invalid; `message` names each bad or missing setting. */
@@ -220,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!c.COOKIE_KEYS?.length) missing.push('COOKIE_KEYS (production does not use generated cookie keys)');
     if (c.PORTAL_ENABLED && !c.PORTAL_CLIENT_SECRET) missing.push('PORTAL_CLIENT_SECRET (or PORTAL_ENABLED=false)');
     if (!c.ISSUER.startsWith('https://')) missing.push('ISSUER must be an https:// URL in production');
+    if (!c.SIGNING_KEYS_ENCRYPTION_KEY) missing.push('SIGNING_KEYS_ENCRYPTION_KEY (production encrypts the private signing keys at rest)');
     if (resolveSmsProvider(c) === 'outbox') missing.push('SMS_PROVIDER (production does not use the development outbox: webhook with SMS_WEBHOOK_URL + SMS_WEBHOOK_SECRET, or twilio with TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN + TWILIO_FROM)');
     if (missing.length) throw new ConfigError(`NODE_ENV=production refuses development defaults. Set:\n  ${missing.join('\n  ')}`);
     if (c.COOKIE_KEYS!.some((k) => k.length < 32)) throw new ConfigError('COOKIE_KEYS: each key must have at least 32 characters');
@@ -238,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     LOG_LEVEL: c.LOG_LEVEL ?? (c.NODE_ENV === 'test' ? 'silent' : 'info'),
     SMS_PROVIDER: resolveSmsProvider(c),
     embeddedDatabase: !c.DATABASE_URL,
+    PRODUCER_API_RESOURCE: c.PRODUCER_API_RESOURCE ?? `${(raw.ISSUER === undefined && raw.PORT !== undefined ? `http://localhost:${c.PORT}` : c.ISSUER).replace(/\/$/, '')}/api`,
   };
 }
 

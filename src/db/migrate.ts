@@ -22,8 +22,10 @@ export async function migrateToLatest(db: Kysely<any>, schema = 'public'): Promi
   let { error, results } = await migrator.migrateToLatest();
   // Kysely checks for its migration table by introspecting every schema; a schema that another
   // process drops at that moment (parallel test files) fails that query (3F000, or a catalog cache
-  // miss). Nothing was applied then: try again.
-  for (let attempt = 1; error && attempt < 5 && isCatalogRace(error, schema); attempt++) {
+  // miss, or a column of a table being dropped). Nothing was applied then: try again. An error in
+  // setup (no migration ran, `results` empty) is always such a case worth one more try.
+  const inSetup = () => !(results ?? []).some((r) => r.status === 'Error' || r.status === 'Success');
+  for (let attempt = 1; error && attempt < 5 && (isCatalogRace(error, schema) || inSetup()); attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
     ({ error, results } = await migrator.migrateToLatest());
   }
@@ -35,7 +37,11 @@ export async function migrateToLatest(db: Kysely<any>, schema = 'public'): Promi
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-function isCatalogRace(error: unknown, schema: string): boolean {
+/**
+ * True when a migration error comes from another process's schema being dropped at that moment
+ * (parallel test files; 3F000 for another schema, a deadlock, a catalog cache miss): worth a retry.
+ */
+export function isCatalogRace(error: unknown, schema: string): boolean {
   const e = error as { code?: string; message?: string };
   if (e.code === '40P01' || /cache lookup failed/.test(e.message ?? '')) return true;
   return e.code === '3F000' && !(e.message ?? '').includes(`"${schema}"`);

@@ -76,6 +76,8 @@ export interface SigningKeysTable {
   private_jwk: Json;
   created_at: Timestamp;
   retired_at: Timestamp | null;
+  /** When it stopped signing (a rotation); it stays published until retired_at. */
+  superseded_at: Timestamp | null;
 }
 
 export interface AuditEventsTable {
@@ -107,6 +109,34 @@ export interface Database {
   single_use_links: SingleUseLinksTable;
   message_sends: MessageSendsTable;
   unknown_login_locks: UnknownLoginLocksTable;
+  resource_servers: ResourceServersTable;
+  backchannel_logouts: BackchannelLogoutsTable;
+}
+
+/** Logout tokens still to deliver (src/oidc/backchannel.ts); deleted once delivered or given up. */
+export interface BackchannelLogoutsTable {
+  id: Generated<string>;
+  client_id: string;
+  account_id: string;
+  sid: string;
+  /** Why the session ended: `rp_logout`, `password_reset`, `account_disabled`, `signed_out`, … */
+  reason: string;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  locked_until: Timestamp | null;
+  last_error: string | null;
+}
+
+/** APIs clients may ask access tokens for (RFC 8707 resource indicators; src/oidc/resources.ts). */
+export interface ResourceServersTable {
+  /** The resource indicator (absolute URI, no fragment), also the tokens' `aud`. */
+  identifier: string;
+  /** Space-separated scopes the API accepts (never `openid`). */
+  scope: string;
+  /** Access-token lifetime for this API, seconds; null: the default (3600). */
+  access_token_ttl: number | null;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
 /** One-time codes (src/security/one-time-codes.ts); the code itself is never stored, only its HMAC. */

@@ -27,6 +27,20 @@ export const OIDC_ERROR_EVENTS = [
 /** Endpoints where a client authenticates (RFC 6749 §2.3); a refusal there is audited. */
 const CLIENT_AUTH_EVENTS = new Set(['grant.error', 'revocation.error', 'introspection.error', 'pushed_authorization_request.error', 'device_authorization.error']);
 
+/** The client_id of an HTTP Basic `Authorization` header (RFC 6749 §2.3.1: form-urlencoded), or null. */
+function basicClientId(header: string): string | null {
+  const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) return null;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon)).slice(0, 200);
+  } catch {
+    return null;
+  }
+}
+
 interface OidcError {
   error?: string;
   error_detail?: string;
@@ -54,7 +68,7 @@ export function watchOidcEvents(provider: Provider, services: OidcEventDeps): vo
       logger.warn({ requestId: requestIdOf(ctx), event, error: code, detail: err.error_detail ?? err.error_description }, 'oidc error');
       if (code === 'invalid_client' && CLIENT_AUTH_EVENTS.has(event)) {
         const body = (ctx.oidc?.body ?? {}) as Record<string, unknown>;
-        const clientId = ctx.oidc?.client?.clientId ?? (typeof body.client_id === 'string' ? body.client_id.slice(0, 200) : null);
+        const clientId = ctx.oidc?.client?.clientId ?? (typeof body.client_id === 'string' ? body.client_id.slice(0, 200) : basicClientId(ctx.get('authorization')));
         void audit(services.db, services.clock, 'client.auth_failed', null, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null, clientId }, {
           endpoint: event.replace(/\.error$/, ''),
           reason: err.error_detail ?? 'invalid_client',

@@ -3,6 +3,7 @@ import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { Database } from '../db/schema.ts';
+import { withHashedSecret } from './client-auth.ts';
 
 /**
  * Turns a database outage into the OAuth error `temporarily_unavailable` (RFC 6749 §4.1.2.1) with
@@ -52,7 +53,8 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
     }
 
     async #upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      const json = JSON.stringify(payload);
+      // Client secrets are stored hashed (src/oidc/client-auth.ts), also for RFC 7591 registrations.
+      const json = JSON.stringify(this.model === 'Client' ? withHashedSecret(payload as Record<string, unknown>) : payload);
       // PostgreSQL text and jsonb cannot hold U+0000: a request parameter carrying one is refused
       // as invalid_request (400) instead of failing the INSERT (500).
       if (json.includes('\\u0000')) throw new errors.InvalidRequest('request parameters must not contain NUL characters');

@@ -1,7 +1,13 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
 import { randomToken } from '../security/tokens.ts';
+import { withHashedSecret } from './client-auth.ts';
+import { refreshScopes } from './resources.ts';
+
+/** Token endpoint authentication methods `clients add` can register (see CLIENT_AUTH_METHODS). */
+export const REGISTRABLE_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export type RegistrableAuthMethod = (typeof REGISTRABLE_AUTH_METHODS)[number];
 
 /** What an integrator gives to register a relying party (`clients add`). */
 export interface ClientRegistration {
@@ -16,6 +22,22 @@ export interface ClientRegistration {
   clientId?: string;
   /** Fixed secret (default: random 256-bit) for confidential clients. */
   clientSecret?: string;
+  /**
+   * `authorization_code` (default: sign-in with the code flow, plus refresh tokens) or
+   * `client_credentials` (machine-to-machine, RFC 6749 §4.4: no redirect URIs, API scopes only).
+   */
+  grant?: 'authorization_code' | 'client_credentials';
+  /** Space-separated scopes the client may ask for (client_credentials: the API scopes; never `openid`). */
+  scope?: string;
+  /** How the client authenticates at the token endpoint (default client_secret_basic; `public` means `none`). */
+  tokenEndpointAuthMethod?: RegistrableAuthMethod;
+  /** private_key_jwt: the client's public keys (JWK Set) or where to fetch them. */
+  jwks?: { keys: Record<string, unknown>[] };
+  jwksUri?: string;
+  /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed. */
+  backchannelLogoutUri?: string;
+  /** ID token signing algorithm (default ES256). */
+  idTokenSignedResponseAlg?: 'ES256' | 'RS256';
 }
 
 /** Thrown when client metadata is invalid; `message` is oidc-provider's explanation. */
@@ -30,17 +52,29 @@ export class InvalidClientError extends Error {}
  */
 export async function registerClient(db: Kysely<Database>, provider: Provider, reg: ClientRegistration): Promise<Record<string, unknown>> {
   checkRegistration(reg);
+  const machine = reg.grant === 'client_credentials';
+  const method = reg.public ? 'none' : (reg.tokenEndpointAuthMethod ?? 'client_secret_basic');
   const metadata: Record<string, unknown> = {
     client_id: reg.clientId ?? randomToken(16),
     client_name: reg.name,
-    redirect_uris: reg.redirectUris,
-    post_logout_redirect_uris: reg.postLogoutRedirectUris ?? [],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: reg.public ? 'none' : 'client_secret_basic',
+    redirect_uris: machine ? [] : reg.redirectUris,
+    post_logout_redirect_uris: machine ? [] : (reg.postLogoutRedirectUris ?? []),
+    grant_types: machine ? ['client_credentials'] : ['authorization_code', 'refresh_token'],
+    response_types: machine ? [] : ['code'],
+    token_endpoint_auth_method: method,
+    id_token_signed_response_alg: reg.idTokenSignedResponseAlg ?? 'ES256',
     first_party: reg.firstParty ?? false,
+    registered_by: 'cli',
   };
-  if (!reg.public) metadata.client_secret = reg.clientSecret ?? randomToken(32);
+  if (reg.scope !== undefined) metadata.scope = reg.scope;
+  if (reg.backchannelLogoutUri !== undefined) {
+    metadata.backchannel_logout_uri = reg.backchannelLogoutUri;
+    metadata.backchannel_logout_session_required = true;
+  }
+  if (reg.jwks) metadata.jwks = reg.jwks;
+  if (reg.jwksUri) metadata.jwks_uri = reg.jwksUri;
+  if (method === 'client_secret_basic' || method === 'client_secret_post') metadata.client_secret = reg.clientSecret ?? randomToken(32);
+  await refreshScopes(provider); // API scopes of resources added since the provider started
   try {
     await (provider.Client as unknown as { validate(m: unknown): Promise<void> }).validate(metadata);
   } catch (err) {
@@ -49,8 +83,8 @@ export async function registerClient(db: Kysely<Database>, provider: Provider, r
   }
   await db
     .insertInto('oidc_payloads')
-    .values({ model: 'Client', id: String(metadata.client_id), payload: JSON.stringify(metadata), expires_at: null })
-    .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({ payload: JSON.stringify(metadata) }))
+    .values({ model: 'Client', id: String(metadata.client_id), payload: JSON.stringify(withHashedSecret(metadata)), expires_at: null })
+    .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({ payload: JSON.stringify(withHashedSecret(metadata)) }))
     .execute();
   return metadata;
 }
@@ -116,11 +150,50 @@ export function redirectUriProblem(uri: string): string | null {
 function checkRegistration(reg: ClientRegistration): void {
   const name = reg.name.trim();
   if (!name || name.length > 100 || /\p{Cc}/u.test(name)) throw new InvalidClientError('client_name must have 1 to 100 characters and no control characters');
+  if (reg.grant === 'client_credentials') {
+    if (reg.public) throw new InvalidClientError('a client_credentials client must authenticate (it cannot be public)');
+    if (reg.redirectUris.length > 0) throw new InvalidClientError('a client_credentials client has no redirect URIs');
+    const problem = apiScopeProblem(reg.scope);
+    if (problem) throw new InvalidClientError(problem);
+    return;
+  }
   if (reg.redirectUris.length === 0) throw new InvalidClientError('at least one redirect URI is required');
   for (const uri of [...reg.redirectUris, ...(reg.postLogoutRedirectUris ?? [])]) {
     const problem = redirectUriProblem(uri);
     if (problem) throw new InvalidClientError(problem);
   }
+  if (reg.tokenEndpointAuthMethod === 'private_key_jwt' && !reg.jwks && !reg.jwksUri) throw new InvalidClientError('private_key_jwt needs the client\'s public keys (jwks or jwks_uri)');
+}
+
+/**
+ * Why a client_credentials client's `scope` is refused, or null: it must name at least one scope,
+ * and never `openid` or `offline_access` (tokens for APIs are not about a person; RFC 6749 §4.4).
+ */
+export function apiScopeProblem(scope: string | undefined): string | null {
+  const scopes = (scope ?? '').split(' ').filter(Boolean);
+  if (scopes.length === 0) return 'a client_credentials client needs --scope (the API scopes it may ask for)';
+  const oidc = scopes.find((s) => s === 'openid' || s === 'offline_access');
+  if (oidc) return `${oidc} is an OpenID Connect scope: a client_credentials client asks for API scopes only`;
+  return null;
+}
+
+/**
+ * Gives a confidential client a new random 256-bit secret (the old one stops working at once) and
+ * returns it: the only time it is shown; it is stored hashed (src/oidc/client-auth.ts).
+ * @returns the new secret, or null when no such client.
+ * @throws InvalidClientError when the client has no secret to rotate (public or private_key_jwt).
+ */
+export async function rotateClientSecret(db: Kysely<Database>, clientId: string): Promise<string | null> {
+  const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Client').where('id', '=', clientId).executeTakeFirst();
+  if (!row) return null;
+  const metadata = row.payload as Record<string, unknown>;
+  const method = (metadata.token_endpoint_auth_method as string | undefined) ?? 'client_secret_basic';
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new InvalidClientError(`the client authenticates with ${method}: it has no secret to rotate`);
+  const secret = randomToken(32);
+  await db.updateTable('oidc_payloads')
+    .set({ payload: JSON.stringify(withHashedSecret({ ...metadata, client_secret: secret })) })
+    .where('model', '=', 'Client').where('id', '=', clientId).execute();
+  return secret;
 }
 
 /** Every registered client's metadata, without secrets. */
@@ -138,4 +211,16 @@ export async function removeClient(db: Kysely<Database>, clientId: string): Prom
   if (Number(res.numDeletedRows) === 0) return false;
   await db.deleteFrom('oidc_payloads').where('model', '!=', 'Client').where((eb) => eb(eb.fn('jsonb_extract_path_text', ['payload', eb.val('clientId')]), '=', clientId)).execute();
   return true;
+}
+
+/**
+ * Marks a client first-party (`first_party: true`: no consent page) or third-party. The only way a
+ * dynamically registered client becomes first-party (registration metadata cannot).
+ * @returns false when no such client.
+ */
+export async function setFirstParty(db: Kysely<Database>, clientId: string, firstParty: boolean): Promise<boolean> {
+  const res = await db.updateTable('oidc_payloads')
+    .set({ payload: sql`payload || jsonb_build_object('first_party', ${firstParty}::boolean)` as never })
+    .where('model', '=', 'Client').where('id', '=', clientId).executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
 }

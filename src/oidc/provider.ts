@@ -2,14 +2,19 @@ import type { Context } from 'koa';
 import Provider, { errors } from 'oidc-provider';
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { answerUnavailable } from '../http/error-pages.ts';
+import type { JWK } from 'jose';
 import { render } from '../http/render.ts';
 import { formatDuration } from '../i18n/messages.ts';
 import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
 import { createAdapterClass, guardOutage } from './adapter.ts';
-import { loadSigningKeys } from './keys.ts';
+import { createFetch } from './backchannel.ts';
+import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication } from './client-auth.ts';
+import { keyOptions, loadSigningKeys, rememberPublishedKeys } from './keys.ts';
 import { buildPolicy } from './policy.ts';
+import { registrationFeatures, watchRegistrations } from './registration.ts';
+import { attachScopeRegistry, resourceIndicatorsFeature, ScopeRegistry, scopeRefresher } from './resources.ts';
 
 /** findAccount with a database outage answered as `temporarily_unavailable` (see guardOutage). */
 function guardedFindAccount(find: NonNullable<Configuration['findAccount']>): NonNullable<Configuration['findAccount']> {
@@ -33,6 +38,11 @@ function errorPageRenderer(services: Services): NonNullable<Configuration['rende
     await render(c, 'idp/error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null, portalUrl: config.PORTAL_URL }, c.status >= 400 ? c.status : 400);
   };
 }
+/** oidc-provider's per-instance state (where its configuration lives); see createProvider. */
+const OIDC_PROVIDER_INTERNALS: string = 'oidc-provider/lib/helpers/weak_cache.js';
+
+/** The OpenID Connect scopes (API scopes come from `resources add`). */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'] as const;
 
 /** True when the client was registered as first-party (`first_party: true` metadata). */
 export function isFirstParty(client: { metadata(): Record<string, unknown> } | undefined): boolean {
@@ -44,18 +54,34 @@ export function isFirstParty(client: { metadata(): Record<string, unknown> } | u
  * RP-Initiated Logout 1.0): authorization code flow only, PKCE S256 (required for public clients),
  * refresh tokens for clients allowed the refresh_token grant, our EJS pages for every screen.
  */
-export async function buildConfiguration(services: Services): Promise<Configuration> {
+export async function buildConfiguration(services: Services, scopes?: ScopeRegistry): Promise<Configuration> {
   const { config } = services;
   const secure = config.NODE_ENV === 'production';
-  const keys = await loadSigningKeys(services.db);
+  const keys = await loadSigningKeys(services.db, keyOptions(services));
   return {
     adapter: createAdapterClass(services.db),
     findAccount: guardedFindAccount(createFindAccount(services)),
     jwks: { keys: keys as never },
+    // Issue 10 item 10: discovery names only what a registered client can use.
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS],
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+    },
+    // New clients get ES256-signed ID tokens unless they register id_token_signed_response_alg.
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'ES256',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    // Outgoing requests (logout tokens, client jwks_uri): see createFetch.
+    fetch: createFetch(services) as never,
     // acr/amr/auth_time (OIDC Core §2) ride on the openid scope so every ID token says how the
     // producer authenticated (RFC 8176 amr values); see CLAIMS_BY_SCOPE.
     claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([k, v]) => [k, [...v]])),
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'],
+    // OpenID Connect scopes plus the API scopes of the registered resources (ScopeRegistry).
+    scopes: (scopes?.set ?? [...OIDC_SCOPES]) as never,
     responseTypes: ['code'],
     acrValues: [config.ACR_REMEMBERED_DEVICE, config.ACR_MFA],
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
@@ -65,7 +91,9 @@ export async function buildConfiguration(services: Services): Promise<Configurat
       short: { signed: true, secure, sameSite: 'lax' },
     },
     ttl: {
-      AccessToken: 3600,
+      // An access token for a registered resource lives that resource's lifetime (resources add --access-token-ttl).
+      AccessToken: (_ctx, token) => (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL || 3600,
+      ClientCredentials: (_ctx, token) => (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL || 3600,
       AuthorizationCode: 60,
       IdToken: 3600,
       Interaction: 3600,
@@ -74,50 +102,91 @@ export async function buildConfiguration(services: Services): Promise<Configurat
       RefreshToken: 14 * 24 * 3600,
     },
     extraClientMetadata: {
-      properties: ['first_party'],
+      properties: ['first_party', 'registered_by'],
       validator(_ctx, key, value) {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+        if (key === 'registered_by' && value !== undefined && value !== 'cli' && value !== 'dynamic_registration') {
+          throw new errors.InvalidClientMetadata('registered_by is set by the IdP');
         }
       },
     },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('openid') || code.scopes.has('offline_access')),
     // First-party clients: the producer never sees a consent page; their grant covers what was asked.
-    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
-      const { oidc } = ctx;
-      const grantId = oidc.result?.consent?.grantId || oidc.session!.grantIdFor(oidc.client!.clientId);
-      const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
-      if (!isFirstParty(oidc.client as never)) return existing;
-      const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
-      grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
-      const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
-      if (claims.length) grant.addOIDCClaims(claims);
-      await grant.save();
-      return grant;
-    },
+    loadExistingGrant,
     interactions: {
       policy: buildPolicy(services),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    features: {
-      devInteractions: { enabled: false },
-      revocation: { enabled: true },
-      userinfo: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        async logoutSource(ctx, form) {
-          const c = ctx as unknown as Context & KoaContextWithOIDC;
-          const client = c.oidc?.client;
-          c.state.formActionOrigins = originsOf(client?.postLogoutRedirectUris ?? []);
-          await render(c, 'idp/logout', { title: 'Log out', form, clientName: client?.clientName ?? null });
-        },
-        async postLogoutSuccessSource(ctx) {
-          await render(ctx as unknown as Context, 'idp/logged-out', { title: 'Logged out', portalUrl: config.PORTAL_URL });
-        },
+    features: featuresConfig(services),
+    renderError: errorPageRenderer(services),
+  };
+}
+
+/**
+ * oidc-provider's `loadExistingGrant`: for a first-party client the producer never sees a consent
+ * page; the grant covers what was asked (OIDC scopes and claims, and the API scopes of the
+ * requested resources, RFC 8707, as far as each resource accepts them). Third-party clients keep
+ * the grant of their consent.
+ */
+async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+  const { oidc } = ctx;
+  const grantId = oidc.result?.consent?.grantId || oidc.session!.grantIdFor(oidc.client!.clientId);
+  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  if (!isFirstParty(oidc.client as never)) return existing;
+  const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
+  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+  const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
+  if (claims.length) grant.addOIDCClaims(claims);
+  // API scopes of the requested resources (RFC 8707), as far as each resource accepts them.
+  for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
+    const accepted = new Set(((server as { scope?: string }).scope ?? '').split(' '));
+    const asked = [...oidc.requestParamScopes].filter((s) => accepted.has(s));
+    if (asked.length) grant.addResourceScope(indicator, asked.join(' '));
+  }
+  await grant.save();
+  return grant;
+}
+
+/** oidc-provider's `features` (which protocol features are on, and their policies). */
+function featuresConfig(services: Services): NonNullable<Configuration['features']> {
+  const { config } = services;
+  return {
+    devInteractions: { enabled: false },
+    // RFC 7009 §2.1: a client revokes only its own tokens (a public client's request for another's is ignored).
+    revocation: {
+      enabled: true,
+      allowedPolicy: async (_ctx: KoaContextWithOIDC, client: { clientId: string; clientAuthMethod: string }, token: { clientId?: string }) => {
+        if (token.clientId === client.clientId) return true;
+        if (client.clientAuthMethod === 'none') return false;
+        throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+      },
+    } as never,
+    userinfo: { enabled: true },
+    ...registrationFeatures(services),
+    clientCredentials: { enabled: true },
+    resourceIndicators: resourceIndicatorsFeature(services.db) as never,
+    // RFC 7662: confidential clients may introspect; a public client only its own tokens.
+    introspection: {
+      enabled: true,
+      allowedPolicy: async (ctx: KoaContextWithOIDC, client: { clientAuthMethod: string }, token: { clientId?: string }) =>
+        client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+    } as never,
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      async logoutSource(ctx, form) {
+        const c = ctx as unknown as Context & KoaContextWithOIDC;
+        const client = c.oidc?.client;
+        c.state.formActionOrigins = originsOf(client?.postLogoutRedirectUris ?? []);
+        await render(c, 'idp/logout', { title: 'Log out', form, clientName: client?.clientName ?? null });
+      },
+      async postLogoutSuccessSource(ctx) {
+        await render(ctx as unknown as Context, 'idp/logged-out', { title: 'Logged out', portalUrl: config.PORTAL_URL });
       },
     },
-    renderError: errorPageRenderer(services),
   };
 }
 
@@ -139,10 +208,23 @@ export function pageGlobals(services: Pick<Services, 'config'>) {
 
 /** Creates the provider for `services.config.ISSUER`, trusting proxy headers only with TRUST_PROXY, and only TRUST_PROXY_HOPS entries of X-Forwarded-For. */
 export async function createProvider(services: Services): Promise<Provider> {
-  const provider = new Provider(services.config.ISSUER, await buildConfiguration(services));
+  const scopes = new ScopeRegistry(services.db, OIDC_SCOPES);
+  await scopes.refresh(true);
+  const configuration = await buildConfiguration(services, scopes);
+  const provider = new Provider(services.config.ISSUER, configuration);
+  rememberPublishedKeys(provider, (configuration.jwks as { keys: JWK[] }).keys);
+  // oidc-provider keeps a copy of `scopes` in its per-provider configuration (lib/helpers/weak_cache.js,
+  // not a public API): the registry updates that copy, which is what the client schema, the
+  // authorization and token endpoints and discovery consult.
+  const { default: internals } = (await import(OIDC_PROVIDER_INTERNALS)) as { default: (p: Provider) => { configuration: { scopes: Set<string> } } };
+  scopes.bind(internals(provider).configuration.scopes);
+  attachScopeRegistry(provider, scopes);
+  provider.use(scopeRefresher(scopes) as never);
   provider.proxy = services.config.TRUST_PROXY;
   // Only the last TRUST_PROXY_HOPS entries of X-Forwarded-For were written by our proxies; the
   // client address is the first of those (entries further left are whatever the client sent).
   provider.maxIpsCount = services.config.TRUST_PROXY_HOPS;
+  installClientAuthentication(provider);
+  watchRegistrations(provider, services);
   return provider;
 }

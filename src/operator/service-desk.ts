@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import { audit, type AuditType } from '../audit.ts';
-import { findAccountByUsername, setAccountStatus, type Account } from '../db/repositories/accounts.ts';
+import { findAccountByUsername, type Account } from '../db/repositories/accounts.ts';
 import { isLocked } from '../security/lockout.ts';
 import { listDevices } from '../mfa/trusted-devices.ts';
-import { endAccountSessions } from '../db/repositories/oidc-sessions.ts';
+import { changeAccountStatus, endAccountSessions } from '../oidc/revocation.ts';
 import type { Services } from '../services.ts';
 
 /**
@@ -126,13 +126,13 @@ export async function unlockAccount(services: Pick<Services, 'db' | 'clock'>, us
 
 /**
  * Disables the account (no sign-in, refresh, userinfo or introspection) and ends every session,
- * grant and token of it at once ({@link setAccountStatus} → endAccountSessions), in one
+ * grant and token of it at once ({@link changeAccountStatus} → endAccountSessions), in one
  * transaction. Audited as `operator.account_disabled` with the reason.
  * @throws UnknownAccountError
  */
 export async function disableAccount(services: Pick<Services, 'db' | 'clock'>, username: string, operator: string, reason: string): Promise<void> {
   const account = await accountFor(services, username);
-  await services.db.transaction().execute((trx) => setAccountStatus(trx, account.id, 'disabled'));
+  await services.db.transaction().execute((trx) => changeAccountStatus(trx, account.id, 'disabled'));
   await operatorAudit(services, 'operator.account_disabled', account, operator, { reason });
 }
 
@@ -145,7 +145,7 @@ export async function disableAccount(services: Pick<Services, 'db' | 'clock'>, u
 export async function enableAccount(services: Pick<Services, 'db' | 'clock'>, username: string, operator: string): Promise<boolean> {
   const account = await accountFor(services, username);
   const wasDisabled = account.status === 'disabled';
-  await setAccountStatus(services.db, account.id, 'active');
+  await changeAccountStatus(services.db, account.id, 'active');
   await operatorAudit(services, 'operator.account_enabled', account, operator, { wasDisabled });
   return wasDisabled;
 }

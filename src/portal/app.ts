@@ -12,6 +12,7 @@
  *   GET  /callback               authorization response (public; 303 on success, 400 page otherwise)
  *   GET  /logged-out             "You have been logged out" (public)
  *   POST /logout                 CSRF-checked; ends the portal session, 303 to the IdP end_session_endpoint
+ *   POST /backchannel-logout     logout token from the IdP (Back-Channel Logout 1.0); ends the matching sessions
  *   GET  /                       Home: navigation + My Information panel (signed-in)
  *   GET  /my-information         My Information panel (signed-in)
  *   GET  /quote-enroll, /commissions-reporting   the downstream application's link (signed-in)
@@ -387,6 +388,26 @@ export function createPortalApp(opts: PortalOptions): Koa {
     setSessionCookie(ctx, fresh.id);
     ctx.status = 303;
     ctx.redirect(pending.returnTo);
+  });
+
+  // OpenID Connect Back-Channel Logout 1.0 §2.5: the IdP POSTs a logout token (server to server,
+  // no cookie, no CSRF token); the portal ends the matching sessions and answers 200, or 400
+  // {"error":"invalid_request"} for a token that does not validate (§2.8).
+  publicRoutes.post('/backchannel-logout', async (ctx) => {
+    const form = await readUrlEncodedForm(ctx, 16384);
+    const token = form.get('logout_token');
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      if (!token) throw new Error('logout_token is missing');
+      const { sub, sid } = await rp.validateLogoutToken(token, store.now());
+      store.endForIdpSession(sub, sid);
+      ctx.status = 200;
+      ctx.body = '';
+    } catch (err) {
+      logger.warn({ err: describeError(err) }, 'back-channel logout token refused');
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'the logout token is not valid' };
+    }
   });
 
   // RP-Initiated Logout 1.0 §2.

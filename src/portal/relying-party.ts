@@ -2,6 +2,7 @@
  * The portal's side of OpenID Connect: discovery, the authorization request, the callback and
  * RP-initiated logout, all through openid-client v6. The portal never talks to the IdP's database.
  */
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 
 import type { PendingSignIn, SignedInUser } from './session.ts';
@@ -147,6 +148,35 @@ export class RelyingParty {
     const params: Record<string, string> = { post_logout_redirect_uri: this.#options.postLogoutRedirectUri };
     if (idTokenHint) params.id_token_hint = idTokenHint;
     return client.buildEndSessionUrl(config, params);
+  }
+
+  #jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  readonly #seenLogoutTokens = new Map<string, number>();
+
+  /**
+   * Validates a logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): signature against the
+   * IdP's `jwks_uri`, `iss`, `aud` = this client, `iat` (with `exp` when present), the
+   * back-channel logout member in `events`, a `sub` or `sid`, no `nonce`, and a `jti` not seen in
+   * the last 10 minutes (replay).
+   * @returns the `sub` and `sid` whose sessions end.
+   * @throws Error (any jose error, or a message naming the failed rule) when the token is invalid.
+   */
+  async validateLogoutToken(token: string, now: number): Promise<{ sub?: string; sid?: string }> {
+    const config = await this.configuration();
+    const meta = config.serverMetadata();
+    this.#jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri!));
+    const { payload } = await jwtVerify(token, this.#jwks, { issuer: meta.issuer, audience: this.#options.clientId, maxTokenAge: '10m', currentDate: new Date(now) });
+    const events = payload.events as Record<string, unknown> | undefined;
+    if (!events || typeof events !== 'object' || !('http://schemas.openid.net/event/backchannel-logout' in events)) throw new Error('events has no back-channel logout member');
+    if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
+    const sub = typeof payload.sub === 'string' ? payload.sub : undefined;
+    const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
+    if (!sub && !sid) throw new Error('a logout token names sub or sid');
+    if (typeof payload.jti !== 'string') throw new Error('a logout token has a jti');
+    for (const [jti, at] of this.#seenLogoutTokens) if (now - at > 10 * 60_000) this.#seenLogoutTokens.delete(jti);
+    if (this.#seenLogoutTokens.has(payload.jti)) throw new Error('logout token replayed');
+    this.#seenLogoutTokens.set(payload.jti, now);
+    return { sub, sid };
   }
 
   /** Origin of the IdP (for the CSP `form-action` directive). */

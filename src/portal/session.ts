@@ -154,6 +154,24 @@ export class SessionStore {
     return entry.session;
   }
 
+  /**
+   * Ends every signed-in session of `sub` at the IdP — only those of IdP session `sid` when given
+   * (OpenID Connect Back-Channel Logout 1.0 §2.7: the logout token names sub, sid or both).
+   * @returns how many sessions ended.
+   */
+  endForIdpSession(sub: string | undefined, sid: string | undefined): number {
+    let ended = 0;
+    for (const [id, entry] of this.#entries) {
+      const user = entry.session.data.user;
+      if (!user) continue;
+      if (sub !== undefined && user.sub !== sub) continue;
+      if (sid !== undefined && user.claims.sid !== sid) continue;
+      this.#entries.delete(id);
+      ended += 1;
+    }
+    return ended;
+  }
+
   /** Deletes a session; unknown ids are ignored. */
   destroy(id: string): void {
     this.#entries.delete(id);

@@ -121,16 +121,26 @@ export async function failUnknownAttempt(db: Kysely<Database>, key: string, atte
   return !!row;
 }
 
+/** How long the failure count of an unknown username is kept without any attempt, seconds (30 days). */
+export const UNKNOWN_LOCK_IDLE_SECONDS = 30 * 86400;
+
 /**
- * Deletes fake locks nothing reads any more: the lock (if any) has expired at `now` and the row was
- * not updated for `lockSeconds` (LOCKOUT_SECONDS). Used by the purge job (src/operator/purge.ts).
+ * Deletes fake locks whose removal cannot be told apart from a real account (issue 9 item 4):
+ * - a lock that has ended, untouched for `lockSeconds` (LOCKOUT_SECONDS): a real account's next
+ *   attempt after an ended lock also starts counting from 1, so nothing observable changes;
+ * - a count that never reached the lock, untouched for {@link UNKNOWN_LOCK_IDLE_SECONDS}: a real
+ *   account keeps such a count, so only an attacker who waits 30 days between attempts on one
+ *   username could see a difference (the README says so); this bounds the table's growth.
+ * Used by the purge job (src/operator/purge.ts).
  * @returns how many rows were deleted.
  */
 export async function purgeUnknownLocks(db: Kysely<Database>, now: Date, lockSeconds: number): Promise<bigint> {
   const res = await db
     .deleteFrom('unknown_login_locks')
-    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
-    .where('updated_at', '<', addSeconds(now, -lockSeconds))
+    .where((eb) => eb.or([
+      eb.and([eb('locked_until', 'is not', null), eb('locked_until', '<=', now), eb('updated_at', '<', addSeconds(now, -lockSeconds))]),
+      eb('updated_at', '<', addSeconds(now, -UNKNOWN_LOCK_IDLE_SECONDS)),
+    ]))
     .executeTakeFirstOrThrow();
   return res.numDeletedRows;
 }

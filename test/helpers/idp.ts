@@ -8,6 +8,7 @@ import { buildServices } from '../../src/bootstrap.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { dropSchema } from '../../src/db/database.ts';
+import { stopBackchannelDelivery } from '../../src/oidc/backchannel.ts';
 import type { Db } from '../../src/db/database.ts';
 import { seed } from '../../src/seed.ts';
 import type { Services } from '../../src/services.ts';
@@ -55,6 +56,8 @@ export async function startIdp(overrides: Record<string, unknown> = {}, options:
     LOG_LEVEL: 'silent',
     // The typing-pattern page (issue 5) is enabled only by the tests about it.
     MFA_FACTORS: 'email,sms',
+    // PORTAL_URL is a dead address here: no logout tokens to it unless a test asks (portal tests).
+    PORTAL_BACKCHANNEL_LOGOUT: false,
     ...overrides,
   });
   const clock = new ManualClock(new Date());
@@ -70,6 +73,7 @@ export async function startIdp(overrides: Record<string, unknown> = {}, options:
     async stop() {
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopBackchannelDelivery(provider);
       await services.settle(); // mail sent after answering must not race the schema drop
       await smtp.stop();
       await dropSchema(database.db as never, schema);

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdp } from '../../src/app.ts';
 import { buildServices } from '../../src/bootstrap.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { setAccountStatus } from '../../src/db/repositories/accounts.ts';
+import { changeAccountStatus as setAccountStatus } from '../../src/oidc/revocation.ts';
 import { upsertProducers } from '../../src/db/repositories/producers.ts';
 import { InvalidClientError, registerClient, type ClientRegistration } from '../../src/oidc/clients.ts';
 import { dropSchema } from '../../src/db/database.ts';
@@ -283,6 +283,7 @@ describe('kind: production behind a TLS-terminating proxy without TRUST_PROXY an
     ISSUER: 'https://idp.example.test',
     SMS_WEBHOOK_URL: 'https://sms.example.test/hook',
     SMS_WEBHOOK_SECRET: 'sms-webhook-secret-0123456789abcdefghij',
+    SIGNING_KEYS_ENCRYPTION_KEY: 'signing-keys-secret-0123456789abcdefghij',
   };
 
   it('without TRUST_PROXY: every page is an HTML 503 naming TRUST_PROXY, a log line says it, /health turns 503', async () => {

@@ -7,6 +7,7 @@ import { FileMigrationProvider, Migrator } from 'kysely/migration';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
 import { dropSchema, openDatabase, type Db } from '../../src/db/database.ts';
+import { isCatalogRace } from '../../src/db/migrate.ts';
 import { TEST_DATABASE_URL } from '../helpers/idp.ts';
 
 const schema = `t_${randomBytes(6).toString('hex')}`;
@@ -32,9 +33,19 @@ afterAll(async () => {
 
 const at = (s: string) => new Date(s);
 
+/** A migrator call, tried again while another test file's schema drop races Kysely's introspection. */
+async function migrate(run: () => Promise<{ error?: unknown }>): Promise<{ error?: unknown }> {
+  let result = await run();
+  for (let attempt = 1; result.error && attempt < 5 && isCatalogRace(result.error, schema); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    result = await run();
+  }
+  return result;
+}
+
 describe('migrations 0006-0007 (issue 8): single-use links and send history move, rows included', () => {
   it('moves the rows of the twin tables into single_use_links and message_sends, and back on the way down', async () => {
-    const up5 = await migrator.migrateTo('0005_keystroke');
+    const up5 = await migrate(() => migrator.migrateTo('0005_keystroke'));
     expect(up5.error).toBeUndefined();
     await db.insertInto('producer_records').values({ producer_number: '000104203', npn: '19000003', first_name: 'Pat', last_name: 'Lee', email: 'pat@example.com', business_zip: '60601', status: 'active' }).execute();
     await db.insertInto('terms').values({ version: '2026-01', body: 'Terms', published_at: at('2026-01-01T00:00:00Z'), is_active: true }).execute();
@@ -48,7 +59,7 @@ describe('migrations 0006-0007 (issue 8): single-use links and send history move
     await db.insertInto('recovery_mail_sends').values({ email_key: 'ek', purpose: 'forgot_username', sent_at: at('2026-01-02T00:00:00Z') }).execute();
     await db.insertInto('otp_sends').values({ account_key: 'a:acc1:mfa', code_id: 'c1', subject: 'uid:email', purpose: 'mfa', channel: 'sms', sent_at: at('2026-01-03T00:00:00Z'), failed_at: at('2026-01-03T00:00:01Z') }).execute();
 
-    const latest = await migrator.migrateToLatest();
+    const latest = await migrate(() => migrator.migrateToLatest());
     expect(latest.error).toBeUndefined();
     const links = await db.selectFrom('single_use_links').selectAll().orderBy('token_hash').execute();
     expect(links.map((l) => [l.token_hash, l.purpose, l.account_id, l.used_at !== null, l.voided_at !== null])).toEqual([
@@ -66,7 +77,7 @@ describe('migrations 0006-0007 (issue 8): single-use links and send history move
     const names = tables.rows.map((r) => r.table_name);
     for (const gone of ['email_verification_tokens', 'unlock_tokens', 'mail_sends', 'recovery_mail_sends', 'otp_sends']) expect(names).not.toContain(gone);
 
-    const down = await migrator.migrateTo('0005_keystroke');
+    const down = await migrate(() => migrator.migrateTo('0005_keystroke'));
     expect(down.error).toBeUndefined();
     expect((await db.selectFrom('email_verification_tokens').select('token_hash').orderBy('token_hash').execute()).map((r) => r.token_hash)).toEqual(['v1', 'v2']);
     expect((await db.selectFrom('unlock_tokens').select('token_hash').execute()).map((r) => r.token_hash)).toEqual(['u1']);

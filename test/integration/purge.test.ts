@@ -61,7 +61,7 @@ describe('purge of expired rows', () => {
     expect(clients.length).toBeGreaterThan(0); // registrations never expire
   });
 
-  it('removes the fake lock of an unknown username once its lock has ended and no attempt came for LOCKOUT_SECONDS', async () => {
+  it('removes the fake lock of an unknown username once its lock has ended (and LOCKOUT_SECONDS passed), and a count below the lock only after 30 idle days', async () => {
     const agent = request.agent(idp.server);
     const { uid } = await beginSignIn(idp, agent);
     const t0 = idp.clock.now();
@@ -70,14 +70,15 @@ describe('purge of expired rows', () => {
     const rows = async () => (await idp.services.db.selectFrom('unknown_login_locks').select(['failed_login_count', 'locked_until']).execute()).length;
     expect(await rows()).toBe(2);
     const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
-    const idle = 600; // LOCKOUT_SECONDS given to the purge: 10 minutes without an attempt
-    // Within the idle time: both stay.
-    expect((await purgeExpired(idp.services.db, at(idle - 60), 400, idle))!.unknown_login_locks).toBe(0);
-    // Idle long enough: the row without a lock goes; the locked one stays while its lock holds.
-    expect((await purgeExpired(idp.services.db, at(idle + 60), 400, idle))!.unknown_login_locks).toBe(1);
+    const lock = idp.config.LOCKOUT_SECONDS;
+    // While the lock holds: both stay (a real account keeps its count and its lock too).
+    expect((await purgeExpired(idp.services.db, at(lock - 60), 400, lock))!.unknown_login_locks).toBe(0);
+    // Lock ended and LOCKOUT_SECONDS without an attempt: the locked one goes (a real account would
+    // start counting from 1 again); the count below the lock stays, as a real account's would.
+    expect((await purgeExpired(idp.services.db, at(2 * lock + 60), 400, lock))!.unknown_login_locks).toBe(1);
     expect(await rows()).toBe(1);
-    // After the lock (LOCKOUT_SECONDS of the sign-in) has ended: it goes too.
-    expect((await purgeExpired(idp.services.db, at(idp.config.LOCKOUT_SECONDS + 60), 400, idle))!.unknown_login_locks).toBe(1);
+    // 30 days without an attempt: the count below the lock goes too (bounded growth).
+    expect((await purgeExpired(idp.services.db, at(30 * 86400 + 60), 400, lock))!.unknown_login_locks).toBe(1);
     expect(await rows()).toBe(0);
   });
 

@@ -155,7 +155,7 @@ describe('development outbox transport', () => {
 });
 
 describe('SMS configuration', () => {
-  const common = { COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40) };
+  const common = { COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40), SIGNING_KEYS_ENCRYPTION_KEY: 'e'.repeat(40) };
   const production = {
     NODE_ENV: 'production', DATABASE_URL: 'postgres://db/idp', SMTP_URL: 'smtps://u:p@mail.example.com', ISSUER: 'https://login.example.com',
     PORTAL_URL: 'https://portal.example.com', ...common,

@@ -29,14 +29,14 @@ describe('configuration', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const msg = (err as Error).message;
-      for (const name of ['DATABASE_URL', 'SMTP_URL', 'COOKIE_KEYS', 'PORTAL_CLIENT_SECRET', 'ISSUER']) expect(msg).toContain(name);
+      for (const name of ['DATABASE_URL', 'SMTP_URL', 'COOKIE_KEYS', 'PORTAL_CLIENT_SECRET', 'ISSUER', 'SIGNING_KEYS_ENCRYPTION_KEY']) expect(msg).toContain(name);
     }
   });
 
   it('production starts with every setting given', () => {
     const c = loadConfig({
       NODE_ENV: 'production', DATABASE_URL: 'postgres://db/idp', SMTP_URL: 'smtps://u:p@mail.example.com', ISSUER: 'https://login.example.com',
-      COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40), SMS_WEBHOOK_URL: 'https://sms.example.com/send', SMS_WEBHOOK_SECRET: 'w'.repeat(40), PORTAL_URL: 'https://portal.example.com', DATA_DIR: dataDir(),
+      COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40), SIGNING_KEYS_ENCRYPTION_KEY: 'e'.repeat(40), SMS_WEBHOOK_URL: 'https://sms.example.com/send', SMS_WEBHOOK_SECRET: 'w'.repeat(40), PORTAL_URL: 'https://portal.example.com', DATA_DIR: dataDir(),
     });
     expect(c.SEED_DEMO).toBe(false);
     expect(c.embeddedDatabase).toBe(false);

@@ -169,7 +169,7 @@ describe('parseProducerCsv: valid files', () => {
   });
 
   it('accepts a header-only file as zero records', () => {
-    expect(parseProducerCsv(ALL.join(',') + '\n')).toEqual({ records: [], errors: [] });
+    expect(parseProducerCsv(ALL.join(',') + '\n')).toEqual({ records: [], errors: [], recordLines: [] });
   });
 });
 

@@ -1,6 +1,6 @@
 import { storedParents, upsertProducers } from '../../db/repositories/producers.ts';
 import { hierarchyProblems } from '../../producers/hierarchy.ts';
-import { endProducerSessions } from '../../db/repositories/oidc-sessions.ts';
+import { endProducerSessions } from '../../oidc/revocation.ts';
 import { formatImportError, parseProducerCsv } from '../../producers/csv-import.ts';
 import { parseCommandArgs } from '../args.ts';
 import { CliError, EXIT } from '../errors.ts';

@@ -2,7 +2,6 @@ import { sql, type Kysely } from 'kysely';
 import type { ProducerRecord } from '../../producers/records.ts';
 import { toRecord } from './producers.ts';
 import type { Database } from '../schema.ts';
-import { endAccountSessions } from './oidc-sessions.ts';
 
 /** A producer's login, joined with the producer record it belongs to. */
 export interface Account {
@@ -138,12 +137,11 @@ export async function recordLogin(db: Kysely<Database>, accountId: string, at: D
 }
 
 /**
- * Sets the account's status (`active` | `disabled`). Disabling also ends every session, grant and
- * token of the account ({@link endAccountSessions}), so refresh, userinfo and introspection stop at once.
+ * Sets the account's status (`active` | `disabled`) and nothing else. To disable an account so
+ * that its sessions and tokens end too, use `changeAccountStatus` (src/oidc/revocation.ts).
  */
 export async function setAccountStatus(db: Kysely<Database>, accountId: string, status: 'active' | 'disabled'): Promise<void> {
   await db.updateTable('accounts').set({ status }).where('id', '=', accountId).execute();
-  if (status === 'disabled') await endAccountSessions(db, accountId);
 }
 
 // ---- account recovery (guide slides 12-17; src/flows/recovery) ----
@@ -232,20 +230,19 @@ export async function unlockAccount(db: Kysely<Database>, accountId: string, now
 }
 
 /**
- * Signs an account out everywhere (call inside the password-change transaction): ends every IdP
- * session, grant, token and code of the account in oidc-provider's store ({@link endAccountSessions})
- * and revokes its remembered devices (`trusted_devices.revoked_at = now`).
- * @returns how many `oidc_payloads` rows were removed (`oidcRecords`) and devices revoked.
+ * Revokes every remembered device of the account (a password reset: guide slide 17, "For security,
+ * we'll sign you out everywhere"); the sessions and tokens are ended by `endAccessAfterPasswordReset`
+ * in src/oidc/revocation.ts, which calls this.
+ * @returns how many devices were revoked.
  */
-export async function revokeAccountAccess(db: Kysely<Database>, accountId: string, now: Date): Promise<{ oidcRecords: number; devices: number }> {
-  const oidcRecords = await endAccountSessions(db, accountId);
+export async function revokeRememberedDevices(db: Kysely<Database>, accountId: string, now: Date): Promise<number> {
   const devices = await db
     .updateTable('trusted_devices')
     .set({ revoked_at: now })
     .where('account_id', '=', accountId)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  return { oidcRecords, devices: Number(devices.numUpdatedRows) };
+  return Number(devices.numUpdatedRows);
 }
 
 /**

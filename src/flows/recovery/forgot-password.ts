@@ -1,3 +1,4 @@
+import { endAccessAfterPasswordReset } from '../../oidc/revocation.ts';
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { audit, type AuditContext } from '../../audit.ts';
@@ -7,7 +8,6 @@ import {
   lockAccountRow,
   pickActiveContact,
   recentPasswordHashes,
-  revokeAccountAccess,
   setPasswordWithHistory,
   type Account,
 } from '../../db/repositories/accounts.ts';
@@ -258,7 +258,7 @@ export interface PasswordResetCompletion {
  * (`stale`, nothing written) when the account is no longer active or its password changed since the
  * code was verified (a second submit, or a reset finished elsewhere); otherwise sets the new argon2id
  * hash and `password_changed_at`, unlocks the account, keeps the newest 10 `password_history` rows,
- * and signs the account out everywhere (revokeAccountAccess: its sessions, grants, tokens and
+ * and signs the account out everywhere (endAccessAfterPasswordReset: its sessions, grants, tokens and
  * codes ended with endAccountSessions, its remembered devices revoked). It does not sign the person in. After commit: audit events
  * `recovery.password_changed`, `recovery.sessions_revoked` and (when it was locked)
  * `recovery.account_unlocked`, and the "your password was changed" mail (after the response).
@@ -272,7 +272,7 @@ export async function completePasswordReset(services: Services, c: PasswordReset
     const row = await lockAccountRow(trx, c.accountId);
     if (!row || row.status !== 'active' || row.passwordChangedAt.getTime() !== new Date(c.passwordChangedAt).getTime()) return undefined;
     const { wasLocked } = await setPasswordWithHistory(trx, c.accountId, phc, now, { keep: PASSWORD_HISTORY_DEPTH, emailProven: c.emailProven });
-    const revoked = await revokeAccountAccess(trx, c.accountId, now);
+    const revoked = await endAccessAfterPasswordReset(trx, c.accountId, now);
     return { wasLocked, revoked };
   });
   if (!done) return { ok: false, reason: 'stale' };

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../schema.ts';
+import { revokeRememberedDevices, setAccountStatus } from '../db/repositories/accounts.ts';
+import type { Database } from '../db/schema.ts';
+import { enqueueAccountLogouts, type LogoutReason } from './backchannel.ts';
 
 /**
  * Ends every session, grant and token of the given accounts in oidc-provider's store (table
@@ -17,12 +19,16 @@ import type { Database } from '../schema.ts';
  * (e.g. a password reset by the owner, or back-channel logout once relying parties are told).
  * Safe to call inside a transaction (pass the transaction as `db`); idempotent.
  * @param db the database (or a transaction on it).
+ * Relying parties of the ended sessions that registered a `backchannel_logout_uri` are sent a
+ * logout token (queued in the same transaction; src/oidc/backchannel.ts).
  * @param accountIds the accounts (the OIDC `sub` values); an empty list does nothing.
+ * @param reason why the sessions end (in the back-channel logout audit events).
  * @returns how many rows were deleted.
  */
-export async function endAccountSessions(db: Kysely<Database>, accountIds: string | readonly string[]): Promise<number> {
+export async function endAccountSessions(db: Kysely<Database>, accountIds: string | readonly string[], reason: LogoutReason = 'signed_out'): Promise<number> {
   const ids = [...new Set(typeof accountIds === 'string' ? [accountIds] : accountIds)];
   if (ids.length === 0) return 0;
+  await enqueueAccountLogouts(db, ids, reason);
   const res = await db
     .deleteFrom('oidc_payloads')
     .where('model', '!=', 'Client')
@@ -49,7 +55,29 @@ export async function endProducerSessions(db: Kysely<Database>, producerNumbers:
   for (let i = 0; i < producerNumbers.length; i += 1000) {
     const rows = await db.selectFrom('accounts').select('id').where('producer_number', 'in', producerNumbers.slice(i, i + 1000)).execute();
     accounts += rows.length;
-    await endAccountSessions(db, rows.map((r) => r.id));
+    await endAccountSessions(db, rows.map((r) => r.id), 'producer_inactive');
   }
   return accounts;
+}
+
+/**
+ * Sets an account's status; disabling also ends every session, grant and token of the account at
+ * once ({@link endAccountSessions}, with back-channel logout), so refresh, userinfo and
+ * introspection stop (issue 9 item 3). Run it in a transaction to make both one change.
+ */
+export async function changeAccountStatus(db: Kysely<Database>, accountId: string, status: 'active' | 'disabled'): Promise<void> {
+  await setAccountStatus(db, accountId, status);
+  if (status === 'disabled') await endAccountSessions(db, accountId, 'account_disabled');
+}
+
+/**
+ * What a password reset ends (guide slides 12-17): every session, grant and token of the account
+ * ({@link endAccountSessions}, which first queues back-channel logout tokens for every relying party
+ * of its sessions), and its remembered devices ({@link revokeRememberedDevices}).
+ * @returns how many oidc-provider records and remembered devices were ended.
+ */
+export async function endAccessAfterPasswordReset(db: Kysely<Database>, accountId: string, now: Date): Promise<{ oidcRecords: number; devices: number }> {
+  const oidcRecords = await endAccountSessions(db, accountId, 'password_reset');
+  const devices = await revokeRememberedDevices(db, accountId, now);
+  return { oidcRecords, devices };
 }
