@@ -87,6 +87,7 @@ async function main(): Promise<void> {
       organizationName: config.ORGANIZATION_NAME,
       allowInsecureRequests: config.ISSUER.startsWith('http:'),
       logger: services.logger,
+      hierarchyApi: { resource: config.PRODUCER_API_RESOURCE, url: `${config.ISSUER.replace(/\/$/, '')}/api/producers/me/hierarchy` },
       homeLinks: config.PORTAL_HOME_LINKS ?? [],
       resources: config.PORTAL_RESOURCES ?? DEVELOPMENT_RESOURCES,
       issueReports: { to: config.REPORT_ISSUE_EMAIL ?? config.SUPPORT_EMAIL, send: (mail) => services.mailer.send(mail) },

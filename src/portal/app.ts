@@ -39,6 +39,13 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { pm } from './messages.ts';
 import type { PortalMessageCode } from './messages.ts';
 
+/** What the IdP's hierarchy API answers (src/api/hierarchy.ts), as the page uses it. */
+interface HierarchyView {
+  producer: { producer_number: string; npn: string; name: string; agency_name: string | null; status: string };
+  upline: HierarchyView['producer'][];
+  downline: { total: number; offset: number; limit: number; items: (HierarchyView['producer'] & { depth: number; parent_producer_number: string | null })[] };
+}
+
 /** Minimal logger shape (pino-compatible: `logger.warn(obj, msg)`). */
 export interface PortalLogger {
   warn(obj: object, msg: string): void;
@@ -78,6 +85,11 @@ export interface PortalOptions {
   now?: () => number;
   /** Where to log sign-in failures and unexpected errors. Default: console. */
   logger?: PortalLogger;
+  /**
+   * The IdP's producer API for My Hierarchy: its resource indicator (RFC 8707) and the URL of
+   * `GET /api/producers/me/hierarchy`. Without it My Hierarchy says it is not available.
+   */
+  hierarchyApi?: { resource: string; url: string };
   /** Downstream applications shown on Home (guide slide 18: Quote & Enroll, Commissions & Reporting). Default none. */
   homeLinks?: HomeLink[];
   /** The Resources page's entries. Default none. */
@@ -101,7 +113,6 @@ const consoleLogger: PortalLogger = {
 
 /** Placeholder sections (guide slide 18) that are not built yet: path → title. */
 const NOT_BUILT: ReadonlyArray<readonly [string, string]> = [
-  ['/my-hierarchy', 'My Hierarchy'],
   ['/my-delegates', 'View/Add My Delegates'],
 ];
 
@@ -202,6 +213,7 @@ export function createPortalApp(opts: PortalOptions): Koa {
     redirectUri,
     postLogoutRedirectUri: `${base}/logged-out`,
     allowInsecureRequests: allowInsecure,
+    ...(opts.hierarchyApi ? { api: { resource: opts.hierarchyApi.resource, scope: 'hierarchy:read' } } : {}),
   });
   // `__Host-` binds the cookie to this exact origin (needs Secure, Path=/, no Domain). Without it,
   // the name still differs from the IdP's cookies, which matters when both run on localhost.
@@ -525,6 +537,48 @@ export function createPortalApp(opts: PortalOptions): Koa {
     const user = sessionOf(ctx)!.data.user!;
     await renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user) });
   });
+
+  // ---- My Hierarchy (guide slide 18): from the IdP's API with the signed-in producer's token ----
+  privateRoutes.get('/my-hierarchy', async (ctx) => {
+    const user = sessionOf(ctx)!.data.user!;
+    const pageSize = 25;
+    const requested = Number(ctx.query.page ?? 1);
+    const page = Number.isInteger(requested) && requested >= 1 && requested <= 10_000 ? requested : 1;
+    const result = opts.hierarchyApi ? await fetchHierarchy(user, opts.hierarchyApi.url, (page - 1) * pageSize, pageSize) : undefined;
+    await renderPage(ctx, 'my-hierarchy', 'My Hierarchy', {
+      hierarchy: result ?? null,
+      page,
+      pages: result ? Math.max(1, Math.ceil(result.downline.total / pageSize)) : 1,
+    });
+  });
+
+  /**
+   * Calls the hierarchy API with the user's API access token, renewing it once (refresh grant with
+   * `resource`) when it expired or was refused; undefined when no token can be had.
+   */
+  async function fetchHierarchy(user: SignedInUser, url: string, offset: number, limit: number): Promise<HierarchyView | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (!user.api) return undefined;
+      if (attempt === 1 || user.api.expiresAt <= store.now() + 5_000) {
+        try {
+          user.api = await rp.apiGrant(user.api.refreshToken, store.now());
+        } catch (err) {
+          logger.warn({ err: describeError(err) }, 'could not renew the hierarchy API token');
+          user.api = undefined;
+          return undefined;
+        }
+        if (!user.api) return undefined;
+      }
+      const res = await fetch(`${url}?offset=${offset}&limit=${limit}`, { headers: { authorization: `Bearer ${user.api.accessToken}` }, signal: AbortSignal.timeout(5000) });
+      if (res.status === 401 && attempt === 0) continue;
+      if (!res.ok) {
+        logger.warn({ status: res.status }, 'the hierarchy API refused');
+        return undefined;
+      }
+      return (await res.json()) as HierarchyView;
+    }
+    return undefined;
+  }
 
   for (const [path, title] of NOT_BUILT) {
     privateRoutes.get(path, async (ctx) => {

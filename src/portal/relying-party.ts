@@ -22,6 +22,19 @@ export interface RelyingPartyOptions {
   postLogoutRedirectUri: string;
   /** Allow plain-http calls to the IdP (development and tests only). */
   allowInsecureRequests: boolean;
+  /**
+   * The IdP's producer API (My Hierarchy): its resource indicator (RFC 8707) and the scope asked for
+   * it. When set, sign-in asks for it and keeps a JWT access token for it (RFC 9068).
+   */
+  api?: { resource: string; scope: string };
+}
+
+/** The API access token kept for a signed-in user, and how to renew it. */
+export interface ApiGrant {
+  accessToken: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  refreshToken: string;
 }
 
 /** Result of {@link RelyingParty.startSignIn}. */
@@ -86,9 +99,11 @@ export class RelyingParty {
     const codeVerifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const nonce = client.randomNonce();
+    const api = this.#options.api;
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: this.#options.redirectUri,
-      scope: PORTAL_SCOPES,
+      scope: api ? `${PORTAL_SCOPES} ${api.scope}` : PORTAL_SCOPES,
+      ...(api ? { resource: api.resource } : {}),
       response_type: 'code',
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
@@ -127,12 +142,33 @@ export class RelyingParty {
     }
     const userinfo = await client.fetchUserInfo(config, tokens.access_token, idTokenClaims.sub);
     const expiresIn = tokens.expiresIn();
+    const api = tokens.refresh_token ? await this.apiGrant(tokens.refresh_token, now).catch(() => undefined) : undefined;
     return {
       sub: idTokenClaims.sub,
       claims: { ...idTokenClaims, ...userinfo },
       idToken: tokens.id_token,
       accessTokenExpiresAt: expiresIn === undefined ? undefined : now + expiresIn * 1000,
       signedInAt: now,
+      ...(api ? { api } : {}),
+    };
+  }
+
+  /**
+   * An access token for the producer API (RFC 8707 §2.2: the refresh token grant with `resource`),
+   * a JWT per RFC 9068; the userinfo access token of sign-in cannot be used there.
+   * @param refreshToken the refresh token of the sign-in (or of the previous API grant)
+   * @returns the API grant, or undefined when no API is configured.
+   * @throws client.ResponseBodyError when the IdP refuses (e.g. `invalid_grant` after logout).
+   */
+  async apiGrant(refreshToken: string, now: number): Promise<ApiGrant | undefined> {
+    const api = this.#options.api;
+    if (!api) return undefined;
+    const config = await this.configuration();
+    const tokens = await client.refreshTokenGrant(config, refreshToken, { resource: api.resource });
+    return {
+      accessToken: tokens.access_token,
+      expiresAt: now + (tokens.expiresIn() ?? 300) * 1000,
+      refreshToken: tokens.refresh_token ?? refreshToken,
     };
   }
 

@@ -36,6 +36,8 @@ export interface SignedInUser {
   accessTokenExpiresAt?: number;
   /** When sign-in completed, epoch milliseconds. */
   signedInAt: number;
+  /** The producer API's access token (My Hierarchy), when the portal is configured for it. */
+  api?: { accessToken: string; expiresAt: number; refreshToken: string };
 }
 
 /** What the portal keeps per browser. */

@@ -65,6 +65,7 @@ beforeAll(async () => {
     organizationName: idp.config.ORGANIZATION_NAME,
     allowInsecureRequests: true,
     logger: { warn: () => undefined, error: (obj, msg) => console.error(`[portal] ${msg}`, obj) },
+    hierarchyApi: { resource: idp.config.PRODUCER_API_RESOURCE, url: `${idp.url}/api/producers/me/hierarchy` },
     homeLinks: [
       { label: 'Quote & Enroll', url: 'https://quote.example.test/start', description: 'Quote plans and enroll clients.', newTab: true },
       { label: 'Commissions & Reporting', url: 'https://commissions.example.test/', description: 'Statements and reports.', newTab: false },
@@ -128,6 +129,14 @@ describe('portal Home (guide slide 18)', () => {
       expect(await nav.getByRole('link', { name: 'Home', exact: true }).getAttribute('aria-current')).toBeNull();
       expect(await page.getByRole('heading', { level: 2 }).allTextContents()).toEqual(['Selling', 'Getting started']);
       expect(await page.getByRole('link', { name: 'Plan brochures' }).getAttribute('href')).toBe('https://example.test/plans');
+
+      // My Hierarchy: from the IdP's API with the JWT access token the portal got at sign-in.
+      await nav.getByRole('link', { name: 'My Hierarchy', exact: true }).click();
+      await page.getByRole('heading', { name: 'My Hierarchy', level: 1 }).waitFor();
+      await page.getByText('You have no upline: you are at the top of your hierarchy.').waitFor();
+      const jordan = page.locator('table.hierarchy-downline tbody tr', { hasText: 'Jordan Ellery' });
+      expect((await jordan.locator('td').allTextContents()).slice(0, 2)).toEqual(['Jordan Ellery', '000104202']);
+      expect(await jordan.locator('td').nth(6).textContent()).toBe('000104201');
 
       await nav.getByRole('link', { name: 'Quote & Enroll', exact: true }).click();
       await page.getByRole('heading', { name: 'Quote & Enroll', level: 1 }).waitFor();
