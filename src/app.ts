@@ -54,7 +54,7 @@ export async function createIdp(services: Services): Promise<Provider> {
   stopWithProvider(provider, scheduleKeyRefresh(provider, services));
 
   provider.use(requestLogging({ logger: services.logger, metrics: services.metrics, trustProxy: config.TRUST_PROXY }));
-  provider.use(errorPages({ globals, portalUrl: config.PORTAL_URL, logger: services.logger }));
+  provider.use(errorPages({ globals, portalUrl: config.PORTAL_URL, logger: services.logger, onUnavailable: () => services.metrics.dbQueryErrors.inc({ kind: 'unavailable' }) }));
   // Issue 9 items 13 and 11: URLs from ISSUER only; plain http in production answered clearly.
   provider.use(pinToIssuer(config.ISSUER));
   const transport: TransportState = {};

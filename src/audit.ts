@@ -96,5 +96,6 @@ export async function audit(
       request_id: request?.requestId ?? null,
     })
     .execute();
+  if (request && type === 'rate_limited' && typeof details.limit === 'string') request.rateLimit = details.limit;
   request?.metrics?.observeAudit(type, details);
 }

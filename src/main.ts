@@ -3,7 +3,7 @@ import { createIdp } from './app.ts';
 import { buildServices } from './bootstrap.ts';
 import type { Services } from './services.ts';
 import { ConfigError, loadConfig, type Config } from './config/index.ts';
-import { DatabaseUnreachableError } from './db/availability.ts';
+import { DatabaseConfigError, DatabaseUnreachableError } from './db/availability.ts';
 import { EmbeddedDatabaseBusyError } from './db/embedded-lock.ts';
 import { startMetricsServer } from './observability/metrics-server.ts';
 import { schedulePurge } from './operator/purge.ts';
@@ -122,7 +122,7 @@ main().catch((err) => {
     process.stderr.write(`${err.message}\n`);
     process.exit(69); // EX_UNAVAILABLE
   }
-  if (err instanceof ConfigError || err instanceof EmbeddedDatabaseBusyError) {
+  if (err instanceof ConfigError || err instanceof EmbeddedDatabaseBusyError || err instanceof DatabaseConfigError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(78);
   }

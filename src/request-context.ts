@@ -13,6 +13,8 @@ export interface AuditObserver {
 export interface RequestContext {
   requestId: string;
   metrics?: AuditObserver;
+  /** The name of the rate limit that refused this request, when one did (for the refusal metric). */
+  rateLimit?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

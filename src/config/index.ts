@@ -16,6 +16,8 @@ const int = (min: number, max: number, unit = '') => {
   return z.coerce.number({ error: range }).int({ error: range }).min(min, { error: range }).max(max, { error: range });
 };
 const DAY = 86400;
+/** An absolute http(s) URL (links shown to people: never `javascript:` or `data:`). */
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 /** A JSON array setting (string in the environment) whose items follow `item`. */
 const jsonList = <T extends z.ZodType>(item: T) =>
   z.union([z.string(), z.array(z.unknown())]).transform((v, ctx) => {
@@ -43,13 +45,13 @@ export const configSchema = z.object({
   /** Interface the servers listen on (e.g. `127.0.0.1`). Default: every interface. */
   HOST: z.string().min(1).optional(),
   /** The IdP's issuer identifier and public base URL; every link in mail and pages is built from it. Default `http://localhost:<PORT>`. */
-  ISSUER: z.url().default('http://localhost:3000'),
+  ISSUER: z.url().refine((v) => { const u = new URL(v); return (u.protocol === 'https:' || u.protocol === 'http:') && u.pathname === '/' && !u.search && !u.hash && !u.username && !v.endsWith('/'); }, 'must be an http(s) origin without a path, query or trailing slash (e.g. https://idp.example.com); the IdP serves its endpoints at the root').default('http://localhost:3000'),
   /** Trust X-Forwarded-For/-Proto from a reverse proxy (set it behind a TLS-terminating proxy). Default false. */
   TRUST_PROXY: bool.default(false),
   /** With TRUST_PROXY: how many proxies in front of the IdP append to X-Forwarded-For; the client address is the entry that many places from the right (Koa `maxIpsCount`). Default 1. */
   TRUST_PROXY_HOPS: int(1, 10).default(1),
   /** PostgreSQL connection string. Unset (not production) → embedded PGlite in DATA_DIR. */
-  DATABASE_URL: z.string().optional(),
+  DATABASE_URL: z.string().refine((v) => { try { const u = new URL(v); return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && !!u.hostname; } catch { return false; } }, 'must be a PostgreSQL connection URL like postgres://user:password@host:5432/database').optional(),
   /** PostgreSQL schema holding the tables. Default `public` (tests use one schema per file). */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
   /** Most connections the PostgreSQL pool opens, per process. Default 10. */
@@ -73,7 +75,7 @@ export const configSchema = z.object({
   /** SMTP server (`smtp://user:pass@host:port` or `smtps://…`). Unset (not production) → dev outbox. */
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   /** Sender of every mail. */
-  MAIL_FROM: z.string().default('Producer Portal <no-reply@example.com>'),
+  MAIL_FROM: z.string().regex(/^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address like no-reply@example.com or Name <no-reply@example.com>').default('Producer Portal <no-reply@example.com>'),
   /** Organization shown on pages and mail (the carrier). */
   ORGANIZATION_NAME: z.string().default('Example Mutual Insurance'),
   /** Product name shown on pages and mail. */
@@ -91,9 +93,9 @@ export const configSchema = z.object({
    * A label equal to a navigation entry ("Quote & Enroll", "Commissions & Reporting") also takes over that entry.
    * Default: the example application's Quote & Enroll and Commissions & Reporting pages.
    */
-  PORTAL_HOME_LINKS: jsonList(z.object({ label: z.string().min(1).max(60), url: z.url(), description: z.string().max(300).default(''), newTab: z.boolean().default(false) })).optional(),
+  PORTAL_HOME_LINKS: jsonList(z.object({ label: z.string().min(1).max(60), url: httpUrl, description: z.string().max(300).default(''), newTab: z.boolean().default(false) })).optional(),
   /** The portal's Resources page, as JSON: `[{"title","url","description","group"}]`. Default: a short development list. */
-  PORTAL_RESOURCES: jsonList(z.object({ title: z.string().min(1).max(100), url: z.url(), description: z.string().max(300).default(''), group: z.string().min(1).max(60).default('Resources') })).optional(),
+  PORTAL_RESOURCES: jsonList(z.object({ title: z.string().min(1).max(100), url: httpUrl, description: z.string().max(300).default(''), group: z.string().min(1).max(60).default('Resources') })).optional(),
   /** Where the portal's "Report an Issue" form mails reports (guide slide 19). Default SUPPORT_EMAIL. */
   REPORT_ISSUE_EMAIL: z.email().optional(),
   /** Resource identifier (RFC 8707) of the IdP's producer API (My Hierarchy); its JWT access tokens carry it as `aud`. Default `<ISSUER>/api`. */

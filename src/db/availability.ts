@@ -29,6 +29,9 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
 /** Thrown when the database stays unreachable at start-up after the bounded wait. */
 export class DatabaseUnreachableError extends Error {}
 
+/** Thrown when PostgreSQL answers but refuses (no such database or role, wrong password): DATABASE_URL is wrong. */
+export class DatabaseConfigError extends Error {}
+
 /**
  * True for a database outage ({@link isDatabaseUnavailable}) or the OAuth `temporarily_unavailable`
  * error that the oidc-provider adapter turns it into.

@@ -1,7 +1,7 @@
 import { Kysely, PGliteDialect, PostgresDialect, sql, type LogEvent } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
-import { DatabaseUnreachableError, isDatabaseUnavailable } from './availability.ts';
+import { DatabaseConfigError, DatabaseUnreachableError, isDatabaseUnavailable } from './availability.ts';
 import type { Database } from './schema.ts';
 
 /** A database handle: the Kysely instance and how to close it. */
@@ -52,7 +52,14 @@ async function createSchemaWhenReachable(config: DbSettings, options: OpenOption
       await setup.query(`CREATE SCHEMA IF NOT EXISTS "${config.DATABASE_SCHEMA}"`);
       return;
     } catch (err) {
-      if (!isDatabaseUnavailable(err)) throw err;
+      if (!isDatabaseUnavailable(err)) {
+        // Reached, but refused (no such database or role, wrong password): a setting to fix.
+        const code = (err as { code?: string }).code ?? '';
+        if (/^(3D000|28000|28P01|42501)$/.test(code)) {
+          throw new DatabaseConfigError(`PostgreSQL at ${serverOf(config.DATABASE_URL!)} refused the connection: ${(err as Error).message}. Check DATABASE_URL.`);
+        }
+        throw err;
+      }
       const reason = (err as { code?: string; message?: string }).code ?? (err as Error).message;
       if (Date.now() + delay > deadline) {
         throw new DatabaseUnreachableError(

@@ -28,15 +28,17 @@ export async function answerUnavailable(ctx: Context, portalUrl: string): Promis
  * globals, renders our HTML page for a 404 nobody answered, for an AppError (its status and message
  * code), for a 413 body and for anything unexpected (500, logged with the request id, never a
  * stack trace on the page); a database outage anywhere (thrown, or reported by oidc-provider's
- * `server_error` event as `ctx.state.databaseUnavailable`) becomes {@link answerUnavailable}.
+ * `server_error` event as `ctx.state.databaseUnavailable`) becomes {@link answerUnavailable} and is
+ * counted by `onUnavailable`. Log lines name the request id, never the raw path (it may carry ids).
  */
-export function errorPages(options: { globals: PageGlobals; portalUrl: string; logger: Logger }) {
-  const { globals, portalUrl, logger } = options;
+export function errorPages(options: { globals: PageGlobals; portalUrl: string; logger: Logger; onUnavailable?: () => void }) {
+  const { globals, portalUrl, logger, onUnavailable } = options;
   return async function errorPage(ctx: Context, next: Next): Promise<void> {
     ctx.state.pageGlobals = globals;
     try {
       await next();
       if (ctx.state.databaseUnavailable) {
+        onUnavailable?.();
         await answerUnavailable(ctx, portalUrl);
       } else if (ctx.status === 503 && !ctx.response.get('Retry-After')) {
         ctx.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS)); // oidc-provider's temporarily_unavailable
@@ -45,14 +47,15 @@ export function errorPages(options: { globals: PageGlobals; portalUrl: string; l
       }
     } catch (err) {
       if (isTemporarilyUnavailable(err)) {
-        logger.error({ requestId: ctx.state.requestId, path: ctx.path, err: { message: (err as Error).message } }, 'database unavailable');
+        logger.error({ requestId: ctx.state.requestId, err: { message: (err as Error).message } }, 'database unavailable');
+        onUnavailable?.();
         await answerUnavailable(ctx, portalUrl);
         return;
       }
       const appError = err instanceof AppError ? err : undefined;
       const raw = (err as { status?: unknown }).status;
       const status = appError?.status ?? (typeof raw === 'number' && raw < 500 ? raw : 500);
-      if (status >= 500) logger.error({ err, requestId: ctx.state.requestId, path: ctx.path }, 'request failed');
+      if (status >= 500) logger.error({ err, requestId: ctx.state.requestId }, 'request failed');
       const code = appError?.code ?? (status === 413 ? 'form.too_long' : status < 500 ? 'http.bad_request' : 'http.server_error');
       await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl }, status);
     }

@@ -71,9 +71,10 @@ export function insecureTransportGuard(opts: { enabled: boolean; trustProxy: boo
     const problem = insecureTransportProblem(opts.trustProxy, forwardedProto);
     if (Date.now() - lastLogAt >= 60_000) {
       lastLogAt = Date.now();
-      opts.logger().error({ setting: 'TRUST_PROXY', path: ctx.path, forwardedProto }, `misconfigured transport: ${problem}`);
+      opts.logger().error({ setting: 'TRUST_PROXY', requestId: ctx.state.requestId, forwardedProto }, `misconfigured transport: ${problem}`);
     }
-    if (ctx.accepts('html', 'json') === 'html') {
+    // A page only for a client that asks for HTML (browsers); protocol clients (Accept */*) get JSON.
+    if (ctx.accepts('json', 'html') === 'html') {
       await render(ctx, 'idp/error', { title: 'Service misconfigured', error: null, description: null, message: 'http.insecure_transport', messageParams: { problem }, portalUrl: opts.portalUrl }, 503);
     } else {
       ctx.status = 503;

@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.ts';
 import { routeTemplate } from './metrics.ts';
-import { requestIdFor, runInRequest } from '../request-context.ts';
+import { requestIdFor, runInRequest, type RequestContext } from '../request-context.ts';
 
 /**
  * The outermost middleware of an app (IdP or portal): gives the request its id (the trusted proxy's
@@ -22,8 +22,9 @@ export function requestLogging(options: { logger: Logger; metrics?: Metrics; tru
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     let failed: unknown;
+    const context: RequestContext = { requestId, metrics };
     try {
-      await runInRequest({ requestId, metrics }, next);
+      await runInRequest(context, next);
     } catch (err) {
       failed = err;
       throw err;
@@ -32,6 +33,7 @@ export function requestLogging(options: { logger: Logger; metrics?: Metrics; tru
       const status = failed ? ((failed as { status?: number }).status ?? 500) : ctx.status;
       const route = routeTemplate(ctx as never);
       metrics?.httpDuration.observe({ method: ctx.method, route, status_class: `${Math.floor(status / 100)}xx` }, seconds);
+      if (status === 429) metrics?.rateLimited.inc({ limit: context.rateLimit ?? route });
       const line = { requestId, method: ctx.method, route, status, durationMs: Math.round(seconds * 1e4) / 10 };
       if (status >= 500) logger.error(line, 'request');
       else logger.info(line, 'request');

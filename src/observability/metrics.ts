@@ -67,7 +67,7 @@ export class Metrics {
     });
     this.rateLimited = new client.Counter({
       name: 'producer_idp_rate_limit_refusals_total',
-      help: 'Requests refused by a rate limit (429), by limit name.',
+      help: 'Requests refused with 429 (rate and send limits), by limit name (the route template where the limit has no name).',
       labelNames: ['limit'],
       registers,
     });
@@ -153,9 +153,6 @@ export class Metrics {
         break;
       case 'mfa.failed':
         this.secondFactorChecks.inc({ factor: str(details.factor, 'unknown'), result: 'failed' });
-        break;
-      case 'rate_limited':
-        this.rateLimited.inc({ limit: str(details.limit, 'unknown') });
         break;
       default:
     }

@@ -48,6 +48,7 @@ interface HierarchyView {
 
 /** Minimal logger shape (pino-compatible: `logger.warn(obj, msg)`). */
 export interface PortalLogger {
+  info?(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
@@ -529,7 +530,7 @@ export function createPortalApp(opts: PortalOptions): Koa {
       await reportLimiter.reward(user.sub).catch(() => undefined);
       return reportForm(ctx, 502, values, {}, pm('report.send_failed'));
     }
-    logger.warn({ reference, producerId: agentOf(user).producerId }, 'issue report sent');
+    (logger.info ?? logger.warn).call(logger, { reference, producerId: agentOf(user).producerId }, 'issue report sent');
     await renderPage(ctx, 'report-sent', 'Report sent', { reference });
   });
 

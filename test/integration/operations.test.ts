@@ -138,6 +138,17 @@ describe('metrics', () => {
     expect(text).toMatch(/^producer_idp_nodejs_eventloop_lag_seconds /m);
     expect(text).toMatch(/^producer_idp_process_resident_memory_bytes /m);
     expect(text).toMatch(/^# TYPE producer_idp_account_locks_total counter/m);
+    // A send limit (Forgot Username twice within 30 s) answers 429 and is counted.
+    const forgot = request.agent(idp.server);
+    const send = async () => {
+      const page = await forgot.get('/forgot-username');
+      return forgot.post('/forgot-username').type('form').send({ _csrf: /name="_csrf" value="([^"]+)"/.exec(page.text)![1], email: 'avery.quinlan@example.com' });
+    };
+    await send();
+    const again = await send();
+    expect(again.status).toBe(429);
+    const after = await (await fetch(metricsUrl)).text();
+    expect(after).toMatch(/^producer_idp_rate_limit_refusals_total\{limit="[^"]+"\} [1-9]/m);
     expect(text).toMatch(/^# TYPE producer_idp_rate_limit_refusals_total counter/m);
     expect(text).toMatch(/^# TYPE producer_idp_db_query_errors_total counter/m);
   });

@@ -215,6 +215,14 @@ describe('start-up while PostgreSQL is unreachable', () => {
     expect(out).not.toMatch(/\n\s+at /);
   }, 30_000);
 
+  it('a database that answers but refuses (no such database) is a configuration error: one line naming DATABASE_URL, exit 78', async () => {
+    const url = pg.url.replace(/\/postgres$/, '/no_such_database');
+    const { code, out } = await start({ DATABASE_URL: url, DATABASE_STARTUP_WAIT_SECONDS: '0' }, /(?!)/, 20_000);
+    expect(code).toBe(78);
+    expect(out).toContain('refused the connection: database "no_such_database" does not exist. Check DATABASE_URL.');
+    expect(out).not.toMatch(/\n\s+at /);
+  }, 30_000);
+
   it('waits for a database that comes up during the wait, then starts', async () => {
     pg.stop();
     let started = false;
