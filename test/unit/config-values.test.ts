@@ -29,7 +29,7 @@ describe('settings are refused when the code cannot use them', () => {
     expect(message).toContain(setting);
   });
 
-  it.each([
+  it.each<Record<string, string>>([
     { ISSUER: 'https://idp.example.test' },
     { DATABASE_URL: 'postgresql://u:p@db.internal:5432/idp' },
     { PORTAL_HOME_LINKS: '[{"label":"Quote & Enroll","url":"https://quote.example.test/"}]' },
