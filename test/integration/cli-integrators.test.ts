@@ -104,12 +104,18 @@ describe('cli for integrators', () => {
     const seconds = (new Date(out.expires_at).getTime() - Date.now()) / 1000;
     expect(seconds).toBeGreaterThan(30);
     expect(seconds).toBeLessThanOrEqual(91);
-    const fractional = await cli(['clients', 'initial-access-token', '--expires-in', '1.5']);
-    expect(fractional.code, fractional.stderr).toBe(0);
-    for (const bad of ['0', '-5', 'soon']) expect((await cli(['clients', 'initial-access-token', '--expires-in', bad])).code).toBe(2);
     const revoked = await cli(['clients', 'revoke-initial-access-token', out.initial_access_token]);
     expect(revoked.code, revoked.stderr).toBe(0);
     expect((await cli(['clients', 'revoke-initial-access-token', out.initial_access_token])).code).toBe(1);
+  });
+
+  it('clients initial-access-token --expires-in takes any positive number of seconds', async () => {
+    const fractional = await cli(['clients', 'initial-access-token', '--expires-in', '1.5']);
+    expect(fractional.code, fractional.stderr).toBe(0);
+    const results = await Promise.all(['0', '-5', 'soon'].map((bad) => cli(['clients', 'initial-access-token', '--expires-in', bad])));
+    for (const r of results) expect(r.code).toBe(2);
+    expect(results[0]!.stderr).toContain('--expires-in must be a positive number of seconds');
+    expect(results[2]!.stderr).toContain('--expires-in must be a positive number of seconds');
   });
 
   it('clients first-party marks a client first-party and back', async () => {
