@@ -158,6 +158,9 @@ export class ScopeRegistry {
   /** Re-reads the API scopes (unless read less than SCOPE_REFRESH_MS ago and not `force`). */
   async refresh(force = false): Promise<void> {
     if (!force && Date.now() - this.#at < SCOPE_REFRESH_MS) return;
+    // Also after a failure (database outage): at most one attempt per SCOPE_REFRESH_MS, so requests
+    // do not each wait for an unreachable database here before their own 503.
+    this.#at = Date.now();
     const rows = await this.#db.selectFrom('resource_servers').select('scope').execute();
     const next = new Set(rows.flatMap((r) => r.scope.split(' ').filter(Boolean)));
     for (const s of this.#added) if (!next.has(s) && !this.#statics.has(s)) this.set.delete(s);

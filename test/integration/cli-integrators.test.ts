@@ -30,20 +30,29 @@ async function storedClient(id: string): Promise<Record<string, unknown>> {
 }
 
 describe('cli for integrators', () => {
-  it('resources add / list / remove; an OpenID Connect scope or a bad URI is refused and nothing stored', async () => {
+  it('resources add registers an API and resources list shows it', async () => {
     const added = await cli(['resources', 'add', '--identifier', 'https://api.example.test/claims', '--scope', 'claims:read claims:write', '--access-token-ttl', '600']);
     expect(added.code, added.stderr).toBe(0);
     expect(JSON.parse(added.stdout)).toMatchObject({ identifier: 'https://api.example.test/claims', scope: 'claims:read claims:write', access_token_ttl: 600 });
-    const openid = await cli(['resources', 'add', '--identifier', 'https://api.example.test/other', '--scope', 'openid other:read']);
-    expect(openid.code).toBe(1);
-    expect(openid.stderr).toMatch(/openid is an OpenID Connect scope/);
-    const fragment = await cli(['resources', 'add', '--identifier', 'https://api.example.test/x#y', '--scope', 'x:read']);
-    expect(fragment.code).toBe(1);
-    const ttl = await cli(['resources', 'add', '--identifier', 'https://api.example.test/x', '--scope', 'x:read', '--access-token-ttl', 'soon']);
-    expect(ttl.code).toBe(2);
     const list = JSON.parse((await cli(['resources', 'list'])).stdout) as { identifier: string }[];
     expect(list.map((r) => r.identifier)).toEqual(['https://api.example.test/claims']);
-    expect((await cli(['resources', 'remove', 'https://api.example.test/nothing'])).code).toBe(1);
+  });
+
+  it('resources add refuses an OpenID Connect scope, a fragment or a bad lifetime; remove of an unknown resource exits 1', async () => {
+    const [openid, fragment, ttl, remove] = await Promise.all([
+      cli(['resources', 'add', '--identifier', 'https://api.example.test/other', '--scope', 'openid other:read']),
+      cli(['resources', 'add', '--identifier', 'https://api.example.test/x#y', '--scope', 'x:read']),
+      cli(['resources', 'add', '--identifier', 'https://api.example.test/x', '--scope', 'x:read', '--access-token-ttl', 'soon']),
+      cli(['resources', 'remove', 'https://api.example.test/nothing']),
+    ]);
+    expect(openid.code).toBe(1);
+    expect(openid.stderr).toMatch(/openid is an OpenID Connect scope/);
+    expect(fragment.code).toBe(1);
+    expect(fragment.stderr).toMatch(/fragment/);
+    expect(ttl.code).toBe(2);
+    expect(remove.code).toBe(1);
+    const list = JSON.parse((await cli(['resources', 'list'])).stdout) as { identifier: string }[];
+    expect(list.map((r) => r.identifier)).toEqual(['https://api.example.test/claims']); // nothing stored
   });
 
   it('clients add --grant client_credentials needs API scopes and refuses openid; the secret is stored hashed', async () => {
@@ -104,12 +113,18 @@ describe('cli for integrators', () => {
     const seconds = (new Date(out.expires_at).getTime() - Date.now()) / 1000;
     expect(seconds).toBeGreaterThan(30);
     expect(seconds).toBeLessThanOrEqual(91);
-    const fractional = await cli(['clients', 'initial-access-token', '--expires-in', '1.5']);
-    expect(fractional.code, fractional.stderr).toBe(0);
-    for (const bad of ['0', '-5', 'soon']) expect((await cli(['clients', 'initial-access-token', '--expires-in', bad])).code).toBe(2);
     const revoked = await cli(['clients', 'revoke-initial-access-token', out.initial_access_token]);
     expect(revoked.code, revoked.stderr).toBe(0);
     expect((await cli(['clients', 'revoke-initial-access-token', out.initial_access_token])).code).toBe(1);
+  });
+
+  it('clients initial-access-token --expires-in takes any positive number of seconds', async () => {
+    const fractional = await cli(['clients', 'initial-access-token', '--expires-in', '1.5']);
+    expect(fractional.code, fractional.stderr).toBe(0);
+    const results = await Promise.all(['0', '-5', 'soon'].map((bad) => cli(['clients', 'initial-access-token', '--expires-in', bad])));
+    for (const r of results) expect(r.code).toBe(2);
+    expect(results[0]!.stderr).toContain('--expires-in must be a positive number of seconds');
+    expect(results[2]!.stderr).toContain('--expires-in must be a positive number of seconds');
   });
 
   it('clients first-party marks a client first-party and back', async () => {
