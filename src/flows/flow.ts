@@ -45,6 +45,8 @@ export interface FlowStep<S extends FlowState, I = Fields> extends Step<FlowCont
   greeting?(c: FlowContext<S>): Fields;
   /** A GET here begins the flow at once (registration's Terms of Use; `at` then applies to POST only), or refuses with a page. */
   enter?(c: FlowContext<S>): Promise<{ state: S } | Page>;
+  /** false: the state `enter` makes is not stored until the step is submitted (no row for a page view). */
+  storeOnEnter?: boolean;
   /** More buttons of the same screen (e.g. Resend): POST `path`, run like a step without input. */
   actions?: { path: string; rateLimit?: string; submit: FlowStep<S, Fields>['submit'] }[];
 }
@@ -178,7 +180,8 @@ export function mountFlow<S extends FlowState>(router: Router, services: Service
       if (step.enter) {
         const entered = await step.enter(c);
         if (!('state' in entered)) return host.show(step, c, entered);
-        await host.save(c, entered.state);
+        if (step.storeOnEnter === false) c.state = entered.state;
+        else await host.save(c, entered.state);
       }
       await host.show(step, c, { status: 200, data: step.greeting?.(c) ?? {} });
     });
@@ -187,8 +190,18 @@ export function mountFlow<S extends FlowState>(router: Router, services: Service
     for (const post of posts) {
       router.post(post.path, async (ctx) => {
         verifyCsrf(ctx);
-        const c = await host.guard(ctx, step);
-        if (c) await runStep(services, host, post.run, c, bodyOf(ctx));
+        // A step entered without storing its state is submitted from no stored state: enter again.
+        // (or from a flow at a step that cannot come back here, which the new one replaces, as a new GET did)
+        const stored = step.enter && step.storeOnEnter === false ? await host.store.load(ctx) : undefined;
+        const fresh = step.enter && step.storeOnEnter === false && (!stored || (step.at !== 'start' && !step.at.includes(stored.step)));
+        const c = await host.guard(ctx, step, !!fresh);
+        if (!c) return;
+        if (fresh) {
+          const entered = await step.enter!(c);
+          if (!('state' in entered)) return host.show(step, c, entered);
+          c.state = entered.state;
+        }
+        await runStep(services, host, post.run, c, bodyOf(ctx));
       });
     }
   }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeExpired } from '../../src/operator/purge.ts';
@@ -23,6 +24,16 @@ const count = async (table: 'flows' | 'oidc_payloads' | 'audit_events' | 'one_ti
   Number((await idp.services.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
 
 describe('purge of expired rows', () => {
+  it('anonymous page views create no rows that only a purge would remove', async () => {
+    const before = { flows: await count('flows'), audit: await count('audit_events') };
+    for (const path of ['/register', '/forgot-username', '/forgot-password', '/', '/healthz']) {
+      expect((await request(idp.server).get(path)).status).toBeLessThan(400);
+    }
+    expect(await count('flows')).toBe(before.flows);
+    const limits = await sql<{ key: string }>`select key from rate_limits`.execute(idp.services.db);
+    expect(limits.rows.map((r) => r.key)).toEqual([]);
+  });
+
   it('removes only what has expired, and audit events past AUDIT_RETENTION_DAYS', async () => {
     // Rows a sign-in leaves: an interaction, a one-time code, a rate-limit key; a registration flow.
     const agent = request.agent(idp.server);

@@ -16,13 +16,18 @@ export const termsStep: RegistrationStep<{ decision?: string; version?: string }
   postPath: '/register/terms',
   view: 'idp/terms',
   at: ['terms', 'producer', 'login'],
-  input: z.object({ decision: optionalText, version: optionalText }),
-  async model({ services }) {
-    return { title: 'Terms of Use', terms: await activeTerms(services.db), mode: 'register' };
+  input: z.object({ decision: optionalText, version: optionalText, interaction: optionalText }),
+  async model({ services, state }) {
+    return { title: 'Terms of Use', terms: await activeTerms(services.db), mode: 'register', registrationInteraction: state?.interactionUid ?? null };
   },
+  // Entering shows the page from this state without storing it: the flow's row is written when
+  // Accept is submitted (an anonymous page view leaves nothing to purge). The sign-in to return to
+  // rides in the form (`interaction`).
+  storeOnEnter: false,
   async enter({ ctx, services }) {
     if (!(await activeTerms(services.db))) return { status: 503, view: 'idp/register-restart', data: { title: 'Registration', message: null, closed: true } };
-    return { state: { step: 'terms', interactionUid: interactionUidOf(ctx.query.interaction) } };
+    const body = (ctx.request as { body?: Record<string, unknown> }).body ?? {};
+    return { state: { step: 'terms', interactionUid: interactionUidOf(ctx.method === 'POST' ? body.interaction : ctx.query.interaction) } };
   },
   async submit(c, { decision, version }) {
     const { services, state } = c;
