@@ -24,6 +24,7 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
   const database = await openDatabase(config, {
     onQueryError: (err) => metrics.dbQueryErrors.inc({ kind: isDatabaseUnavailable(err) ? 'unavailable' : 'other' }),
     onWait: (message) => logger.warn(message),
+    onQuery: () => metrics.dbQueries.inc(),
   });
   if (database.poolStats) metrics.watchPool(database.poolStats);
   try {
