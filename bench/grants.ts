@@ -16,7 +16,7 @@
  * a discovery probe during the run, peak RSS (MiB). Defaults: c = 16, 10 s per run.
  */
 import {
-  fmt, http, listArg, machine, measured, numberArg, percentile, registerAll, signIn, startBench, storm, table, tokenRequest, type Tokens,
+  nodeEnvArg, fmt, http, listArg, machine, measured, numberArg, percentile, registerAll, signIn, startBench, storm, table, tokenRequest, type Tokens,
 } from './harness.ts';
 
 const concurrencies = listArg('concurrency', [16]);
@@ -109,10 +109,10 @@ try {
     }
   }
   const header = ['operation', 'c', 'ops/s', 'p50 ms', 'p99 ms', 'SQL/op', 'main ms/op', 'pool ms/op', 'discovery p99', 'peak RSS MiB', 'errors'];
-  process.stdout.write(`\nGrants and endpoints, ${m0.cpus} CPU, load ${m0.load1.toFixed(2)} at start\n`);
+  process.stdout.write(`\nGrants and endpoints, NODE_ENV=${nodeEnvArg()}, ${m0.cpus} CPU, load ${m0.load1.toFixed(2)} at start\n`);
   process.stdout.write(`${table(header, rows.map((r) => [r.operation, String(r.concurrency), r.perSecond, r.p50, r.p99, r.sqlPerOp, r.mainCpuMsPerOp, r.poolCpuMsPerOp, r.discoveryProbeP99, r.peakRssMiB, String(r.errors)]))}\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
-  process.stdout.write(`\n${JSON.stringify({ bench: 'grants', at: started.toISOString(), machine: { ...m0, loadEnd: machine().load1 }, seconds, rows, notes })}\n`);
+  process.stdout.write(`\n${JSON.stringify({ bench: 'grants', at: started.toISOString(), machine: { ...m0, loadEnd: machine().load1 }, nodeEnv: nodeEnvArg(), seconds, rows, notes })}\n`);
 } finally {
   await bench.stop();
 }

@@ -3,12 +3,16 @@
  *
  * {@link startBench} creates a fresh PostgreSQL schema (DATABASE_URL, default the test database),
  * starts a real SMTP receiver (smtp-server) and the IdP as a child process (`node src/main.ts`,
- * NODE_ENV=development, PORTAL_ENABLED=false, its own PORT and METRICS_PORT, 127.0.0.1 only), then
+ * PORTAL_ENABLED=false, its own PORT and METRICS_PORT, 127.0.0.1 only), then
  * registers relying parties with the CLI (`clients add`) and imports N generated producers with the
  * CLI (`producers import`). {@link registerThroughPages} registers one producer through the real
  * pages (Terms of Use, producer information, secure login, email confirmation link) and signs in once
  * with the email code, ticking "Remember this device", so later sign-ins skip the second factor.
  * `stop()` ends the IdP (SIGTERM), the receiver, and drops the schema.
+ *
+ * NODE_ENV is `test` unless `--node-env=development`: on plain http that is what production does
+ * (templates compiled once), minus the https-only checks and Secure cookies; `development`
+ * recompiles every template at each render.
  *
  * Measurement helpers read /proc (Linux): CPU of the IdP's main thread (/proc/PID/task/PID/stat)
  * and of the whole process (/proc/PID/stat), clock ticks converted to milliseconds; VmHWM/VmRSS.
@@ -222,7 +226,7 @@ export async function startBench(opts: { producers: number; env?: Record<string,
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    NODE_ENV: 'development',
+    NODE_ENV: nodeEnvArg(),
     HOST: '127.0.0.1',
     PORT: String(port),
     ISSUER: url,
@@ -523,6 +527,13 @@ export function numberArg(name: string, fallback: number): number {
   const v = a ? Number(a.slice(name.length + 3)) : fallback;
   if (!Number.isFinite(v) || v <= 0) throw new Error(`bad --${name}: ${a}`);
   return v;
+}
+
+/** `--node-env=test|development` (default `test`), the IdP's NODE_ENV. */
+export function nodeEnvArg(): 'test' | 'development' {
+  const a = process.argv.slice(2).find((x) => x.startsWith('--node-env='))?.slice('--node-env='.length) ?? 'test';
+  if (a !== 'test' && a !== 'development') throw new Error(`bad --node-env: ${a} (test or development)`);
+  return a;
 }
 
 /** Reads `--name=a,b,c` as numbers, or the default. */

@@ -11,10 +11,11 @@
  * (the producer_idp_db_queries_total counter), server main-thread and other-thread ("pool": libuv
  * pool, GC and compiler threads) CPU per sign-in (ms, from /proc), the p99 of a discovery probe
  * running during the storm (ms), and peak RSS (MiB). Loops are bounded by time and count.
- * Defaults: DATABASE_URL or the test database; 40 producers; c = 4, 8, 16, 32; 10 s per run.
+ * Defaults: DATABASE_URL or the test database; 40 producers; c = 4, 8, 16, 32; 10 s per run;
+ * NODE_ENV=test (`--node-env=development` to compare; see bench/harness.ts).
  */
 import {
-  argon2Bound, fmt, listArg, machine, measured, numberArg, percentile, registerAll, signIn, startBench, STEPS, storm, table,
+  nodeEnvArg, argon2Bound, fmt, listArg, machine, measured, numberArg, percentile, registerAll, signIn, startBench, STEPS, storm, table,
 } from './harness.ts';
 
 const producersN = numberArg('producers', 40);
@@ -72,9 +73,9 @@ try {
 
   const header = ['c', 'L/s', 'H/s', 'L/H', 'SQL/sign-in', 'main ms', 'pool ms', 'sign-in p50/p99', ...STEPS.map((s) => `${s} p50/p99`), 'discovery p99', 'peak RSS MiB', 'errors'];
   const pair = (x: { p50: number; p99: number }) => `${fmt(x.p50)}/${fmt(x.p99)}`;
-  process.stdout.write(`\nSign-ins of returning producers on remembered devices (ms unless noted), ${m0.cpus} CPU, load ${m0.load1.toFixed(2)} at start\n`);
+  process.stdout.write(`\nSign-ins of returning producers on remembered devices (ms unless noted), NODE_ENV=${nodeEnvArg()}, ${m0.cpus} CPU, load ${m0.load1.toFixed(2)} at start\n`);
   process.stdout.write(`${table(header, rows.map((r) => [String(r.concurrency), r.L, r.H, r.LoverH, r.sqlPerSignIn, r.mainCpuMsPerSignIn, r.poolCpuMsPerSignIn, pair(r.signInMs), ...STEPS.map((s) => pair(r.steps[s]!)), r.discoveryProbeMs.p99, r.peakRssMiB, String(r.errors)]))}\n\n`);
-  process.stdout.write(`${JSON.stringify({ bench: 'login', at: started.toISOString(), machine: { ...m0, loadEnd: machine().load1 }, producers: producersN, seconds, rows })}\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'login', at: started.toISOString(), machine: { ...m0, loadEnd: machine().load1 }, nodeEnv: nodeEnvArg(), producers: producersN, seconds, rows })}\n`);
 } finally {
   await bench.stop();
 }
