@@ -8,8 +8,9 @@
  *  - refresh, confidential client (client_secret_basic; oidc-provider does not rotate its refresh token);
  *  - refresh, public client (PKCE; its refresh token rotates at every use, RFC 9700 §4.14.2);
  *  - userinfo (GET, Bearer access token);
- *  - introspection (RFC 7662) and client_credentials (RFC 6749 §4.4), when discovery advertises
- *    them and the benchmark client may use them; otherwise skipped with a note;
+ *  - introspection (RFC 7662) and client_credentials (RFC 6749 §4.4, a `--grant client_credentials`
+ *    client asking for `hierarchy:read` at the producer API), when discovery advertises them;
+ *    otherwise skipped with a note;
  *  - discovery and JWKS.
  * Prints a table and one JSON line: operations/s, p50/p99 (ms), SQL statements per operation
  * (producer_idp_db_queries_total), main-thread and other-thread CPU per operation (ms), the p99 of
@@ -78,10 +79,13 @@ try {
   }
   const grantTypes = Array.isArray(discovery.grant_types_supported) ? discovery.grant_types_supported : [];
   if (!grantTypes.includes('client_credentials')) notes.push('client_credentials: not in discovery (not built yet): skipped');
+  else if (!bench.serviceClient) notes.push('client_credentials: `clients add --grant client_credentials --scope hierarchy:read` failed: skipped');
   else {
-    const probe = await http(url, null, 'POST', tokenPath, tokenRequest(confidential, { grant_type: 'client_credentials' }));
-    if (probe.status !== 200) notes.push(`client_credentials: the benchmark client (clients add defaults) was answered ${probe.status} ${probe.text.slice(0, 120)}: skipped`);
-    else ops.push({ name: 'client_credentials', run: () => http(url, null, 'POST', tokenPath, tokenRequest(confidential, { grant_type: 'client_credentials' })).then(ok(200, 'client_credentials')) });
+    const service = bench.serviceClient;
+    const form = { grant_type: 'client_credentials', scope: 'hierarchy:read', resource: `${url}/api` };
+    const probe = await http(url, null, 'POST', tokenPath, tokenRequest(service, form));
+    if (probe.status !== 200) notes.push(`client_credentials: the service client was answered ${probe.status} ${probe.text.slice(0, 160)}: skipped`);
+    else ops.push({ name: 'client_credentials', run: () => http(url, null, 'POST', tokenPath, tokenRequest(service, form)).then(ok(200, 'client_credentials')) });
   }
   ops.push({ name: 'discovery', run: () => http(url, null, 'GET', '/.well-known/openid-configuration').then(ok(200, 'discovery')) });
   const jwks = pathOf('jwks_uri')!;

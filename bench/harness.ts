@@ -177,6 +177,8 @@ export interface Bench {
   smtp: SmtpReceiver;
   confidential: BenchClient;
   publicClient: BenchClient;
+  /** A client_credentials client (`clients add --grant client_credentials --scope hierarchy:read`), when the IdP has that grant. */
+  serviceClient?: BenchClient;
   producers: { producerNumber: string; npn: string; zip: string; email: string; username: string }[];
   /** Reads a counter (sum over labels) from the metrics listener. */
   metric(name: string): Promise<number>;
@@ -304,8 +306,16 @@ export async function startBench(opts: { producers: number; env?: Record<string,
     await runCli(env, ['producers', 'import', csvFile]);
     const discovery = await (await fetch(`${url}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    let serviceClient: BenchClient | undefined;
+    if (Array.isArray(discovery.grant_types_supported) && discovery.grant_types_supported.includes('client_credentials')) {
+      const out = await runCli(env, ['clients', 'add', '--name', 'Benchmark service', '--grant', 'client_credentials', '--scope', 'hierarchy:read']).catch(() => undefined);
+      if (out) {
+        const m = JSON.parse(out) as { client_id: string; client_secret?: string };
+        serviceClient = { clientId: m.client_id, clientSecret: m.client_secret, redirectUri: '' };
+      }
+    }
     return {
-      url, pid: child.pid!, metricsUrl, discovery, smtp, confidential, publicClient, producers,
+      url, pid: child.pid!, metricsUrl, discovery, smtp, confidential, publicClient, serviceClient, producers,
       async metric(name) {
         const text = await (await fetch(metricsUrl)).text();
         let sum = 0;
