@@ -1,7 +1,5 @@
-import path from 'node:path';
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
-import serve from 'koa-static';
 import type Provider from 'oidc-provider';
 import { forgotPasswordRoutes } from './flows/forgot-password/index.ts';
 import { forgotUsernameRoutes } from './flows/forgot-username/index.ts';
@@ -9,7 +7,8 @@ import { linkRoutes } from './flows/links.ts';
 import { RECOVERY_IP_LIMIT } from './flows/recovery/limits.ts';
 import { registrationRoutes, REGISTER_IP_LIMIT } from './flows/registration/index.ts';
 import { AppError } from './http/errors.ts';
-import { render, viewsDir } from './http/render.ts';
+import { cacheTemplates, render } from './http/render.ts';
+import { staticFiles } from './http/static-files.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { insecureTransportGuard, pinToIssuer, transportHealth, type TransportState } from './http/transport.ts';
 import { interactionRoutes } from './interactions/router.ts';
@@ -20,6 +19,7 @@ import { startBackchannelDelivery, stopWithProvider } from './oidc/backchannel.t
 import { scheduleKeyRefresh } from './oidc/keys.ts';
 import { postToGet } from './oidc/post-to-get.ts';
 import { csrf } from './security/csrf.ts';
+import { hashAdmission } from './security/hash-admission.ts';
 import { healthRoutes } from './observability/health.ts';
 import { apiRoutes } from './api/routes.ts';
 import { errorPages } from './http/error-pages.ts';
@@ -40,6 +40,7 @@ function escapeHtml(s: string): string {
 export async function createIdp(services: Services): Promise<Provider> {
   const { config } = services;
   const production = config.NODE_ENV === 'production';
+  cacheTemplates(config.NODE_ENV !== 'development');
   const window = config.RATE_LIMIT_WINDOW_SECONDS;
   services.rateLimits.define(LOGIN_IP_LIMIT, { points: config.RATE_LIMIT_LOGIN_POINTS, durationSeconds: window });
   services.rateLimits.define(REGISTER_IP_LIMIT, { points: config.RATE_LIMIT_REGISTER_POINTS, durationSeconds: window });
@@ -62,8 +63,10 @@ export async function createIdp(services: Services): Promise<Provider> {
   provider.use(securityHeaders({ production }));
   // Issue 10 item 8: POST at /auth and /session/end answered with a 303 to the equivalent GET.
   provider.use(postToGet(config.ISSUER));
+  // /css/… and /js/… only: no other request touches the file system (issue 12).
+  provider.use(staticFiles());
   provider.use(csrf({ secure: production }));
-  provider.use(serve(path.resolve(viewsDir, '../public'), { maxage: 3600_000, index: false }));
+  provider.use(hashAdmission(services.hasher));
 
   const router = new Router();
   router.use(bodyParser({

@@ -7,7 +7,7 @@ import { Metrics } from './observability/metrics.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createMailer, type Mailer } from './notify/mail.ts';
 import { createSmsSender, type SmsSender } from './notify/sms.ts';
-import { argon2Params, PasswordHasher } from './security/passwords.ts';
+import { argon2Params, hashLimits, PasswordHasher } from './security/passwords.ts';
 import { RateLimits, rateLimitKeySecret } from './security/rate-limit.ts';
 import type { Services } from './services.ts';
 import { buildFactorRegistry } from './mfa/registry.ts';
@@ -24,6 +24,7 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
   const database = await openDatabase(config, {
     onQueryError: (err) => metrics.dbQueryErrors.inc({ kind: isDatabaseUnavailable(err) ? 'unavailable' : 'other' }),
     onWait: (message) => logger.warn(message),
+    onQuery: () => metrics.dbQueries.inc(),
   });
   if (database.poolStats) metrics.watchPool(database.poolStats);
   try {
@@ -41,7 +42,7 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     mailer,
     sms: overrides.sms ?? createSmsSender(config, mailer.outbox),
     factors: buildFactorRegistry(config),
-    hasher: new PasswordHasher(argon2Params(config)),
+    hasher: new PasswordHasher(argon2Params(config), hashLimits(config)),
     rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA, rateLimitKeySecret(config.COOKIE_KEYS[0]!)),
     logger,
     metrics,

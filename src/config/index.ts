@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -112,6 +113,10 @@ export const configSchema = z.object({
   ARGON2_TIME_COST: int(2, 100).default(2),
   /** argon2id lanes. Default 1. */
   ARGON2_PARALLELISM: int(1, 64).default(1),
+  /** Password hashes computed at the same time (each holds ARGON2_MEMORY_KIB); the others wait in order. Default: the machine's parallelism (CPU count). */
+  ARGON2_MAX_CONCURRENT: int(1, 256).default(() => os.availableParallelism()),
+  /** Password hashes allowed to wait for a free slot; beyond it a sign-in, registration or new-password submission is answered 503 with Retry-After. Default 64. */
+  ARGON2_QUEUE_MAX: int(1, 10000).default(64),
   /** Wrong passwords in a row that lock an account (guide slide 6). Default 5. */
   LOCKOUT_THRESHOLD: int(1, 100).default(5),
   /** How long a lock lasts, seconds (guide slide 6: 30 minutes). Default 1800. */

@@ -20,6 +20,8 @@ export interface OpenOptions {
   onQueryError?: (err: unknown) => void;
   /** Called before each retry while PostgreSQL is unreachable at start-up. */
   onWait?: (message: string) => void;
+  /** Called for every query sent, failed or not (metrics count them). */
+  onQuery?: () => void;
 }
 
 type DbSettings = Pick<Config, 'DATABASE_URL' | 'DATABASE_SCHEMA' | 'DATA_DIR'> &
@@ -88,7 +90,12 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
  */
 export async function openDatabase(config: DbSettings, options: OpenOptions = {}): Promise<Db> {
   const schema = config.DATABASE_SCHEMA;
-  const log = options.onQueryError ? (event: LogEvent) => { if (event.level === 'error') options.onQueryError!(event.error); } : undefined;
+  const log = options.onQueryError || options.onQuery
+    ? (event: LogEvent) => {
+      options.onQuery?.();
+      if (event.level === 'error') options.onQueryError?.(event.error);
+    }
+    : undefined;
   if (config.DATABASE_URL) {
     // Create the schema first on a throwaway connection, then pin search_path on every pooled one.
     await createSchemaWhenReachable(config, options);

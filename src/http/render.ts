@@ -6,6 +6,17 @@ import { t } from '../i18n/messages.ts';
 
 export const viewsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
+let compileOnce = false;
+
+/**
+ * Whether {@link render} compiles each template once and keeps it (ejs `cache`), or reads and
+ * compiles it at every render so edited views show at once. `createIdp` turns it on outside
+ * NODE_ENV=development (issue 12: compiling cost main-thread time on every page).
+ */
+export function cacheTemplates(on: boolean): void {
+  compileOnce = on;
+}
+
 /** Values every IdP page receives (branding from configuration). */
 export interface PageGlobals {
   organizationName: string;
@@ -32,7 +43,7 @@ export async function render(ctx: Context, view: string, data: Record<string, un
     formError: null,
     values: {},
     ...data,
-  }, { async: false });
+  }, { async: false, cache: compileOnce });
   ctx.status = status;
   if (status === 429) {
     // RFC 9110 §10.2.3: tell clients when to retry, from the wait the page announces.
