@@ -349,7 +349,7 @@ describe('producer portal (relying party)', () => {
   it('shows the sections that are not built yet as placeholder pages, and says when a downstream application or resources are not configured', async () => {
     const { browser } = await signIn();
     const pages: Array<[string, string, string]> = [
-      ['/my-hierarchy', 'My Hierarchy', 'not built yet'],
+      ['/my-hierarchy', 'My Hierarchy', 'Your hierarchy is not available right now'],
       ['/my-delegates', 'View/Add My Delegates', 'not built yet'],
       ['/quote-enroll', 'Quote &amp; Enroll', 'is not configured for this portal'],
       ['/commissions-reporting', 'Commissions &amp; Reporting', 'is not configured for this portal'],
