@@ -171,9 +171,11 @@ export class Metrics {
 }
 
 /**
- * The route template of a request for labels and logs: the @koa/router pattern that matched
- * (`/interaction/:uid/:step`), oidc-provider's route name (`oidc:token`), `static`, or `unmatched`.
- * Never the raw path, so ids and tokens in URLs do not become labels.
+ * The route template of a request for labels and logs: the router pattern that matched, ours
+ * (`/interaction/:uid/:step`) or oidc-provider's (`/token`, `/.well-known/openid-configuration`);
+ * failing that oidc-provider's route name (`oidc:token`, for a request that ended before routing),
+ * `static` (src/http/static-files.ts), or `unmatched`. Never the raw path, so ids and tokens in
+ * URLs do not become labels.
  */
 export function routeTemplate(ctx: { _matchedRoute?: unknown; oidc?: { route?: string }; state: Record<string, unknown> }): string {
   if (typeof ctx._matchedRoute === 'string') return ctx._matchedRoute;
