@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
-import { findAccountById, isActive } from '../db/repositories/accounts.ts';
+import { findAccountById, isActive, type Account } from '../db/repositories/accounts.ts';
+import { activeDelegationBetween } from '../db/repositories/delegations.ts';
 import type { Services } from '../services.ts';
 import { AccessTokenVerifier, answerBearerError, BearerError } from './bearer.ts';
 import { producerHierarchy } from './hierarchy.ts';
@@ -15,6 +16,11 @@ export const HIERARCHY_SCOPE = 'hierarchy:read';
  * Refusals follow RFC 6750 §3 (401 `invalid_token`, 403 `insufficient_scope`, with
  * `WWW-Authenticate`); an account that may no longer sign in is `invalid_token`; bad paging is 400
  * `invalid_request`.
+ *
+ * A delegate's token (issue 14: `sub` the producer, `act.sub` the delegate, RFC 8693 §4.1) is
+ * answered for the producer only while the delegation is active (else 401 `invalid_token`) and
+ * grants View My Hierarchy (else 403 `insufficient_scope`); checked on every request, so a removal
+ * takes effect at once even for JWTs already issued.
  */
 export function apiRoutes(router: Router, services: Services): void {
   const { config, db } = services;
@@ -23,8 +29,7 @@ export function apiRoutes(router: Router, services: Services): void {
     try {
       const claims = await verifier.verify(ctx, config.PRODUCER_API_RESOURCE, HIERARCHY_SCOPE);
       if (typeof claims.sub !== 'string') throw new BearerError(401, 'invalid_token', 'the access token is not for a signed-in producer');
-      const account = await findAccountById(db, claims.sub);
-      if (!account || !isActive(account) || !account.emailVerifiedAt) throw new BearerError(401, 'invalid_token', 'the account may not sign in');
+      const account = await principalOf(services, claims.sub, (claims as { act?: unknown }).act);
       const offset = ctx.query.offset === undefined ? 0 : Number(ctx.query.offset);
       const limit = ctx.query.limit === undefined ? 50 : Number(ctx.query.limit);
       if (!Number.isInteger(offset) || offset < 0 || offset > 1_000_000 || !Number.isInteger(limit) || limit < 1 || limit > 200) {
@@ -32,7 +37,7 @@ export function apiRoutes(router: Router, services: Services): void {
         ctx.body = { error: 'invalid_request', error_description: 'offset must be a whole number ≥ 0 and limit a whole number from 1 to 200' };
         return;
       }
-      const hierarchy = await producerHierarchy(db, account.producerNumber, { offset, limit });
+      const hierarchy = await producerHierarchy(db, account.producerNumber!, { offset, limit });
       ctx.set('Cache-Control', 'no-store');
       ctx.body = hierarchy;
     } catch (err) {
@@ -40,4 +45,25 @@ export function apiRoutes(router: Router, services: Services): void {
       answerBearerError(ctx, err, HIERARCHY_SCOPE);
     }
   });
+}
+
+/**
+ * The producer a hierarchy request answers for: the token's `sub`, a producer's account that may
+ * sign in; with an `act` claim (RFC 8693 §4.1), its `sub` must be an account that may sign in and
+ * hold an active delegation of that producer with the `view_hierarchy` permission.
+ * @throws BearerError 401 `invalid_token` or 403 `insufficient_scope`.
+ */
+async function principalOf(services: Services, sub: string, act: unknown): Promise<Account> {
+  const { db } = services;
+  const usable = (a: Account | undefined): a is Account => !!a && isActive(a) && !!a.emailVerifiedAt;
+  const account = await findAccountById(db, sub);
+  if (!usable(account)) throw new BearerError(401, 'invalid_token', 'the account may not sign in');
+  if (account.producerNumber === null) throw new BearerError(401, 'invalid_token', 'the access token is not for a producer');
+  if (act === undefined) return account;
+  const actor = typeof act === 'object' && act !== null && typeof (act as { sub?: unknown }).sub === 'string' ? (act as { sub: string }).sub : undefined;
+  if (!actor || !usable(await findAccountById(db, actor))) throw new BearerError(401, 'invalid_token', 'the acting party may not sign in');
+  const delegation = await activeDelegationBetween(db, account.id, actor);
+  if (!delegation) throw new BearerError(401, 'invalid_token', 'the delegation is no longer active');
+  if (!delegation.permissions.includes('view_hierarchy')) throw new BearerError(403, 'insufficient_scope', 'the delegate may not view the hierarchy (View My Hierarchy)');
+  return account;
 }

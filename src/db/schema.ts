@@ -31,7 +31,13 @@ export interface AccountsTable {
   id: string;
   username: string;
   username_normalized: string;
-  producer_number: string;
+  /** `producer` or `delegate` (migration 0014); a delegate has no producer record. */
+  kind: Generated<'producer' | 'delegate'>;
+  producer_number: string | null;
+  /** A delegate's own names and email (null for a producer: those are on the producer record). */
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
   password_hash: string;
   password_changed_at: Timestamp;
   email_verified_at: Timestamp | null;
@@ -111,6 +117,38 @@ export interface Database {
   unknown_login_locks: UnknownLoginLocksTable;
   resource_servers: ResourceServersTable;
   backchannel_logouts: BackchannelLogoutsTable;
+  delegations: DelegationsTable;
+  delegation_grants: DelegationGrantsTable;
+}
+
+/** A producer's delegate (issue 14; migration 0014; src/db/repositories/delegations.ts). */
+export interface DelegationsTable {
+  id: string;
+  producer_number: string;
+  /** The producer's account (who invited). */
+  producer_account_id: string;
+  /** The delegate's account, once the invitation is accepted. */
+  delegate_account_id: string | null;
+  /** Invited name and email. */
+  first_name: string;
+  last_name: string;
+  email: string;
+  /** Permission codes (src/db/repositories/delegations.ts `PERMISSIONS`). */
+  permissions: ColumnType<string[], string[], string[]>;
+  status: 'invited' | 'active' | 'removed';
+  invited_at: Timestamp;
+  accepted_at: Timestamp | null;
+  removed_at: Timestamp | null;
+  last_active_at: Timestamp | null;
+}
+
+/** For whom an oidc-provider Grant acts: a delegation, or (null) the person themselves. */
+export interface DelegationGrantsTable {
+  grant_id: string;
+  account_id: string;
+  delegation_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
 }
 
 /** Logout tokens still to deliver (src/oidc/backchannel.ts); deleted once delivered or given up. */
@@ -194,8 +232,11 @@ export interface KeystrokePresentedTable {
  */
 export interface SingleUseLinksTable {
   token_hash: string;
-  purpose: 'verify_email' | 'unlock';
+  purpose: 'verify_email' | 'unlock' | 'delegate_invite';
+  /** The account the link is for (an invitation: the inviting producer's account). */
   account_id: string;
+  /** An invitation link's delegation (migration 0014). */
+  delegation_id: Generated<string | null>;
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;

@@ -19,7 +19,8 @@ export class UnknownAccountError extends Error {}
 /** A person's view of an account for the Service Desk (`accounts show`). */
 export interface AccountSummary {
   username: string;
-  producer_number: string;
+  /** null for a delegate's account (issue 14). */
+  producer_number: string | null;
   name: string;
   agency_name: string | null;
   status: 'active' | 'disabled';

@@ -3,11 +3,19 @@ import type { ProducerRecord } from '../../producers/records.ts';
 import { toRecord } from './producers.ts';
 import type { Database } from '../schema.ts';
 
-/** A producer's login, joined with the producer record it belongs to. */
+/**
+ * A login, joined with the producer record it belongs to. A delegate's account (issue 14, `kind`
+ * `delegate`) has no producer record of its own: `producerNumber` is null and `producer` holds the
+ * person's own details from the account row (names, email; no mobile phone, `npn` '', status
+ * `active`), so the mails and second factors of every account reach the person's own address.
+ */
 export interface Account {
   id: string;
   username: string;
-  producerNumber: string;
+  /** `producer`: the carrier's producer signs in as themselves; `delegate`: a person invited by producers. */
+  kind: 'producer' | 'delegate';
+  /** The producer number of a producer's account; null for a delegate. */
+  producerNumber: string | null;
   passwordHash: string;
   passwordChangedAt: Date;
   emailVerifiedAt: Date | null;
@@ -26,12 +34,18 @@ const d = (v: Date | string | null): Date | null => (v === null ? null : new Dat
 function baseQuery(db: Kysely<Database>) {
   return db
     .selectFrom('accounts as a')
-    .innerJoin('producer_records as p', 'p.producer_number', 'a.producer_number')
+    .leftJoin('producer_records as p', 'p.producer_number', 'a.producer_number')
     .select([
-      'a.id', 'a.username', 'a.producer_number', 'a.password_hash', 'a.password_changed_at', 'a.email_verified_at',
+      'a.id', 'a.username', 'a.kind', 'a.producer_number', 'a.password_hash', 'a.password_changed_at', 'a.email_verified_at',
       'a.status', 'a.failed_login_count', 'a.locked_until', 'a.terms_version', 'a.terms_accepted_at', 'a.created_at',
-      'a.last_login_at', 'p.npn', 'p.first_name', 'p.last_name', 'p.agency_name', 'p.email', 'p.mobile_phone',
-      'p.business_zip', 'p.bap_zip', 'p.parent_producer_number', 'p.status as producer_status',
+      'a.last_login_at', 'p.agency_name', 'p.mobile_phone', 'p.bap_zip', 'p.parent_producer_number',
+      // A delegate (no producer record): the person's own details from the account row.
+      sql<string>`coalesce(p.npn, '')`.as('npn'),
+      sql<string>`coalesce(p.first_name, a.first_name)`.as('first_name'),
+      sql<string>`coalesce(p.last_name, a.last_name)`.as('last_name'),
+      sql<string>`coalesce(p.email, a.email)`.as('email'),
+      sql<string>`coalesce(p.business_zip, '')`.as('business_zip'),
+      sql<'active' | 'inactive'>`coalesce(p.status, 'active')`.as('producer_status'),
     ]);
 }
 
@@ -41,6 +55,7 @@ function toAccount(r: JoinedRow): Account {
   return {
     id: r.id,
     username: r.username,
+    kind: r.kind,
     producerNumber: r.producer_number,
     passwordHash: r.password_hash,
     passwordChangedAt: new Date(r.password_changed_at),
@@ -52,7 +67,7 @@ function toAccount(r: JoinedRow): Account {
     termsAcceptedAt: d(r.terms_accepted_at),
     createdAt: new Date(r.created_at),
     lastLoginAt: d(r.last_login_at),
-    producer: toRecord({ ...r, status: r.producer_status }),
+    producer: toRecord({ ...r, producer_number: r.producer_number ?? '', status: r.producer_status }),
   };
 }
 
@@ -121,6 +136,39 @@ export async function insertAccount(db: Kysely<Database>, a: NewAccount): Promis
   await db.insertInto('password_history').values({ account_id: a.id, password_hash: a.passwordHash, created_at: a.now }).execute();
 }
 
+/**
+ * Inserts a delegate's account (issue 14 item 2; call inside the transaction that accepts the
+ * invitation): no producer record, the person's names and the invited email, confirmed at `now`
+ * (the invitation link proved the address), and its first password-history row.
+ * @throws the database's unique-violation error (code 23505) when the username is taken.
+ */
+export async function insertDelegateAccount(
+  db: Kysely<Database>,
+  a: Omit<NewAccount, 'producerNumber'> & { firstName: string; lastName: string; email: string },
+): Promise<void> {
+  await db
+    .insertInto('accounts')
+    .values({
+      id: a.id,
+      username: a.username,
+      username_normalized: a.username.toLowerCase(),
+      kind: 'delegate',
+      producer_number: null,
+      first_name: a.firstName,
+      last_name: a.lastName,
+      email: a.email,
+      password_hash: a.passwordHash,
+      password_changed_at: a.now,
+      email_verified_at: a.now,
+      status: 'active',
+      terms_version: a.termsVersion,
+      terms_accepted_at: a.now,
+      created_at: a.now,
+    })
+    .execute();
+  await db.insertInto('password_history').values({ account_id: a.id, password_hash: a.passwordHash, created_at: a.now }).execute();
+}
+
 /** Records the acceptance of a Terms of Use version by an account. */
 export async function acceptTerms(db: Kysely<Database>, accountId: string, version: string, at: Date): Promise<void> {
   await db.updateTable('accounts').set({ terms_version: version, terms_accepted_at: at }).where('id', '=', accountId).execute();
@@ -153,7 +201,7 @@ export async function setAccountStatus(db: Kysely<Database>, accountId: string, 
  */
 export async function findAccountsByEmail(db: Kysely<Database>, email: string): Promise<Account[]> {
   const rows = await baseQuery(db)
-    .where(sql<string>`lower(btrim(p.email))`, '=', email.trim().toLowerCase())
+    .where(sql<string>`lower(btrim(coalesce(p.email, a.email)))`, '=', email.trim().toLowerCase())
     .orderBy('a.created_at')
     .orderBy('a.id')
     .execute();

@@ -9,11 +9,54 @@ export type LinkPurpose = SingleUseLinksTable['purpose'];
  * Stores a new link: only `tokenHash` (SHA-256 of the token), valid `ttlSeconds` from `now`.
  * @param db a database or transaction.
  */
-export async function insertLink(db: Kysely<Database>, link: { purpose: LinkPurpose; accountId: string; tokenHash: string; now: Date; ttlSeconds: number }): Promise<void> {
+export async function insertLink(db: Kysely<Database>, link: { purpose: LinkPurpose; accountId: string; tokenHash: string; now: Date; ttlSeconds: number; delegationId?: string }): Promise<void> {
   await db
     .insertInto('single_use_links')
-    .values({ token_hash: link.tokenHash, purpose: link.purpose, account_id: link.accountId, created_at: link.now, expires_at: addSeconds(link.now, link.ttlSeconds) })
+    .values({ token_hash: link.tokenHash, purpose: link.purpose, account_id: link.accountId, created_at: link.now, expires_at: addSeconds(link.now, link.ttlSeconds), delegation_id: link.delegationId ?? null })
     .execute();
+}
+
+/** Voids the unused invitation links of one delegation (a resend, or the delegation removed). */
+export async function voidDelegationLinks(db: Kysely<Database>, delegationId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('single_use_links')
+    .set({ voided_at: now })
+    .where('delegation_id', '=', delegationId)
+    .where('used_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .execute();
+}
+
+/**
+ * The delegation of a live invitation link (purpose `delegate_invite`, unused, not voided, not
+ * expired at `now`); reads only. With `redeem`, uses the link atomically (opened twice in
+ * parallel, it works once).
+ * @returns the delegation id, or undefined when the link is not valid.
+ */
+export async function inviteLinkDelegation(db: Kysely<Database>, tokenHash: string, now: Date, redeem = false): Promise<string | undefined> {
+  if (redeem) {
+    const row = await db
+      .updateTable('single_use_links')
+      .set({ used_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('purpose', '=', 'delegate_invite')
+      .where('used_at', 'is', null)
+      .where('voided_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning('delegation_id')
+      .executeTakeFirst();
+    return row?.delegation_id ?? undefined;
+  }
+  const row = await db
+    .selectFrom('single_use_links')
+    .select('delegation_id')
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', 'delegate_invite')
+    .where('used_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return row?.delegation_id ?? undefined;
 }
 
 /** Voids the account's unused links of `purpose` (a newer link replaces them). */
