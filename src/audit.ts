@@ -59,7 +59,15 @@ export type AuditType =
   | 'operator.account_unlocked'
   | 'operator.account_disabled'
   | 'operator.account_enabled'
-  | 'operator.signed_out';
+  | 'operator.signed_out'
+  // delegates (issue 14; src/delegates, src/interactions/steps/working-for.ts); recorded for both people
+  | 'delegate.invited'
+  | 'delegate.invitation_resent'
+  | 'delegate.invitation_accepted'
+  | 'delegate.account_created'
+  | 'delegate.removed'
+  | 'delegate.deactivated'
+  | 'delegate.working_for';
 
 /** Who and where an event came from. */
 export interface AuditContext {

@@ -1,6 +1,7 @@
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
 import { findAccountById, isActive, type Account } from '../db/repositories/accounts.ts';
 import type { Services } from '../services.ts';
+import { delegationOfGrant } from './delegation.ts';
 
 /** Which claims each scope releases (OIDC Core §5.4, plus the `producer` scope). */
 export const CLAIMS_BY_SCOPE = {
@@ -9,13 +10,27 @@ export const CLAIMS_BY_SCOPE = {
   email: ['email', 'email_verified'],
   phone: ['phone_number'],
   producer: ['producer_number', 'npn', 'agency_name'],
+  // Issue 14: whom a delegate works for (src/oidc/delegation.ts DelegationClaim).
+  delegation: ['delegation'],
 } as const;
 
 /**
  * The claims of an account (OIDC Core §5.1). oidc-provider releases only those of the granted scopes.
- * `phone_number` is the E.164 mobile number of the producer record, when there is one.
+ * `phone_number` is the E.164 mobile number of the producer record, when there is one. A delegate's
+ * account (issue 14) has no producer claims (`producer_number`, `npn`, `agency_name`): its names
+ * and email are the person's own, so a delegate can never pass for a producer.
  */
 export function accountClaims(a: Account): Record<string, unknown> {
+  if (a.kind === 'delegate') {
+    return {
+      sub: a.id,
+      name: `${a.producer.firstName} ${a.producer.lastName}`,
+      given_name: a.producer.firstName,
+      family_name: a.producer.lastName,
+      email: a.producer.email,
+      email_verified: a.emailVerifiedAt !== null,
+    };
+  }
   const claims: Record<string, unknown> = {
     sub: a.id,
     name: `${a.producer.firstName} ${a.producer.lastName}`,
@@ -39,9 +54,19 @@ export function accountClaims(a: Account): Record<string, unknown> {
  * (RFC 6750 §3.1). Issue 9 item 3.
  */
 export function createFindAccount(services: Pick<Services, 'db'>): FindAccount {
-  return async (_ctx, sub): Promise<OidcAccount | undefined> => {
+  return async (ctx, sub, token): Promise<OidcAccount | undefined> => {
     const account = await findAccountById(services.db, sub);
     if (!account || !isActive(account) || !account.emailVerifiedAt) return undefined;
-    return { accountId: account.id, claims: async () => accountClaims(account) as { sub: string } };
+    // Issue 14: the grant of the token (or of the code being redeemed) says whom the person works for.
+    const grantId = (token as { grantId?: string } | undefined)?.grantId ?? (ctx?.oidc?.entities as { Grant?: { jti: string } } | undefined)?.Grant?.jti;
+    return {
+      accountId: account.id,
+      claims: async () => {
+        const claims = accountClaims(account);
+        const delegation = await delegationOfGrant(services.db, grantId, account.id);
+        if (delegation) claims.delegation = delegation.claim;
+        return claims as { sub: string };
+      },
+    };
   };
 }

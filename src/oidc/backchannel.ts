@@ -22,7 +22,7 @@ import type { Services } from '../services.ts';
  */
 
 /** Why sessions ended (the `reason` of a delivery, in its audit event). */
-export type LogoutReason = 'rp_logout' | 'password_reset' | 'account_disabled' | 'signed_out' | 'producer_inactive' | 'device_revoked';
+export type LogoutReason = 'rp_logout' | 'password_reset' | 'account_disabled' | 'signed_out' | 'producer_inactive' | 'device_revoked' | 'delegation_ended';
 
 /** Set while the worker delivers: the fetch hook then really sends. */
 const delivering = new AsyncLocalStorage<{ timeoutMs: number }>();
@@ -68,6 +68,27 @@ export async function enqueueAccountLogouts(db: Kysely<Database>, accountIds: re
       JOIN oidc_payloads c ON c.model = 'Client' AND c.id = a.key AND c.payload ? 'backchannel_logout_uri'
      WHERE s.model = 'Session'
        AND s.payload->>'accountId' IN (${sql.join([...accountIds])})
+       AND a.value ? 'sid'
+       AND (s.expires_at IS NULL OR s.expires_at > now())`.execute(db);
+  return Number(res.numAffectedRows ?? 0);
+}
+
+/**
+ * Queues a logout token for every relying party of these sessions (by Session model id) that
+ * registered a `backchannel_logout_uri` (as {@link enqueueAccountLogouts}; issue 14: the sessions
+ * through which a delegate acted for a producer).
+ * @returns how many logout tokens were queued.
+ */
+export async function enqueueSessionLogouts(db: Kysely<Database>, sessionIds: readonly string[], reason: LogoutReason): Promise<number> {
+  if (sessionIds.length === 0) return 0;
+  const res = await sql`
+    INSERT INTO backchannel_logouts (client_id, account_id, sid, reason)
+    SELECT a.key, s.payload->>'accountId', a.value->>'sid', ${reason}
+      FROM oidc_payloads s
+      CROSS JOIN LATERAL jsonb_each(coalesce(s.payload->'authorizations', '{}'::jsonb)) a
+      JOIN oidc_payloads c ON c.model = 'Client' AND c.id = a.key AND c.payload ? 'backchannel_logout_uri'
+     WHERE s.model = 'Session'
+       AND s.id IN (${sql.join([...sessionIds])})
        AND a.value ? 'sid'
        AND (s.expires_at IS NULL OR s.expires_at > now())`.execute(db);
   return Number(res.numAffectedRows ?? 0);

@@ -5,6 +5,7 @@ import type { PromptSteps } from '../interactions/context.ts';
 import { consentPrompt } from '../interactions/steps/consent.ts';
 import { loginPrompt } from '../interactions/steps/login/index.ts';
 import { termsPrompt } from '../interactions/steps/terms.ts';
+import { workingForPrompt } from '../interactions/steps/working-for.ts';
 import type { Services } from '../services.ts';
 
 const { Prompt, base } = interactionPolicy;
@@ -17,12 +18,14 @@ const { Prompt, base } = interactionPolicy;
  *             became unusable, or when a client asks (acr_values) for the fresh-second-factor acr
  *             that the session does not have (step-up)
  *   terms     Terms of Use acceptance when the accepted version is older than the active one
+ *   working_for  "Choose who you are working for" (issue 14): when the person may act for more than
+ *             one producer and neither the `producer_number` parameter nor an earlier choice settled it
  *   consent   third-party clients only (first-party grants are made in configuration.ts)
  *
  * Each prompt's checks live with its steps (`PromptSteps.checks`). Adding a prompt = a file in
  * interactions/steps, a view, a journey test, and a line here.
  */
-export const PROMPTS: PromptSteps[] = [loginPrompt, termsPrompt, consentPrompt];
+export const PROMPTS: PromptSteps[] = [loginPrompt, termsPrompt, workingForPrompt, consentPrompt];
 
 /** Builds oidc-provider's interaction policy with our checks, reading accounts through `services`. */
 export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config'>) {

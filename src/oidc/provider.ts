@@ -9,6 +9,8 @@ import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
 import { createAdapterClass, guardOutage } from './adapter.ts';
+import { findAccountById } from '../db/repositories/accounts.ts';
+import { choicesOf, jwtAccessTokenCustomizer, principalFits, PRODUCER_NUMBER_PARAM, recordPrincipal, settledPrincipal } from './delegation.ts';
 import { createFetch } from './backchannel.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication } from './client-auth.ts';
 import { keyOptions, loadSigningKeys, rememberPublishedKeys } from './keys.ts';
@@ -42,7 +44,10 @@ function errorPageRenderer(services: Services): NonNullable<Configuration['rende
 const OIDC_PROVIDER_INTERNALS: string = 'oidc-provider/lib/helpers/weak_cache.js';
 
 /** The OpenID Connect scopes (API scopes come from `resources add`). */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'] as const;
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer', 'delegation'] as const;
+
+/** Lifetime of a grant (and of the record of whom it acts for), seconds: 14 days. */
+const GRANT_TTL_SECONDS = 14 * 24 * 3600;
 
 /** True when the client was registered as first-party (`first_party: true` metadata). */
 export function isFirstParty(client: { metadata(): Record<string, unknown> } | undefined): boolean {
@@ -98,7 +103,7 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
       IdToken: 3600,
       Interaction: 3600,
       Session: config.SESSION_TTL_SECONDS,
-      Grant: 14 * 24 * 3600,
+      Grant: GRANT_TTL_SECONDS,
       RefreshToken: 14 * 24 * 3600,
     },
     extraClientMetadata: {
@@ -115,7 +120,11 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('openid') || code.scopes.has('offline_access')),
     // First-party clients: the producer never sees a consent page; their grant covers what was asked.
-    loadExistingGrant,
+    loadExistingGrant: grantLoader(services),
+    // Issue 14: a client may name the producer the person works for (src/oidc/delegation.ts).
+    extraParams: [PRODUCER_NUMBER_PARAM],
+    // Issue 14: a delegate's API tokens carry the producer as `sub` and `act: { sub: delegate }` (RFC 8693 §4.1).
+    formats: { customizers: { jwt: jwtAccessTokenCustomizer(services.db) as never } },
     interactions: {
       policy: buildPolicy(services),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -131,10 +140,29 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
  * requested resources, RFC 8707, as far as each resource accepts them). Third-party clients keep
  * the grant of their consent.
  */
-async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+function grantLoader(services: Services) {
+  return async (ctx: KoaContextWithOIDC) => {
+    const { oidc } = ctx;
+    const accountId = oidc.session!.accountId!;
+    const account = await findAccountById(services.db, accountId);
+    const principal = account ? settledPrincipal(ctx, await choicesOf(services.db, account)) : undefined;
+    const grant = await loadExistingGrant(ctx, async (grantId) => principalFits(services.db, grantId, principal));
+    // Issue 14: the grant finally used acts for the settled principal (when the person must still
+    // choose, the "Choose who you are working for" prompt comes and this runs again on resume).
+    if (grant && principal) await recordPrincipal(services.db, services.clock, grant.jti, accountId, principal, GRANT_TTL_SECONDS);
+    return grant;
+  };
+}
+
+/**
+ * The grant of the session for this client (or of the consent just given) when it acts for the
+ * principal settled for this request (`fits`); a first-party client otherwise gets a new one.
+ */
+async function loadExistingGrant(ctx: KoaContextWithOIDC, fits: (grantId: string) => Promise<boolean>) {
   const { oidc } = ctx;
   const grantId = oidc.result?.consent?.grantId || oidc.session!.grantIdFor(oidc.client!.clientId);
-  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  const found = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  const existing = found && (await fits(found.jti)) ? found : undefined;
   if (!isFirstParty(oidc.client as never)) return existing;
   const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
   grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
@@ -149,6 +177,7 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   await grant.save();
   return grant;
 }
+
 
 /** oidc-provider's `features` (which protocol features are on, and their policies). */
 function featuresConfig(services: Services): NonNullable<Configuration['features']> {

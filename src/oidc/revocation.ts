@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { revokeRememberedDevices, setAccountStatus } from '../db/repositories/accounts.ts';
 import type { Database } from '../db/schema.ts';
-import { enqueueAccountLogouts, type LogoutReason } from './backchannel.ts';
+import { grantsOfDelegations, liveDelegationsOfProducers } from '../db/repositories/delegations.ts';
+import { enqueueAccountLogouts, enqueueSessionLogouts, type LogoutReason } from './backchannel.ts';
 
 /**
  * Ends every session, grant and token of the given accounts in oidc-provider's store (table
@@ -56,8 +57,45 @@ export async function endProducerSessions(db: Kysely<Database>, producerNumbers:
     const rows = await db.selectFrom('accounts').select('id').where('producer_number', 'in', producerNumbers.slice(i, i + 1000)).execute();
     accounts += rows.length;
     await endAccountSessions(db, rows.map((r) => r.id), 'producer_inactive');
+    // Issue 14 item 5: a producer made inactive makes every delegation for them inactive at once.
+    await endDelegationAccess(db, await liveDelegationsOfProducers(db, producerNumbers.slice(i, i + 1000)), 'producer_inactive');
   }
   return accounts;
+}
+
+/**
+ * Ends, at once, everything through which a delegate acts for a producer under these delegations
+ * (issue 14 item 5): every grant that acts under one of them (src/oidc/delegation.ts), every row
+ * issued under those grants (codes, access and refresh tokens), and every IdP session that holds
+ * one of those grants — its relying parties are told by back-channel logout (queued in the same
+ * transaction). The delegate's own account, and their grants for themselves or other producers
+ * outside those sessions, remain. Safe inside a transaction; idempotent.
+ * @param delegationIds the delegations; an empty list does nothing.
+ * @returns how many oidc-provider rows were deleted.
+ */
+export async function endDelegationAccess(db: Kysely<Database>, delegationIds: readonly string[], reason: LogoutReason = 'delegation_ended'): Promise<number> {
+  const grants = await grantsOfDelegations(db, delegationIds);
+  if (grants.length === 0) return 0;
+  const sessions = await sql<{ id: string }>`
+    SELECT s.id FROM oidc_payloads s
+     WHERE s.model = 'Session'
+       AND EXISTS (SELECT 1 FROM jsonb_each(coalesce(s.payload->'authorizations', '{}'::jsonb)) a
+                    WHERE a.value->>'grantId' IN (${sql.join(grants)}))`.execute(db);
+  const sessionIds = sessions.rows.map((r) => r.id);
+  await enqueueSessionLogouts(db, sessionIds, reason);
+  const res = await db
+    .deleteFrom('oidc_payloads')
+    .where('model', '!=', 'Client')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('model', '=', 'Grant'), eb('id', 'in', grants)]),
+        eb('grant_id', 'in', grants),
+        ...(sessionIds.length ? [eb.and([eb('model', '=', 'Session'), eb('id', 'in', sessionIds)])] : []),
+      ]),
+    )
+    .executeTakeFirst();
+  await db.deleteFrom('delegation_grants').where('grant_id', 'in', grants).execute();
+  return Number(res.numDeletedRows);
 }
 
 /**

@@ -1,0 +1,77 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { z } from 'zod';
+import { audit } from '../../audit.ts';
+import { findAccountById } from '../../db/repositories/accounts.ts';
+import { AppError } from '../../http/errors.ts';
+import { choiceCount, choicesOf, settledPrincipal, WORKING_FOR_RESULT, type Choices } from '../../oidc/delegation.ts';
+import { optionalText } from '../../steps/fields.ts';
+import type { InteractionContext, InteractionStep, PromptSteps } from '../context.ts';
+
+const { Check } = interactionPolicy;
+
+const input = z.object({ working_for: optionalText, decision: optionalText });
+
+/** The radio options of the page: `self` or a delegation id, with what the person reads. */
+function optionsOf(choices: Choices): { value: string; label: string; detail: string }[] {
+  return [
+    ...(choices.self ? [{ value: 'self', label: `Myself — ${choices.self.name}`, detail: `Producer number ${choices.self.producerNumber}` }] : []),
+    ...choices.delegations.map((d) => ({ value: d.delegationId, label: d.producerName, detail: `Producer number ${d.producerNumber} · as a delegate` })),
+  ];
+}
+
+async function choicesFor(c: InteractionContext): Promise<{ accountId: string; choices: Choices }> {
+  const accountId = c.details.session?.accountId;
+  const account = accountId ? await findAccountById(c.services.db, accountId) : undefined;
+  if (!account) throw new AppError('interaction.expired', 400);
+  return { accountId: account.id, choices: await choicesOf(c.services.db, account) };
+}
+
+/**
+ * "Choose who you are working for" (issue 14 item 3): after Verify your Account, when the person may
+ * act for more than one producer (themselves as producer and delegations, or several producers) and
+ * neither an earlier choice nor the `producer_number` parameter settled it. The choice becomes the
+ * interaction result `working_for` (`{ delegationId }`, null for themselves), which
+ * `loadExistingGrant` (src/oidc/provider.ts) records for the grant. A delegate with no producer to
+ * work for sees why and may only cancel (`access_denied`).
+ */
+export const workingForStep: InteractionStep<z.infer<typeof input>> = {
+  name: 'working_for',
+  view: 'idp/working-for',
+  input,
+  async model(c) {
+    const { choices } = await choicesFor(c);
+    return { title: 'Choose who you are working for', options: optionsOf(choices) };
+  },
+  async submit(c, { working_for: value, decision }) {
+    const { services, info } = c;
+    const { accountId, choices } = await choicesFor(c);
+    if (decision === 'cancel') return { kind: 'finish', result: { error: 'access_denied', error_description: 'End-User did not choose whom to work for' } };
+    const option = optionsOf(choices).find((o) => o.value === value);
+    if (!option) return { kind: 'retry', status: 422, formError: 'working_for.choose' };
+    const delegation = value === 'self' ? null : choices.delegations.find((d) => d.delegationId === value)!;
+    const details = delegation ? { producerNumber: delegation.producerNumber, delegationId: delegation.delegationId } : { producerNumber: choices.self!.producerNumber, self: true };
+    await audit(services.db, services.clock, 'delegate.working_for', accountId, info, details);
+    if (delegation) await audit(services.db, services.clock, 'delegate.working_for', delegation.producerAccountId, info, { ...details, delegateAccountId: accountId });
+    return { kind: 'finish', result: { [WORKING_FOR_RESULT]: { delegationId: delegation?.delegationId ?? null } } };
+  },
+};
+
+/** The `working_for` prompt (after `terms`): requested while whom the person works for is not settled. */
+export const workingForPrompt: PromptSteps = {
+  name: 'working_for',
+  stepFor: () => workingForStep,
+  checks(services, sessionAccount) {
+    return [
+      new Check('working_for_unsettled', 'whom the End-User works for is not settled', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
+        const accountId = ctx.oidc.session?.accountId;
+        if (!accountId) return Check.NO_NEED_TO_PROMPT;
+        const account = await sessionAccount(ctx, accountId);
+        if (!account) return Check.NO_NEED_TO_PROMPT;
+        const choices = await choicesOf(services.db, account);
+        // A producer with no delegation and no usable record is refused by `login` itself.
+        if (choiceCount(choices) === 0 && account.kind === 'producer') return Check.NO_NEED_TO_PROMPT;
+        return settledPrincipal(ctx, choices) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      }),
+    ];
+  },
+};
