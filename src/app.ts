@@ -22,6 +22,8 @@ import { csrf } from './security/csrf.ts';
 import { hashAdmission } from './security/hash-admission.ts';
 import { healthRoutes } from './observability/health.ts';
 import { apiRoutes } from './api/routes.ts';
+import { invitationPages, DELEGATE_ACCEPT_IP_LIMIT } from './delegates/invitation.ts';
+import { delegatePages, DELEGATE_INVITE_IP_LIMIT } from './delegates/pages.ts';
 import { errorPages } from './http/error-pages.ts';
 import { requestLogging } from './observability/http.ts';
 import { watchOidcEvents } from './observability/oidc-events.ts';
@@ -44,6 +46,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   const window = config.RATE_LIMIT_WINDOW_SECONDS;
   services.rateLimits.define(LOGIN_IP_LIMIT, { points: config.RATE_LIMIT_LOGIN_POINTS, durationSeconds: window });
   services.rateLimits.define(REGISTER_IP_LIMIT, { points: config.RATE_LIMIT_REGISTER_POINTS, durationSeconds: window });
+  services.rateLimits.define(DELEGATE_INVITE_IP_LIMIT, { points: config.RATE_LIMIT_REGISTER_POINTS, durationSeconds: window });
+  services.rateLimits.define(DELEGATE_ACCEPT_IP_LIMIT, { points: config.RATE_LIMIT_REGISTER_POINTS, durationSeconds: window });
   services.rateLimits.define(RECOVERY_IP_LIMIT, { points: config.RATE_LIMIT_RECOVERY_POINTS, durationSeconds: window });
 
   const provider = await createProvider(services);
@@ -82,6 +86,9 @@ export async function createIdp(services: Services): Promise<Provider> {
   const forgotUsername = forgotUsernameRoutes(router, services, provider);
   forgotPasswordRoutes(router, services, provider);
   linkRoutes(router, services, provider, { registration, forgotUsername });
+  // Issue 14: the producer's delegates (behind the IdP session) and the invitation link's pages.
+  delegatePages(router, services, provider);
+  invitationPages(router, services, provider);
   apiRoutes(router, services);
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles

@@ -123,6 +123,8 @@ export const configSchema = z.object({
   LOCKOUT_SECONDS: int(60, 30 * DAY, 'seconds').default(1800),
   /** Lifetime of an email confirmation link, seconds (guide slide 5: 7 days). Default 604800. */
   EMAIL_VERIFICATION_TTL_SECONDS: int(60, 30 * DAY, 'seconds').default(604800),
+  /** Lifetime of a delegate invitation link, seconds (issue 14: 7 days). Default 604800. */
+  DELEGATE_INVITATION_TTL_SECONDS: int(60, 30 * DAY, 'seconds').default(604800),
   /** Lifetime of a registration flow, seconds. Default 3600. */
   REGISTRATION_FLOW_TTL_SECONDS: int(60, DAY, 'seconds').default(3600),
   /** Sign-in attempts allowed per client address per window. Default 30. */

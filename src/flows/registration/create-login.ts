@@ -10,8 +10,11 @@ import { field } from '../../steps/step.ts';
 import { sendVerificationEmail } from '../email-verification.ts';
 import { MAX_FIELD, type RegistrationContext, type RegistrationStep } from './state.ts';
 
-/** The fields and their rules; a username that passes them must not be taken yet (ignoring case). */
-const schema = (db: RegistrationContext['services']['db']) =>
+/**
+ * The fields and their rules; a username that passes them must not be taken yet (ignoring case).
+ * Also the rules of a delegate's login (src/delegates/invitation.ts, issue 14 item 2).
+ */
+export const createLoginSchema = (db: RegistrationContext['services']['db']) =>
   z
     .object({ username: anyText, password: anyText })
     .superRefine(async ({ username, password }, ctx) => {
@@ -33,7 +36,7 @@ export const createLoginStep: RegistrationStep<{ username: string; password: str
   path: '/register/login',
   view: 'idp/register-login',
   at: ['login'],
-  input: (c) => schema(c.services.db),
+  input: (c) => createLoginSchema(c.services.db),
   echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
   async model() {
     return { title: 'Create Your Secure Login', rules: PASSWORD_RULES };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { audit } from '../../audit.ts';
 import { findAccountById } from '../../db/repositories/accounts.ts';
 import { AppError } from '../../http/errors.ts';
-import { choiceCount, choicesOf, settledPrincipal, WORKING_FOR_RESULT, type Choices } from '../../oidc/delegation.ts';
+import { choiceCount, choicesOf, settledPrincipal, WORKING_FOR_RESULT, type Choices } from '../working-for-choice.ts';
 import { optionalText } from '../../steps/fields.ts';
 import type { InteractionContext, InteractionStep, PromptSteps } from '../context.ts';
 

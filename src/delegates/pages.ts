@@ -1,0 +1,165 @@
+import type Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import type { Account } from '../db/repositories/accounts.ts';
+import { delegationsOfProducer, PERMISSIONS, type Permission } from '../db/repositories/delegations.ts';
+import { mountFlow, type FlowDefinition, type FlowState, type FlowStep } from '../flows/flow.ts';
+import { AppError } from '../http/errors.ts';
+import { render } from '../http/render.ts';
+import { verifyCsrf } from '../security/csrf.ts';
+import type { Services } from '../services.ts';
+import { textField } from '../steps/fields.ts';
+import { bodyOf, field, requestInfo } from '../steps/step.ts';
+import { EMAIL, inviteDelegate, PERMISSION_LABELS, removeDelegate, resendInvitation } from './service.ts';
+import { idpSessionAccount } from './session-guard.ts';
+
+/** Rate-limit name of Add Delegate per client address (defined in app.ts with RATE_LIMIT_REGISTER_POINTS). */
+export const DELEGATE_INVITE_IP_LIMIT = 'delegate_invite_ip';
+
+/** Notices the list shows after an action (`?done=`), a fixed list. */
+const DONE = { added: 'delegates.added', resent: 'delegates.resent_short', removed: 'delegates.removed_short', limited: 'delegates.resend_limited_short', not_found: 'delegates.not_found' } as const;
+
+/** The signed-in producer of this request (set by {@link requireProducer}). */
+function producerOf(ctx: Context): Account {
+  return ctx.state.delegatesProducer as Account;
+}
+
+/**
+ * Guards the producer's delegate pages: the IdP session's account (session-guard.ts) must be a
+ * producer's. No session: a page that leads to the portal's sign-in (401); a delegate's account: 403.
+ */
+function requireProducer(services: Services, provider: Provider) {
+  return async (ctx: Context, next: Next) => {
+    const account = await idpSessionAccount(services, provider, ctx);
+    if (!account) return render(ctx, 'idp/delegates-refused', { title: 'View/Add My Delegates', formError: 'delegates.signed_out', portalUrl: services.config.PORTAL_URL }, 401);
+    if (account.kind !== 'producer') return render(ctx, 'idp/delegates-refused', { title: 'View/Add My Delegates', formError: 'delegates.not_producer', portalUrl: services.config.PORTAL_URL }, 403);
+    ctx.state.delegatesProducer = account;
+    return next();
+  };
+}
+
+const fmt = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : '—');
+
+/** The list's rows: status, permissions, invited and last active dates (issue 14 item 1). */
+async function listModel(services: Services, producer: Account) {
+  const rows = await delegationsOfProducer(services.db, producer.producerNumber!);
+  return rows.map((d) => ({
+    id: d.id,
+    name: `${d.firstName} ${d.lastName}`,
+    email: d.email,
+    status: d.status === 'invited' ? 'Invited' : d.status === 'active' ? (producer.producer.status === 'active' ? 'Active' : 'Inactive') : 'Removed',
+    permissions: d.permissions.map((p) => PERMISSION_LABELS[p]),
+    invited: fmt(d.invitedAt),
+    lastActive: fmt(d.lastActiveAt),
+    canResend: d.status === 'invited',
+    canRemove: d.status !== 'removed',
+  }));
+}
+
+const name = textField(100, { 'form.required': 'delegates.name.required' });
+const addInput = z.object({
+  first_name: name,
+  last_name: name,
+  email: textField(254, { 'form.required': 'delegates.email.format', check: 'delegates.email.format' }, (v) => EMAIL.safeParse(v).success),
+  permissions: z.any().transform((v, ctx) => {
+    const list = (Array.isArray(v) ? v : [v]).filter((p): p is Permission => typeof p === 'string' && (PERMISSIONS as readonly string[]).includes(p));
+    if (list.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'delegates.permissions_required' });
+      return z.NEVER;
+    }
+    return [...new Set(list)];
+  }),
+});
+
+type AddState = FlowState;
+
+/**
+ * Add Delegate (issue 14 item 1): First Name, Last Name, Email and permissions; Send Invitation
+ * stores the invitation and mails its link, then the list shows it (303 GET-after-POST).
+ */
+const addStep: FlowStep<AddState, z.infer<typeof addInput>> = {
+  name: 'add',
+  path: '/delegates/add',
+  view: 'idp/delegate-add',
+  at: 'start',
+  input: addInput,
+  rateLimit: DELEGATE_INVITE_IP_LIMIT,
+  echo: (body) => ({
+    first_name: (field(body, 'first_name') ?? '').slice(0, 100),
+    last_name: (field(body, 'last_name') ?? '').slice(0, 100),
+    email: (field(body, 'email') ?? '').slice(0, 254),
+    permissions: ([] as unknown[]).concat(body.permissions ?? []).filter((p) => typeof p === 'string'),
+  }),
+  async model() {
+    return { title: 'Add Delegate', permissionChoices: PERMISSIONS.map((p) => ({ value: p, label: PERMISSION_LABELS[p] })) };
+  },
+  async submit(c, v) {
+    const producer = producerOf(c.ctx);
+    const out = await inviteDelegate(c.services, producer, { firstName: v.first_name, lastName: v.last_name, email: v.email, permissions: v.permissions }, c.info);
+    if (!out.ok) {
+      const code = out.reason === 'own_email' ? 'delegates.own_email' : 'delegates.already_invited';
+      return { kind: 'retry', status: 409, errors: { email: [code] } };
+    }
+    return { kind: 'finish', redirect: '/delegates?done=added' };
+  },
+};
+
+/** The Add Delegate "flow" (one screen; no state is ever stored). */
+function addFlow(config: Services['config']): FlowDefinition<AddState> {
+  return {
+    kind: 'delegate-add',
+    ttlSeconds: 600,
+    steps: [addStep],
+    outOfOrder: 'restart',
+    restartPage: () => ({ status: 409, data: { title: 'Add Delegate', formError: 'interaction.expired', days: Math.round(config.DELEGATE_INVITATION_TTL_SECONDS / 86400) } }),
+  };
+}
+
+/**
+ * The producer's delegate pages at the IdP (issue 14 item 1), behind the IdP session:
+ * - GET  /delegates                 the list: name, email, status (Invited, Active, Inactive, Removed),
+ *                                   permissions, invited and last active dates; Add Delegate
+ * - GET|POST /delegates/add         Add Delegate (a step)
+ * - POST /delegates/:id/resend      a new invitation link (the old one stops working)
+ * - POST /delegates/:id/remove      removes the delegate: their access for this producer ends at once
+ * The invitation link's pages are in invitation.ts.
+ */
+export function delegatePages(router: Router, services: Services, provider: Provider): void {
+  const guard = requireProducer(services, provider);
+  router.use(['/delegates', '/delegates/add', '/delegates/:id/resend', '/delegates/:id/remove'], async (ctx, next) => {
+    // /delegates/accept and /delegates/register… are the invitation's pages, open to anyone with the link.
+    if (/^\/delegates\/(accept|register)(\/|$)/.test(ctx.path)) return next();
+    return guard(ctx, next);
+  });
+
+  router.get('/delegates', async (ctx) => {
+    const done = typeof ctx.query.done === 'string' && ctx.query.done in DONE ? DONE[ctx.query.done as keyof typeof DONE] : null;
+    const producer = producerOf(ctx);
+    await render(ctx, 'idp/delegates', {
+      title: 'View/Add My Delegates',
+      producerName: `${producer.producer.firstName} ${producer.producer.lastName}`,
+      delegates: await listModel(services, producer),
+      notice: done,
+      noticeParams: { days: Math.round(services.config.DELEGATE_INVITATION_TTL_SECONDS / 86400) },
+      portalUrl: services.config.PORTAL_URL,
+    });
+  });
+
+  mountFlow(router, services, provider, addFlow(services.config));
+
+  router.post('/delegates/:id/resend', async (ctx) => {
+    verifyCsrf(ctx);
+    const out = await resendInvitation(services, producerOf(ctx), ctx.params.id!, requestInfo(ctx));
+    ctx.status = 303;
+    ctx.redirect(`/delegates?done=${out.ok ? 'resent' : out.reason === 'limited' ? 'limited' : 'not_found'}`);
+  });
+
+  router.post('/delegates/:id/remove', async (ctx) => {
+    verifyCsrf(ctx);
+    if (field(bodyOf(ctx), 'confirm') !== 'yes') throw new AppError('http.bad_request', 400);
+    const out = await removeDelegate(services, producerOf(ctx), ctx.params.id!, requestInfo(ctx));
+    ctx.status = 303;
+    ctx.redirect(`/delegates?done=${out.ok ? 'removed' : 'not_found'}`);
+  });
+}
