@@ -5,13 +5,13 @@ import { delegationOfGrant } from './delegation.ts';
 
 /** Which claims each scope releases (OIDC Core §5.4, plus the `producer` scope). */
 export const CLAIMS_BY_SCOPE = {
-  openid: ['sub', 'acr', 'amr', 'auth_time'],
+  // `delegation` (issue 14) rides on openid like acr/amr: every ID token of a delegate says for whom
+  // they act, so no relying party can take a delegate for the producer by not asking for a scope.
+  openid: ['sub', 'acr', 'amr', 'auth_time', 'delegation'],
   profile: ['name', 'given_name', 'family_name'],
   email: ['email', 'email_verified'],
   phone: ['phone_number'],
   producer: ['producer_number', 'npn', 'agency_name'],
-  // Issue 14: whom a delegate works for (src/oidc/delegation.ts DelegationClaim).
-  delegation: ['delegation'],
 } as const;
 
 /**

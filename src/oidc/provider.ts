@@ -44,7 +44,7 @@ function errorPageRenderer(services: Services): NonNullable<Configuration['rende
 const OIDC_PROVIDER_INTERNALS: string = 'oidc-provider/lib/helpers/weak_cache.js';
 
 /** The OpenID Connect scopes (API scopes come from `resources add`). */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer', 'delegation'] as const;
+export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'] as const;
 
 /** Lifetime of a grant (and of the record of whom it acts for), seconds: 14 days. */
 const GRANT_TTL_SECONDS = 14 * 24 * 3600;

@@ -126,9 +126,10 @@ export async function signIn(idp: TestIdp, agent: ReturnType<typeof request.agen
   if (res.status !== 200 || !res.text.includes('Verify your Account')) return res;
   const acc = await idp.services.db
     .selectFrom('accounts as a')
-    .innerJoin('producer_records as p', 'p.producer_number', 'a.producer_number')
-    .select('p.email')
+    .leftJoin('producer_records as p', 'p.producer_number', 'a.producer_number')
+    .select(['p.email', 'a.email as own_email'])
     .where('a.username_normalized', '=', username.toLowerCase())
     .executeTakeFirstOrThrow();
-  return passEmailFactor(idp, agent, uid, acc.email, opts);
+  // A delegate's account (issue 14) has its own email and no producer record.
+  return passEmailFactor(idp, agent, uid, (acc.email ?? acc.own_email)!, opts);
 }

@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, signIn } from '../helpers/accounts.ts';
+import { startIdp, type TestIdp } from '../helpers/idp.ts';
+
+/**
+ * Delegates (issue 14 items 1-5) through the IdP's pages with supertest, and what relying parties
+ * see, checked with openid-client and jose: the ID token's `sub` is the person and `delegation`
+ * says for whom; JWT access tokens for the producer API carry the producer as `sub` and
+ * `act: { sub: <delegate> }` (RFC 8693 §4.1).
+ */
+let idp: TestIdp;
+let resource: string;
+let averyId: string;
+let jordanId: string;
+const DELEGATE_EMAIL = 'casey.assistant@example.test';
+
+beforeAll(async () => {
+  idp = await startIdp();
+  resource = idp.config.PRODUCER_API_RESOURCE;
+  averyId = await createAccount(idp, { producerNumber: '000104201', username: 'DelAvery01' });
+  jordanId = await createAccount(idp, { producerNumber: '000104202', username: 'DelJordan01' });
+});
+afterAll(async () => {
+  await idp?.stop();
+});
+
+type Agent = ReturnType<typeof request.agent>;
+
+/** Signs `username` in at the IdP as the portal would, returning the agent (IdP session) and the client redirect. */
+async function signedIn(username: string, extra: Record<string, string> = {}, agent: Agent = request.agent(idp.server)) {
+  const state = `s-${randomBytes(6).toString('hex')}`;
+  const nonce = `n-${randomBytes(6).toString('hex')}`;
+  const { uid, verifier } = await beginSignIn(idp, agent, { scope: 'openid profile email producer hierarchy:read', resource, state, nonce, ...extra });
+  const res = await signIn(idp, agent, uid, username);
+  const { redirect, page } = await followToClient(idp, agent, res.headers.location);
+  return { agent, uid, redirect, page, verifier, state, nonce };
+}
+
+async function rp() {
+  return oidc.discovery(new URL(idp.url), idp.config.PORTAL_CLIENT_ID, undefined, oidc.ClientSecretBasic(idp.config.PORTAL_CLIENT_SECRET), { execute: [oidc.allowInsecureRequests] });
+}
+
+/** Adds a delegate on the producer's page and returns the invitation link from the mail. */
+async function invite(agent: Agent, email: string, permissions: string[]): Promise<string> {
+  const form = await agent.get('/delegates/add');
+  expect(form.status).toBe(200);
+  const before = idp.smtp.to(email).length;
+  const res = await agent.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(form.text))}&first_name=Casey&last_name=Assistant&email=${encodeURIComponent(email)}&${permissions.map((p) => `permissions=${p}`).join('&')}`);
+  expect(res.status).toBe(303);
+  expect(res.headers.location).toBe('/delegates?done=added');
+  await expect.poll(() => idp.smtp.to(email).length).toBeGreaterThan(before);
+  const mail = idp.smtp.to(email).at(-1)!;
+  const link = /(http:\/\/\S+\/delegates\/accept\?token=[A-Za-z0-9_-]+)/.exec(mail.text)![1]!;
+  expect(link.startsWith(`${idp.url}/delegates/accept?token=`)).toBe(true);
+  return link;
+}
+
+describe('delegates', () => {
+  let caseyId: string;
+  let averyAgent: Agent;
+
+  it('a producer adds a delegate; the invitation registers a delegate account (Terms of Use, Create Your Secure Login); the producer is told', async () => {
+    averyAgent = (await signedIn('DelAvery01')).agent;
+    const empty = await averyAgent.get('/delegates');
+    expect(empty.status).toBe(200);
+    expect(empty.text).toContain('You have no delegates yet.');
+    // Bad input: a clear message, 422, nothing stored.
+    const form = await averyAgent.get('/delegates/add');
+    const bad = await averyAgent.post('/delegates/add').type('form').send({ _csrf: csrf(form.text), first_name: 'Casey', last_name: '', email: 'not-an-email' });
+    expect(bad.status).toBe(422);
+    expect(bad.text).toContain('Enter a valid email address.');
+    expect(bad.text).toContain('Choose at least one permission.');
+
+    const link = await invite(averyAgent, DELEGATE_EMAIL, ['quote_enroll', 'view_hierarchy']);
+    const list = await averyAgent.get('/delegates');
+    expect(list.text).toMatch(/Casey Assistant[\s\S]*Invited[\s\S]*Quote &amp; Enroll, View My Hierarchy/);
+    // The same email again: refused.
+    const again = await averyAgent.get('/delegates/add');
+    const dup = await averyAgent.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(again.text))}&first_name=C&last_name=A&email=${DELEGATE_EMAIL}&permissions=quote_enroll`);
+    expect(dup.status).toBe(409);
+
+    const casey = request.agent(idp.server);
+    const path = new URL(link).pathname + new URL(link).search;
+    // GET and HEAD change nothing; the page has one button.
+    expect((await casey.head(path)).status).toBe(200);
+    const page = await casey.get(path);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Avery Quinlan invited you');
+    expect(page.text).toContain('Accept Invitation');
+    const accepted = await casey.post('/delegates/accept').type('form').send({ _csrf: csrf(page.text), token: new URL(link).searchParams.get('token') });
+    expect(accepted.status).toBe(303);
+    expect(accepted.headers.location).toBe('/delegates/register');
+    const terms = await casey.get('/delegates/register');
+    expect(terms.text).toContain('Terms of Use');
+    const version = /name="version" value="([^"]+)"/.exec(terms.text)![1];
+    const toLogin = await casey.post('/delegates/register/terms').type('form').send({ _csrf: csrf(terms.text), decision: 'accept', version });
+    expect(toLogin.status).toBe(303);
+    const loginPage = await casey.get('/delegates/register/login');
+    expect(loginPage.text).toContain('Create Your Secure Login');
+    const weak = await casey.post('/delegates/register/login').type('form').send({ _csrf: csrf(loginPage.text), username: 'DelCasey01', password: 'short' });
+    expect(weak.status).toBe(422);
+    const before = idp.smtp.to('avery.quinlan@example.com').length;
+    const done = await casey.post('/delegates/register/login').type('form').send({ _csrf: csrf(loginPage.text), username: 'DelCasey01', password: GOOD_PASSWORD });
+    expect(done.status).toBe(200);
+    expect(done.text).toContain('you are now a delegate of Avery Quinlan');
+    await expect.poll(() => idp.smtp.to('avery.quinlan@example.com').length).toBeGreaterThan(before);
+    expect(idp.smtp.to('avery.quinlan@example.com').at(-1)!.subject).toContain('Casey Assistant is now your delegate');
+    // The link was used once.
+    expect((await request(idp.server).get(path)).status).toBe(400);
+
+    const account = await idp.services.db.selectFrom('accounts').selectAll().where('username', '=', 'DelCasey01').executeTakeFirstOrThrow();
+    expect(account).toMatchObject({ kind: 'delegate', producer_number: null, email: DELEGATE_EMAIL, first_name: 'Casey' });
+    expect(account.email_verified_at).not.toBeNull();
+    caseyId = account.id;
+    const events = await idp.services.db.selectFrom('audit_events').select(['type', 'account_id']).where('type', 'like', 'delegate.%').execute();
+    expect(events).toEqual(expect.arrayContaining([
+      { type: 'delegate.invited', account_id: averyId },
+      { type: 'delegate.invitation_accepted', account_id: averyId },
+      { type: 'delegate.invitation_accepted', account_id: caseyId },
+      { type: 'delegate.account_created', account_id: caseyId },
+    ]));
+    expect((await averyAgent.get('/delegates')).text).toMatch(/Casey Assistant[\s\S]*Active/);
+  });
+
+  it('a delegate of one producer signs in (Verify your Account by their own email) without a choice; the ID token names the person, API tokens the producer with act', async () => {
+    const s = await signedIn('DelCasey01');
+    expect(s.redirect, s.page?.text.slice(0, 500)).toBeDefined();
+    const config = await rp();
+    const tokens = await oidc.authorizationCodeGrant(config, s.redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
+    const id = tokens.claims()!;
+    expect(id.sub).toBe(caseyId);
+    expect(id.delegation).toEqual({ producer_number: '000104201', producer_name: 'Avery Quinlan', permissions: ['quote_enroll', 'view_hierarchy'] });
+    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, caseyId);
+    expect(userinfo.delegation).toEqual(id.delegation);
+    expect(userinfo).toMatchObject({ sub: caseyId, name: 'Casey Assistant', email: 'casey.assistant@example.test' });
+    expect(userinfo.producer_number).toBeUndefined();
+
+    const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
+    const { payload } = await jwtVerify(api.access_token, createRemoteJWKSet(new URL(`${idp.url}/jwks`)), { issuer: idp.url, audience: resource, typ: 'at+jwt' });
+    expect(payload.sub).toBe(averyId);
+    expect(payload.act).toEqual({ sub: caseyId });
+    const res = await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${api.access_token}`);
+    expect(res.status).toBe(200);
+    expect(res.body.producer.producer_number).toBe('000104201');
+    // A delegate has no producer pages of their own.
+    expect((await s.agent.get('/delegates')).status).toBe(403);
+  });
+
+  it('a producer who is also a delegate chooses who they are working for; producer_number settles it; without View My Hierarchy the API refuses', async () => {
+    const jordan = (await signedIn('DelJordan01')).agent;
+    const link = await invite(jordan, 'avery.quinlan@example.com', ['commissions_reporting']);
+    // Avery (signed in at the IdP) accepts with the account she has.
+    const page = await averyAgent.get(new URL(link).pathname + new URL(link).search);
+    expect(page.text).toContain('You are logged in as');
+    const accepted = await averyAgent.post('/delegates/accept').type('form').send({ _csrf: csrf(page.text), token: new URL(link).searchParams.get('token') });
+    expect(accepted.status).toBe(200);
+    expect(accepted.text).toContain('You are now a delegate of Jordan Ellery');
+
+    const s = await signedIn('DelAvery01');
+    expect(s.redirect).toBeUndefined();
+    expect(s.page!.text).toContain('Choose who you are working for');
+    expect(s.page!.text).toContain('Myself — Avery Quinlan');
+    const choice = /value="([^"]+)"[^>]*>\s*<span><strong>Jordan Ellery/.exec(s.page!.text)![1]!;
+    const uid = /action="\/interaction\/([^/]+)\/working_for"/.exec(s.page!.text)![1];
+    const chosen = await s.agent.post(`/interaction/${uid}/working_for`).type('form').send({ _csrf: csrf(s.page!.text), working_for: choice });
+    expect(chosen.status, chosen.text.slice(0, 400)).toBe(303);
+    const { redirect, page: stuck } = await followToClient(idp, s.agent, chosen.headers.location);
+    expect(redirect, stuck?.text.slice(0, 600)).toBeDefined();
+    const config = await rp();
+    const tokens = await oidc.authorizationCodeGrant(config, redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
+    expect(tokens.claims()!.sub).toBe(averyId);
+    expect(tokens.claims()!.delegation).toEqual({ producer_number: '000104202', producer_name: 'Jordan Ellery', permissions: ['commissions_reporting'] });
+    const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
+    expect(decodeJwt(api.access_token)).toMatchObject({ sub: jordanId, act: { sub: averyId } });
+    const refused = await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${api.access_token}`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toBe('insufficient_scope');
+
+    // The same IdP session, with producer_number naming herself: no prompt, tokens for herself.
+    const state = `s-${randomBytes(6).toString('hex')}`;
+    const { verifier, challenge } = await import('../helpers/accounts.ts').then((m) => m.pkce());
+    const auth = await s.agent.get(`/auth?${new URLSearchParams({ client_id: idp.config.PORTAL_CLIENT_ID, redirect_uri: new URL('/callback', idp.config.PORTAL_URL).href, response_type: 'code', scope: 'openid producer', state, code_challenge: challenge, code_challenge_method: 'S256', producer_number: '000104201', resource })}`);
+    const back = await followToClient(idp, s.agent, auth.headers.location);
+    expect(back.redirect, back.page?.text.slice(0, 300)).toBeDefined();
+    const mine = await oidc.authorizationCodeGrant(config, back.redirect!, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true });
+    expect(mine.claims()!.delegation).toBeUndefined();
+    expect((await oidc.fetchUserInfo(config, mine.access_token, averyId)).producer_number).toBe('000104201');
+    const ownApi = await oidc.refreshTokenGrant(config, mine.refresh_token!, { resource });
+    const claims = decodeJwt(ownApi.access_token);
+    expect(claims.sub).toBe(averyId);
+    expect(claims.act).toBeUndefined();
+  });
+
+  it('removing a delegate ends their sessions, grants and tokens for that producer at once; their account remains', async () => {
+    const s = await signedIn('DelCasey01');
+    const config = await rp();
+    const tokens = await oidc.authorizationCodeGrant(config, s.redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
+    const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
+    const list = await averyAgent.get('/delegates');
+    const id = /action="\/delegates\/([^/]+)\/remove"/.exec(list.text)![1];
+    const removed = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
+    expect(removed.status).toBe(303);
+    expect((await averyAgent.get('/delegates')).text).toMatch(/Casey Assistant[\s\S]*Removed/);
+    await expect(oidc.refreshTokenGrant(config, api.refresh_token ?? tokens.refresh_token!, { resource })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.fetchUserInfo(config, tokens.access_token, caseyId)).rejects.toBeDefined();
+    const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
+    expect(introspected.active).toBe(false);
+    const apiCall = await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${api.access_token}`);
+    expect(apiCall.status).toBe(401);
+    // The IdP session through which Casey acted is gone: a new authorization asks to log in again.
+    const again = await beginSignIn(idp, s.agent);
+    expect(again.page.text).toContain('Log In');
+    const account = await idp.services.db.selectFrom('accounts').select(['status']).where('id', '=', caseyId).executeTakeFirstOrThrow();
+    expect(account.status).toBe('active');
+    const events = await idp.services.db.selectFrom('audit_events').select(['account_id']).where('type', '=', 'delegate.removed').execute();
+    expect(events.map((e) => e.account_id).sort()).toEqual([averyId, caseyId].sort());
+  });
+});
