@@ -1,6 +1,7 @@
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
+import { accountRoutes } from './account/index.ts';
 import { forgotPasswordRoutes } from './flows/forgot-password/index.ts';
 import { forgotUsernameRoutes } from './flows/forgot-username/index.ts';
 import { linkRoutes } from './flows/links.ts';
@@ -83,6 +84,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   forgotPasswordRoutes(router, services, provider);
   linkRoutes(router, services, provider, { registration, forgotUsername });
   apiRoutes(router, services);
+  // The signed-in person's own pages (issue 14): the session guard and its sign-in, then the pages.
+  accountRoutes(router, services, provider);
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });

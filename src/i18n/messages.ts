@@ -123,6 +123,9 @@ export const en = {
   'recovery.unlock_confirm': 'Select "Unlock Account" to unlock your account now.',
   'recovery.unlock_invalid':
     'This unlock link is not valid: it expired (links are valid for {minutes} minutes) or was used already. Try to log in; if your account is still locked, select Forgot Username or Forgot Password again.',
+
+  // My Account pages (issue 14 item 6; src/account)
+  'account.signin_incomplete': 'Sign-in was not completed, so your account pages cannot be shown. Please start again from the portal.',
 } as const;
 
 export type MessageCode = keyof typeof en;

@@ -1,0 +1,22 @@
+import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { Services } from '../services.ts';
+import { overviewPage } from './overview.ts';
+import { mountAccountPages, type AccountPage } from './pages.ts';
+import { AccountGuard } from './session.ts';
+
+/**
+ * My Account at the IdP (issue 14 item 6), the signed-in person's own sign-in and security pages:
+ * - GET /account                      My Account: links to the pages (overview.ts)
+ * - GET /account/signin, /account/callback   the session guard's sign-in (session.ts)
+ * Every page is a step (pages.ts hosts them); changes need a recent authentication
+ * (ACCOUNT_REAUTH_SECONDS). The account is the session's: delegates get the same pages.
+ * @returns the guard, for other pages of the signed-in person (e.g. View/Add My Delegates).
+ */
+export function accountRoutes(router: Router, services: Services, provider: Provider): AccountGuard {
+  const guard = new AccountGuard(services, provider);
+  guard.routes(router);
+  const pages: AccountPage[] = [overviewPage];
+  mountAccountPages(router, services, guard, pages);
+  return guard;
+}
