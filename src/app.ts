@@ -1,6 +1,7 @@
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
+import { sessionActivity } from './account/activity.ts';
 import { accountRoutes } from './account/index.ts';
 import { forgotPasswordRoutes } from './flows/forgot-password/index.ts';
 import { forgotUsernameRoutes } from './flows/forgot-username/index.ts';
@@ -68,6 +69,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   provider.use(staticFiles());
   provider.use(csrf({ secure: production }));
   provider.use(hashAdmission(services.hasher));
+  // My Account's "Signed-in sessions": each session's browser and last activity (src/account/activity.ts).
+  provider.use(sessionActivity(services) as never);
 
   const router = new Router();
   router.use(bodyParser({

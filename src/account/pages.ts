@@ -48,6 +48,11 @@ export const ACCOUNT_NAV = [
   { href: '/account/activity', label: 'Recent activity' },
 ] as const;
 
+/** A time for the account pages: `2026-11-30 14:05 UTC` (UTC, to the minute). */
+export function formatTime(d: Date): string {
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
 /** A change is done: 303 back to `path` with the page's notice `done`. */
 export function doneAt(path: string, done: string): StepResult<AccountSession> {
   return { kind: 'finish', redirect: `${path}?done=${encodeURIComponent(done)}` };

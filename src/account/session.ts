@@ -7,6 +7,7 @@ import { ACCOUNT_CLIENT_ID, ACCOUNT_CALLBACK_PATH } from '../oidc/provider.ts';
 import type { Services } from '../services.ts';
 import { hashToken, randomToken, safeEqual } from '../security/tokens.ts';
 import { createHash } from 'node:crypto';
+import { touchSession } from './activity.ts';
 
 /**
  * The session guard of the IdP's own pages (My Account under `/account`, and any page of the
@@ -85,7 +86,10 @@ export class AccountGuard {
     if (!accountId || typeof session.loginTs !== 'number' || (session as { new?: boolean }).new) return undefined;
     const account = await findAccountById(this.#services.db, accountId);
     if (!account || !isActive(account)) return undefined;
-    return { accountId, account, sessionId: session.jti as string, sessionUid: session.uid as string, loginTs: session.loginTs };
+    const found = { accountId, account, sessionId: session.jti as string, sessionUid: session.uid as string, loginTs: session.loginTs };
+    // An account page is activity of the session ("Signed-in sessions", src/account/activity.ts).
+    await touchSession(this.#services.db, this.#services.clock, { sessionUid: found.sessionUid, accountId, userAgent: ctx.get('user-agent') || null, ip: ctx.ip });
+    return found;
   }
 
   /**
