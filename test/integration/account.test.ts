@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeIn, createAccount, csrf, followToClient, GOOD_PASSWORD } from '../helpers/accounts.ts';
+import { beginSignIn, codeIn, createAccount, csrf, followToClient, GOOD_PASSWORD } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 type Agent = ReturnType<typeof request.agent>;
@@ -262,6 +262,21 @@ describe('My Account pages', () => {
     expect(page.text).toContain('Signed in');
     expect(page.text).toContain('Account verified with a code or typing pattern');
     expect(page.text).toContain('Firefox 128 on Windows');
+  });
+});
+
+describe('My Account: session activity', () => {
+  it('a sign-in at a relying party records the session\'s browser (no account page needed)', async () => {
+    const { username, id } = await newProducer('Emery');
+    const agent = browser(FIREFOX);
+    idp.clock.advance(31);
+    const { uid } = await beginSignIn(idp, agent);
+    const done = await signIn(idp, agent, uid, username);
+    expect(done.status).toBe(303);
+    const { redirect } = await followToClient(idp, agent, done.headers.location as string);
+    expect(redirect?.pathname).toBe('/callback');
+    const rows = await idp.services.db.selectFrom('session_activity').select(['user_agent']).where('account_id', '=', id).execute();
+    expect(rows).toEqual([{ user_agent: FIREFOX }]);
   });
 });
 
