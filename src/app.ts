@@ -1,6 +1,8 @@
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
+import { sessionActivity } from './account/activity.ts';
+import { accountRoutes } from './account/index.ts';
 import { forgotPasswordRoutes } from './flows/forgot-password/index.ts';
 import { forgotUsernameRoutes } from './flows/forgot-username/index.ts';
 import { linkRoutes } from './flows/links.ts';
@@ -71,6 +73,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   provider.use(staticFiles());
   provider.use(csrf({ secure: production }));
   provider.use(hashAdmission(services.hasher));
+  // My Account's "Signed-in sessions": each session's browser and last activity (src/account/activity.ts).
+  provider.use(sessionActivity(services) as never);
 
   const router = new Router();
   router.use(bodyParser({
@@ -90,6 +94,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   delegatePages(router, services, provider);
   invitationPages(router, services, provider);
   apiRoutes(router, services);
+  // The signed-in person's own pages (issue 14): the session guard and its sign-in, then the pages.
+  accountRoutes(router, services, provider);
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });

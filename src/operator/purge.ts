@@ -38,6 +38,11 @@ const RULES: PurgeRule[] = [
   // rate-limiter-flexible's table: `expire` is epoch milliseconds (null: never).
   { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
   { table: 'oidc_payloads', purge: async (db, now) => deleted(await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  // My Account's record of each session (migration 0015): gone once its session is (after the rule above).
+  {
+    table: 'session_activity',
+    purge: async (db) => deleted(await db.deleteFrom('session_activity as a').where((eb) => eb.not(eb.exists(eb.selectFrom('oidc_payloads as s').select('s.id').where('s.model', '=', 'Session').whereRef('s.uid', '=', 'a.session_uid')))).executeTakeFirstOrThrow()),
+  },
   {
     table: 'trusted_devices',
     purge: async (db, now) => {

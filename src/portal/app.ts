@@ -14,7 +14,7 @@
  *   POST /logout                 CSRF-checked; ends the portal session, 303 to the IdP end_session_endpoint
  *   POST /backchannel-logout     logout token from the IdP (Back-Channel Logout 1.0); ends the matching sessions
  *   GET  /                       Home: navigation + My Information panel (signed-in)
- *   GET  /my-information         My Information panel (signed-in)
+ *   GET  /my-information         My Information panel and "Manage sign-in and security" (the IdP's /account) (signed-in)
  *   GET  /quote-enroll, /commissions-reporting   the downstream application's link (signed-in)
  *   GET  /resources              the configured resources, by group (signed-in)
  *   GET|POST /report-issue       "How to report an Issue" (slide 19): form, mailed with its screenshot (signed-in)
@@ -536,7 +536,8 @@ export function createPortalApp(opts: PortalOptions): Koa {
 
   privateRoutes.get('/my-information', async (ctx) => {
     const user = sessionOf(ctx)!.data.user!;
-    await renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user) });
+    // "Manage sign-in and security": the IdP's own account pages (issue 14 item 6; src/account).
+    await renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user), accountUrl: new URL('/account', issuer).href });
   });
 
   // ---- My Hierarchy (guide slide 18): from the IdP's API with the signed-in producer's token ----
