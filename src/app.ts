@@ -90,12 +90,12 @@ export async function createIdp(services: Services): Promise<Provider> {
   const forgotUsername = forgotUsernameRoutes(router, services, provider);
   forgotPasswordRoutes(router, services, provider);
   linkRoutes(router, services, provider, { registration, forgotUsername });
-  // Issue 14: the producer's delegates (behind the IdP session) and the invitation link's pages.
-  delegatePages(router, services, provider);
-  invitationPages(router, services, provider);
-  apiRoutes(router, services);
   // The signed-in person's own pages (issue 14): the session guard and its sign-in, then the pages.
-  accountRoutes(router, services, provider);
+  const accountGuard = accountRoutes(router, services, provider);
+  // Issue 14: the producer's delegates (behind the IdP session) and the invitation link's pages.
+  delegatePages(router, services, provider, accountGuard);
+  invitationPages(router, services, provider, accountGuard);
+  apiRoutes(router, services);
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });

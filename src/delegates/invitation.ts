@@ -10,7 +10,7 @@ import type { Services } from '../services.ts';
 import { optionalText } from '../steps/fields.ts';
 import { field, type Page } from '../steps/step.ts';
 import { acceptWithAccount, invitationOfLink, registerDelegate, type AcceptRefusal } from './service.ts';
-import { idpSessionAccount } from './session-guard.ts';
+import type { AccountGuard } from '../account/session.ts';
 
 /** Rate-limit name of the invitation's pages per client address (app.ts; RATE_LIMIT_REGISTER_POINTS). */
 export const DELEGATE_ACCEPT_IP_LIMIT = 'delegate_accept_ip';
@@ -24,6 +24,11 @@ export interface InvitationState extends FlowState {
 }
 
 type InvitationStep<I = Record<string, unknown>> = FlowStep<InvitationState, I>;
+
+/** The IdP session guard (src/account/session.ts), put on the request by {@link invitationPages}. */
+function guardOf(ctx: { state: Record<string, unknown> }): AccountGuard {
+  return ctx.state.accountGuard as AccountGuard;
+}
 
 const REFUSALS: Record<AcceptRefusal, string> = {
   invalid: 'invite.invalid',
@@ -59,19 +64,21 @@ const acceptStep: InvitationStep<{ token?: string }> = {
   },
   async model(c) {
     const token = typeof c.ctx.query.token === 'string' ? c.ctx.query.token : field((c.ctx.request as { body?: Record<string, unknown> }).body ?? {}, 'token') ?? '';
-    const account = await idpSessionAccount(c.services, c.provider, c.ctx);
+    const account = (await guardOf(c.ctx).current(c.ctx))?.account;
     return {
       title: 'Delegate Invitation',
       confirm: true,
       token,
       producerName: c.state?.producerName ?? '',
       signedInAs: account ? `${account.producer.firstName} ${account.producer.lastName} (${account.username})` : null,
+      // "I already have a login": sign in at the IdP, then back to this page.
+      signInUrl: `/account/signin?${new URLSearchParams({ return: `/delegates/accept?token=${token}` })}`,
       portalUrl: c.services.config.PORTAL_URL,
     };
   },
   async submit(c, { token }) {
     const { services } = c;
-    const account = await idpSessionAccount(services, c.provider, c.ctx);
+    const account = (await guardOf(c.ctx).current(c.ctx))?.account;
     if (account) {
       const out = await acceptWithAccount(services, token, account, c.info);
       if (!out.ok) return { kind: 'finish', page: donePage(services.config, 409, { formError: REFUSALS[out.reason] }) };
@@ -144,6 +151,10 @@ function invitationFlow(config: Services['config']): FlowDefinition<InvitationSt
 }
 
 /** Mounts the invitation's pages (see {@link invitationFlow}). */
-export function invitationPages(router: Router, services: Services, provider: Provider): void {
+export function invitationPages(router: Router, services: Services, provider: Provider, accountGuard: AccountGuard): void {
+  router.use(['/delegates/accept', '/delegates/register'], async (ctx, next) => {
+    ctx.state.accountGuard = accountGuard;
+    await next();
+  });
   mountFlow(router, services, provider, invitationFlow(services.config));
 }

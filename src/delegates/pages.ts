@@ -12,7 +12,7 @@ import type { Services } from '../services.ts';
 import { textField } from '../steps/fields.ts';
 import { bodyOf, field, requestInfo } from '../steps/step.ts';
 import { EMAIL, inviteDelegate, PERMISSION_LABELS, removeDelegate, resendInvitation } from './service.ts';
-import { idpSessionAccount } from './session-guard.ts';
+import type { AccountGuard } from '../account/session.ts';
 
 /** Rate-limit name of Add Delegate per client address (defined in app.ts with RATE_LIMIT_REGISTER_POINTS). */
 export const DELEGATE_INVITE_IP_LIMIT = 'delegate_invite_ip';
@@ -26,14 +26,16 @@ function producerOf(ctx: Context): Account {
 }
 
 /**
- * Guards the producer's delegate pages: the IdP session's account (session-guard.ts) must be a
- * producer's. No session: a page that leads to the portal's sign-in (401); a delegate's account: 403.
+ * Guards the producer's delegate pages with the IdP session (the account pages' guard,
+ * src/account/session.ts): an anonymous visitor is sent to sign in (303) and comes back; the
+ * session's account must be a producer's (a delegate's account: 403 with a way to the portal).
  */
-function requireProducer(services: Services, provider: Provider) {
+function requireProducer(services: Services, guard: AccountGuard) {
   return async (ctx: Context, next: Next) => {
-    const account = await idpSessionAccount(services, provider, ctx);
-    if (!account) return render(ctx, 'idp/delegates-refused', { title: 'View/Add My Delegates', formError: 'delegates.signed_out', portalUrl: services.config.PORTAL_URL }, 401);
-    if (account.kind !== 'producer') return render(ctx, 'idp/delegates-refused', { title: 'View/Add My Delegates', formError: 'delegates.not_producer', portalUrl: services.config.PORTAL_URL }, 403);
+    const session = await guard.require(ctx, ctx.method === 'GET' ? ctx.originalUrl : '/delegates');
+    if (!session) return;
+    const { account } = session;
+    if (account.kind !== 'producer' || !account.emailVerifiedAt) return render(ctx, 'idp/delegates-refused', { title: 'View/Add My Delegates', formError: 'delegates.not_producer', portalUrl: services.config.PORTAL_URL }, 403);
     ctx.state.delegatesProducer = account;
     return next();
   };
@@ -125,8 +127,8 @@ function addFlow(config: Services['config']): FlowDefinition<AddState> {
  * - POST /delegates/:id/remove      removes the delegate: their access for this producer ends at once
  * The invitation link's pages are in invitation.ts.
  */
-export function delegatePages(router: Router, services: Services, provider: Provider): void {
-  const guard = requireProducer(services, provider);
+export function delegatePages(router: Router, services: Services, provider: Provider, accountGuard: AccountGuard): void {
+  const guard = requireProducer(services, accountGuard);
   router.use(['/delegates', '/delegates/add', '/delegates/:id/resend', '/delegates/:id/remove'], async (ctx, next) => {
     // /delegates/accept and /delegates/register… are the invitation's pages, open to anyone with the link.
     if (/^\/delegates\/(accept|register)(\/|$)/.test(ctx.path)) return next();

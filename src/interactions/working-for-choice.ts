@@ -59,3 +59,10 @@ export function settledPrincipal(ctx: KoaContextWithOIDC, choices: Choices): Pri
   if (choiceCount(choices) === 1) return { delegationId: choices.self ? null : choices.delegations[0]!.delegationId };
   return undefined;
 }
+
+/**
+ * The IdP's own first-party client of its account pages (`ACCOUNT_CLIENT_ID` of
+ * src/oidc/provider.ts, `idp-account`): signing in there is for the person themselves, so it never
+ * asks whom they work for, and its grants act for no producer.
+ */
+export const OWN_PAGES_CLIENT_ID = 'idp-account';

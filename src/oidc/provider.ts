@@ -170,7 +170,9 @@ function grantLoader(services: Services) {
     const { oidc } = ctx;
     const accountId = oidc.session!.accountId!;
     const account = await findAccountById(services.db, accountId);
-    const principal = account ? settledPrincipal(ctx, await choicesOf(services.db, account)) : undefined;
+    // The IdP's own account pages act for nobody (src/interactions/working-for-choice.ts).
+    const ownPages = oidc.client!.clientId === ACCOUNT_CLIENT_ID;
+    const principal = account && !ownPages ? settledPrincipal(ctx, await choicesOf(services.db, account)) : undefined;
     const grant = await loadExistingGrant(ctx, async (grantId) => principalFits(services.db, grantId, principal));
     // Issue 14: the grant finally used acts for the settled principal (when the person must still
     // choose, the "Choose who you are working for" prompt comes and this runs again on resume).

@@ -3,6 +3,8 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OWN_PAGES_CLIENT_ID } from '../../src/interactions/working-for-choice.ts';
+import { ACCOUNT_CLIENT_ID } from '../../src/oidc/provider.ts';
 import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, signIn } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
@@ -64,6 +66,10 @@ describe('delegates', () => {
   let averyAgent: Agent;
 
   it('a producer adds a delegate; the invitation registers a delegate account (Terms of Use, Create Your Secure Login); the producer is told', async () => {
+    // No IdP session: the guard of the IdP's own pages sends the browser to sign in, and back.
+    const anonymous = await request(idp.server).get('/delegates');
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.location).toBe('/account/signin?return=%2Fdelegates');
     averyAgent = (await signedIn('DelAvery01')).agent;
     const empty = await averyAgent.get('/delegates');
     expect(empty.status).toBe(200);
@@ -176,6 +182,12 @@ describe('delegates', () => {
     expect(tokens.claims()!.delegation).toEqual({ producer_number: '000104202', producer_name: 'Jordan Ellery', permissions: ['commissions_reporting'] });
     const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
     expect(decodeJwt(api.access_token)).toMatchObject({ sub: jordanId, act: { sub: averyId } });
+    // The IdP's own account pages (client idp-account) never ask whom she works for.
+    expect(OWN_PAGES_CLIENT_ID).toBe(ACCOUNT_CLIENT_ID);
+    const own = await s.agent.get('/account/signin?return=/account');
+    const ownAuth = await s.agent.get(own.headers.location);
+    expect(ownAuth.status).toBe(303);
+    expect(ownAuth.headers.location).toMatch(/\/account\/callback\?code=/);
     const refused = await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${api.access_token}`);
     expect(refused.status).toBe(403);
     expect(refused.body.error).toBe('insufficient_scope');

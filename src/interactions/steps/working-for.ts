@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { audit } from '../../audit.ts';
 import { findAccountById } from '../../db/repositories/accounts.ts';
 import { AppError } from '../../http/errors.ts';
-import { choiceCount, choicesOf, settledPrincipal, WORKING_FOR_RESULT, type Choices } from '../working-for-choice.ts';
+import { choiceCount, choicesOf, OWN_PAGES_CLIENT_ID, settledPrincipal, WORKING_FOR_RESULT, type Choices } from '../working-for-choice.ts';
 import { optionalText } from '../../steps/fields.ts';
 import type { InteractionContext, InteractionStep, PromptSteps } from '../context.ts';
 
@@ -64,7 +64,7 @@ export const workingForPrompt: PromptSteps = {
     return [
       new Check('working_for_unsettled', 'whom the End-User works for is not settled', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
         const accountId = ctx.oidc.session?.accountId;
-        if (!accountId) return Check.NO_NEED_TO_PROMPT;
+        if (!accountId || ctx.oidc.client?.clientId === OWN_PAGES_CLIENT_ID) return Check.NO_NEED_TO_PROMPT;
         const account = await sessionAccount(ctx, accountId);
         if (!account) return Check.NO_NEED_TO_PROMPT;
         const choices = await choicesOf(services.db, account);
