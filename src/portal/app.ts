@@ -32,7 +32,7 @@ import { addPendingSignIn, SessionStore, takePendingSignIn } from './session.ts'
 import type { Session, SignedInUser } from './session.ts';
 import { displayName } from './views.ts';
 import { constantTimeEqual, readUrlEncodedForm, safeReturnTo, securityHeaders } from './security.ts';
-import { baseModel, groupResources, myInformation, renderView } from './views.ts';
+import { baseModel, groupResources, myInformation, renderView, workingFor } from './views.ts';
 import type { Branding, HomeLink, ResourceLink } from './views.ts';
 import { BadFormError, checkReport, echoValues, PRODUCT_TYPES, readMultipart, referenceNumber, reportMail, STATES, type Attachment, type FieldErrors } from './issue-report.ts';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -113,9 +113,7 @@ const consoleLogger: PortalLogger = {
 };
 
 /** Placeholder sections (guide slide 18) that are not built yet: path → title. */
-const NOT_BUILT: ReadonlyArray<readonly [string, string]> = [
-  ['/my-delegates', 'View/Add My Delegates'],
-];
+const NOT_BUILT: ReadonlyArray<readonly [string, string]> = [];
 
 /** Navigation entries that lead to a downstream application (a Home link of the same label). */
 const APP_PAGES: ReadonlyArray<readonly [string, string]> = [
@@ -460,7 +458,7 @@ export function createPortalApp(opts: PortalOptions): Koa {
   const homeLinks = opts.homeLinks ?? [];
   privateRoutes.get('/', async (ctx) => {
     const user = sessionOf(ctx)!.data.user!;
-    await renderPage(ctx, 'home', 'Home', { info: myInformation(user), homeLinks });
+    await renderPage(ctx, 'home', 'Home', { info: myInformation(user), homeLinks, workingFor: workingFor(user) });
   });
 
   for (const [path, title] of APP_PAGES) {
@@ -581,6 +579,11 @@ export function createPortalApp(opts: PortalOptions): Koa {
     }
     return undefined;
   }
+
+  // View/Add My Delegates lives at the IdP (issue 14), like the sign-in pages.
+  privateRoutes.get('/my-delegates', async (ctx) => {
+    ctx.redirect(new URL('/delegates', issuer).href);
+  });
 
   for (const [path, title] of NOT_BUILT) {
     privateRoutes.get(path, async (ctx) => {

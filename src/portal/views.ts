@@ -117,6 +117,16 @@ export function myInformation(user: SignedInUser): Fact[] {
 }
 
 /**
+ * For whom a delegate works (issue 14): the ID token's `delegation` claim (`producer_number`,
+ * `producer_name`), or undefined when the person signed in as themselves.
+ */
+export function workingFor(user: SignedInUser): { name: string; producerNumber: string } | undefined {
+  const d = user.claims.delegation as { producer_number?: unknown; producer_name?: unknown } | undefined;
+  if (!d || typeof d.producer_number !== 'string' || typeof d.producer_name !== 'string') return undefined;
+  return { name: d.producer_name, producerNumber: d.producer_number };
+}
+
+/**
  * Builds the fields the layout needs.
  * @param currentPath request path, to mark the current navigation entry with aria-current.
  */

@@ -346,11 +346,10 @@ describe('producer portal (relying party)', () => {
     expect(offSite.response.status).toBe(200);
   });
 
-  it('shows the sections that are not built yet as placeholder pages, and says when a downstream application or resources are not configured', async () => {
+  it('shows the sections that cannot show content as placeholder pages, sends View/Add My Delegates to the IdP, and says when a downstream application or resources are not configured', async () => {
     const { browser } = await signIn();
     const pages: Array<[string, string, string]> = [
       ['/my-hierarchy', 'My Hierarchy', 'Your hierarchy is not available right now'],
-      ['/my-delegates', 'View/Add My Delegates', 'not built yet'],
       ['/quote-enroll', 'Quote &amp; Enroll', 'is not configured for this portal'],
       ['/commissions-reporting', 'Commissions &amp; Reporting', 'is not configured for this portal'],
       ['/resources', 'Resources', 'No resources are configured yet.'],
@@ -364,6 +363,10 @@ describe('producer portal (relying party)', () => {
     }
     const missing = await browser.request(`${portalUrl}/no-such-page`);
     expect(missing.status).toBe(404);
+    // View/Add My Delegates is the IdP's page (issue 14).
+    const delegates = await browser.request(`${portalUrl}/my-delegates`);
+    expect(delegates.status).toBe(302);
+    expect(delegates.headers.get('location')).toBe(new URL('/delegates', issuer).href);
   });
 
   it('answers a callback with a wrong state with a 400 page, not a 500', async () => {
