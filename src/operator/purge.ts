@@ -50,6 +50,8 @@ const RULES: PurgeRule[] = [
       return deleted(await db.deleteFrom('trusted_devices').where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)])).executeTakeFirstOrThrow());
     },
   },
+  // Whom each grant acts for (issue 14), kept as long as the grant may live.
+  { table: 'delegation_grants', purge: async (db, now) => deleted(await db.deleteFrom('delegation_grants').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   { table: 'keystroke_presented', purge: async (db, now) => deleted(await db.deleteFrom('keystroke_presented').where('at', '<', new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)).executeTakeFirstOrThrow()) },
   { table: 'unknown_login_locks', purge: (db, now, _days, lockoutSeconds) => purgeUnknownLocks(db, now, lockoutSeconds) },
   { table: 'audit_events', purge: async (db, now, days) => deleted(await db.deleteFrom('audit_events').where('at', '<', new Date(now.getTime() - days * DAY_MS)).executeTakeFirstOrThrow()) },
