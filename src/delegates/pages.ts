@@ -93,8 +93,8 @@ const addStep: FlowStep<AddState, z.infer<typeof addInput>> = {
     email: (field(body, 'email') ?? '').slice(0, 254),
     permissions: ([] as unknown[]).concat(body.permissions ?? []).filter((p) => typeof p === 'string'),
   }),
-  async model() {
-    return { title: 'Add Delegate', permissionChoices: PERMISSIONS.map((p) => ({ value: p, label: PERMISSION_LABELS[p] })) };
+  async model(c) {
+    return { title: 'Add Delegate', days: Math.round(c.services.config.DELEGATE_INVITATION_TTL_SECONDS / 86400), permissionChoices: PERMISSIONS.map((p) => ({ value: p, label: PERMISSION_LABELS[p] })) };
   },
   async submit(c, v) {
     const producer = producerOf(c.ctx);

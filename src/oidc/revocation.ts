@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { revokeRememberedDevices, setAccountStatus } from '../db/repositories/accounts.ts';
 import type { Database } from '../db/schema.ts';
-import { grantsOfDelegations, liveDelegationsOfProducers } from '../db/repositories/delegations.ts';
+import { grantsOfDelegations, liveDelegationsOfProducerAccount, liveDelegationsOfProducers } from '../db/repositories/delegations.ts';
 import { enqueueAccountLogouts, enqueueSessionLogouts, type LogoutReason } from './backchannel.ts';
 
 /**
@@ -138,7 +138,11 @@ export async function endDelegationAccess(db: Kysely<Database>, delegationIds: r
  */
 export async function changeAccountStatus(db: Kysely<Database>, accountId: string, status: 'active' | 'disabled'): Promise<void> {
   await setAccountStatus(db, accountId, status);
-  if (status === 'disabled') await endAccountSessions(db, accountId, 'account_disabled');
+  if (status === 'disabled') {
+    await endAccountSessions(db, accountId, 'account_disabled');
+    // Issue 14: a producer who may no longer sign in makes their delegations unusable; end them now.
+    await endDelegationAccess(db, await liveDelegationsOfProducerAccount(db, accountId), 'account_disabled');
+  }
 }
 
 /**

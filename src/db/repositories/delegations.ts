@@ -196,6 +196,12 @@ export async function liveDelegationsOfProducers(db: Kysely<Database>, producerN
   return rows.map((r) => r.id);
 }
 
+/** The live (invited or active) delegations of the producer whose account is `producerAccountId`. */
+export async function liveDelegationsOfProducerAccount(db: Kysely<Database>, producerAccountId: string): Promise<string[]> {
+  const rows = await db.selectFrom('delegations').select('id').where('producer_account_id', '=', producerAccountId).where('status', '<>', 'removed').execute();
+  return rows.map((r) => r.id);
+}
+
 /**
  * The active delegation under which `delegateAccountId` acts for the producer whose account is
  * `producerAccountId` (an API token with `act`), with a usable producer; or undefined.
