@@ -5,6 +5,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OWN_PAGES_CLIENT_ID } from '../../src/interactions/working-for-choice.ts';
 import { ACCOUNT_CLIENT_ID } from '../../src/oidc/provider.ts';
+import { upsertProducers, findProducer } from '../../src/db/repositories/producers.ts';
+import { endProducerSessions } from '../../src/oidc/revocation.ts';
 import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, signIn } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
@@ -89,15 +91,27 @@ describe('delegates', () => {
     const dup = await averyAgent.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(again.text))}&first_name=C&last_name=A&email=${DELEGATE_EMAIL}&permissions=quote_enroll`);
     expect(dup.status).toBe(409);
 
+    // Resend voids the old link (after the 30 s spacing of every mail).
+    idp.clock.advance(31);
+    const listed = await averyAgent.get('/delegates');
+    const pendingId = /action="\/delegates\/([^/]+)\/resend"/.exec(listed.text)![1];
+    const resent = await averyAgent.post(`/delegates/${pendingId}/resend`).type('form').send({ _csrf: csrf(listed.text) });
+    expect(resent.headers.location).toBe('/delegates?done=resent');
+    await expect.poll(() => idp.smtp.to(DELEGATE_EMAIL).length).toBe(2);
+    const tooSoon = await averyAgent.post(`/delegates/${pendingId}/resend`).type('form').send({ _csrf: csrf(listed.text) });
+    expect(tooSoon.headers.location).toBe('/delegates?done=limited');
+    expect((await request(idp.server).get(new URL(link).pathname + new URL(link).search)).status).toBe(400);
+    const newLink = /(http:\/\/\S+\/delegates\/accept\?token=[A-Za-z0-9_-]+)/.exec(idp.smtp.to(DELEGATE_EMAIL).at(-1)!.text)![1]!;
+
     const casey = request.agent(idp.server);
-    const path = new URL(link).pathname + new URL(link).search;
+    const path = new URL(newLink).pathname + new URL(newLink).search;
     // GET and HEAD change nothing; the page has one button.
     expect((await casey.head(path)).status).toBe(200);
     const page = await casey.get(path);
     expect(page.status).toBe(200);
     expect(page.text).toContain('Avery Quinlan invited you');
     expect(page.text).toContain('Accept Invitation');
-    const accepted = await casey.post('/delegates/accept').type('form').send({ _csrf: csrf(page.text), token: new URL(link).searchParams.get('token') });
+    const accepted = await casey.post('/delegates/accept').type('form').send({ _csrf: csrf(page.text), token: new URL(newLink).searchParams.get('token') });
     expect(accepted.status).toBe(303);
     expect(accepted.headers.location).toBe('/delegates/register');
     const terms = await casey.get('/delegates/register');
@@ -230,5 +244,25 @@ describe('delegates', () => {
     expect(account.status).toBe('active');
     const events = await idp.services.db.selectFrom('audit_events').select(['account_id']).where('type', '=', 'delegate.removed').execute();
     expect(events.map((e) => e.account_id).sort()).toEqual([averyId, caseyId].sort());
+  });
+
+  it('a producer made inactive makes every delegation for them inactive at once', async () => {
+    const s = await signedIn('DelAvery01', { producer_number: '000104202' });
+    expect(s.redirect, s.page?.text.slice(0, 300)).toBeDefined();
+    const config = await rp();
+    const tokens = await oidc.authorizationCodeGrant(config, s.redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
+    expect(tokens.claims()!.delegation).toMatchObject({ producer_number: '000104202' });
+    // What `producers import` does for a record marked inactive.
+    const jordan = (await findProducer(idp.services.db, '000104202'))!;
+    await idp.services.db.transaction().execute(async (trx) => {
+      await upsertProducers(trx, [{ ...jordan, status: 'inactive' }]);
+      await endProducerSessions(trx, ['000104202']);
+    });
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // Jordan is no longer a choice: Avery signs in for herself without being asked.
+    const again = await signedIn('DelAvery01', { producer_number: '000104202' });
+    expect(again.redirect, again.page?.text.slice(0, 300)).toBeDefined();
+    const mine = await oidc.authorizationCodeGrant(config, again.redirect!, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce, idTokenExpected: true });
+    expect(mine.claims()!.delegation).toBeUndefined();
   });
 });
