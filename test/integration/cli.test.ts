@@ -95,6 +95,26 @@ describe('cli', () => {
     ]);
   });
 
+  it('producers import marking a producer inactive makes their delegations inactive, audited for both people (issue 14)', async () => {
+    const file = tmpFile('delegating.csv', [CSV_HEADER, ...producerRows(301, 1)].join('\n') + '\n');
+    expect((await cli(['producers', 'import', file])).code).toBe(0); // 700000301, active
+    const q = (sql: string, values: unknown[] = []) => client.query(sql.replaceAll('S.', `"${schema}".`), values);
+    await q(`INSERT INTO S.accounts (id, username, username_normalized, producer_number, password_hash, password_changed_at, status, created_at, email_verified_at)
+             VALUES ('acct-p301', 'Prod301x', 'prod301x', '700000301', 'x', now(), 'active', now(), now())`);
+    await q(`INSERT INTO S.accounts (id, username, username_normalized, kind, first_name, last_name, email, password_hash, password_changed_at, status, created_at, email_verified_at)
+             VALUES ('acct-d301', 'Dele301x', 'dele301x', 'delegate', 'Dee', 'Legate', 'dee@example.test', 'x', now(), 'active', now(), now())`);
+    await q(`INSERT INTO S.delegations (id, producer_number, producer_account_id, delegate_account_id, first_name, last_name, email, permissions, status, invited_at, accepted_at)
+             VALUES ('dlg-301', '700000301', 'acct-p301', 'acct-d301', 'Dee', 'Legate', 'dee@example.test', '{quote_enroll}', 'active', now(), now())`);
+    const inactive = tmpFile('delegating-inactive.csv', [CSV_HEADER, producerRows(301, 1)[0]!.replace(/,active$/, ',inactive')].join('\n') + '\n');
+    const res = await cli(['producers', 'import', inactive]);
+    expect(res.code, res.stderr).toBe(0);
+    const { rows } = await q(`SELECT account_id, details->>'delegationId' AS delegation FROM S.audit_events WHERE type = 'delegate.deactivated' ORDER BY account_id`);
+    expect(rows).toEqual([{ account_id: 'acct-d301', delegation: 'dlg-301' }, { account_id: 'acct-p301', delegation: 'dlg-301' }]);
+    // A second import of the same inactive record audits nothing new.
+    expect((await cli(['producers', 'import', inactive])).code).toBe(0);
+    expect((await q(`SELECT count(*)::int AS n FROM S.audit_events WHERE type = 'delegate.deactivated'`)).rows[0].n).toBe(2);
+  });
+
   it('producers import with one bad row reports its line and writes nothing', async () => {
     const before = await countProducers();
     const rows = producerRows(100, 6);

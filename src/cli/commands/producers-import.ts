@@ -1,3 +1,5 @@
+import { audit } from '../../audit.ts';
+import { activeDelegationsOfActiveProducers } from '../../db/repositories/delegations.ts';
 import { storedParents, upsertProducers } from '../../db/repositories/producers.ts';
 import { hierarchyProblems } from '../../producers/hierarchy.ts';
 import { endProducerSessions } from '../../oidc/revocation.ts';
@@ -42,8 +44,8 @@ export async function producersImport(args: string[], io: CliIo): Promise<number
     io.out(`valid: ${records.length} rows (dry run, nothing written)`);
     return EXIT.OK;
   }
-  const { inserted, updated } = await withServices((services) =>
-    services.db.transaction().execute(async (trx) => {
+  const { inserted, updated } = await withServices(async (services) => {
+    const result = await services.db.transaction().execute(async (trx) => {
       // The hierarchy is checked against the stored producers inside the transaction that writes.
       const stored = await storedParents(trx);
       const problems = hierarchyProblems(records, recordLines ?? [], stored);
@@ -51,12 +53,22 @@ export async function producersImport(args: string[], io: CliIo): Promise<number
         for (const problem of problems) io.err(formatImportError(problem));
         throw new CliError(`${file}: ${problems.length} hierarchy problem(s); nothing imported`);
       }
+      const inactive = records.filter((r) => r.status === 'inactive').map((r) => r.producerNumber);
+      // Issue 14: the delegations this import makes inactive (their producer was active until now).
+      const deactivated = await activeDelegationsOfActiveProducers(trx, inactive);
       const counts = await upsertProducers(trx, records);
-      // An inactive producer may not sign in: end its sessions, grants and tokens too (issue 9 item 3).
-      await endProducerSessions(trx, records.filter((r) => r.status === 'inactive').map((r) => r.producerNumber));
-      return counts;
-    }),
-  );
+      // An inactive producer may not sign in: end its sessions, grants and tokens too (issue 9 item 3),
+      // and every delegate's access for them (issue 14 item 5).
+      await endProducerSessions(trx, inactive);
+      return { ...counts, deactivated };
+    });
+    for (const d of result.deactivated) {
+      const details = { delegationId: d.id, producerNumber: d.producerNumber, by: 'producers import' };
+      await audit(services.db, services.clock, 'delegate.deactivated', d.producerAccountId, {}, details);
+      if (d.delegateAccountId) await audit(services.db, services.clock, 'delegate.deactivated', d.delegateAccountId, {}, details);
+    }
+    return result;
+  });
   io.out(`imported: ${inserted} new, ${updated} updated`);
   return EXIT.OK;
 }

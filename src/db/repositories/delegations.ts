@@ -196,6 +196,23 @@ export async function liveDelegationsOfProducers(db: Kysely<Database>, producerN
   return rows.map((r) => r.id);
 }
 
+/**
+ * The active delegations of those of these producers whose record is active now (read before an
+ * import marks them inactive: the delegations that import makes inactive).
+ */
+export async function activeDelegationsOfActiveProducers(db: Kysely<Database>, producerNumbers: readonly string[]): Promise<Pick<Delegation, 'id' | 'producerNumber' | 'producerAccountId' | 'delegateAccountId'>[]> {
+  if (producerNumbers.length === 0) return [];
+  const rows = await db
+    .selectFrom('delegations as d')
+    .innerJoin('producer_records as p', 'p.producer_number', 'd.producer_number')
+    .select(['d.id', 'd.producer_number', 'd.producer_account_id', 'd.delegate_account_id'])
+    .where('d.producer_number', 'in', producerNumbers)
+    .where('d.status', '=', 'active')
+    .where('p.status', '=', 'active')
+    .execute();
+  return rows.map((r) => ({ id: r.id, producerNumber: r.producer_number, producerAccountId: r.producer_account_id, delegateAccountId: r.delegate_account_id }));
+}
+
 /** The live (invited or active) delegations of the producer whose account is `producerAccountId`. */
 export async function liveDelegationsOfProducerAccount(db: Kysely<Database>, producerAccountId: string): Promise<string[]> {
   const rows = await db.selectFrom('delegations').select('id').where('producer_account_id', '=', producerAccountId).where('status', '<>', 'removed').execute();
