@@ -250,6 +250,8 @@ export async function startBench(opts: { producers: number; env?: Record<string,
     RATE_LIMIT_LOGIN_POINTS: '100000',
     RATE_LIMIT_REGISTER_POINTS: '100000',
     RATE_LIMIT_RECOVERY_POINTS: '100000',
+    // e.g. BENCH_IDP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the IdP process.
+    ...(process.env.BENCH_IDP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_IDP_NODE_OPTIONS } : {}),
     ...opts.env,
   };
   let child: ChildProcess | undefined;
