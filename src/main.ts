@@ -62,6 +62,50 @@ async function startBanner(config: Config, services: Services, databaseKind: 'po
   return `${lines.join('\n')}\n\n`;
 }
 
+/** Relying-party sessions in the IdP's database (`portal_sessions`), shared by every replica of one client. */
+function sessionStore(services: Services, clientId: string): PgSessionStore {
+  return new PgSessionStore(services.db as unknown as Kysely<PortalSessionDatabase>, clientId);
+}
+
+/** The portal (relying party) as `npm start` runs it. */
+function portalApp(config: Config, services: Services) {
+  return createPortalApp({
+    sessions: sessionStore(services, config.PORTAL_CLIENT_ID),
+    portalUrl: config.PORTAL_URL,
+    issuer: config.ISSUER,
+    clientId: config.PORTAL_CLIENT_ID,
+    clientSecret: config.PORTAL_CLIENT_SECRET,
+    cookieKeys: config.COOKIE_KEYS,
+    secureCookies: config.NODE_ENV === 'production',
+    productName: config.PRODUCT_NAME,
+    organizationName: config.ORGANIZATION_NAME,
+    allowInsecureRequests: config.ISSUER.startsWith('http:'),
+    logger: services.logger,
+    hierarchyApi: { resource: config.PRODUCER_API_RESOURCE, url: `${config.ISSUER.replace(/\/$/, '')}/api/producers/me/hierarchy` },
+    homeLinks: config.PORTAL_HOME_LINKS ?? defaultHomeLinks(config),
+    resources: config.PORTAL_RESOURCES ?? DEVELOPMENT_RESOURCES,
+    issueReports: { to: config.REPORT_ISSUE_EMAIL ?? config.SUPPORT_EMAIL, send: (mail) => services.mailer.send(mail) },
+  });
+}
+
+/** The example downstream application (Quote & Enroll by single sign-on) as `npm start` runs it. */
+function exampleApp(config: Config, services: Services) {
+  return createExampleApp({
+    appUrl: config.EXAMPLE_APP_URL,
+    portalHomeUrl: config.PORTAL_URL,
+    issuer: config.ISSUER,
+    clientId: config.EXAMPLE_APP_CLIENT_ID,
+    clientSecret: config.EXAMPLE_APP_CLIENT_SECRET,
+    cookieKeys: config.COOKIE_KEYS,
+    secureCookies: config.NODE_ENV === 'production',
+    productName: 'Example downstream application',
+    organizationName: config.ORGANIZATION_NAME,
+    allowInsecureRequests: config.ISSUER.startsWith('http:'),
+    logger: services.logger,
+    sessions: sessionStore(services, config.EXAMPLE_APP_CLIENT_ID),
+  });
+}
+
 /**
  * Process entry (`npm start`): load configuration, open and migrate the database, seed, start the
  * IdP on PORT, (unless PORTAL_ENABLED=false) the portal on PORTAL_PORT and (when
@@ -93,45 +137,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }));
   }
-  // Relying-party sessions in the database (portal_sessions), shared by every replica.
-  const sessionDb = services.db as unknown as Kysely<PortalSessionDatabase>;
-  if (config.PORTAL_ENABLED) {
-    const portal = createPortalApp({
-      sessions: new PgSessionStore(sessionDb, config.PORTAL_CLIENT_ID),
-      portalUrl: config.PORTAL_URL,
-      issuer: config.ISSUER,
-      clientId: config.PORTAL_CLIENT_ID,
-      clientSecret: config.PORTAL_CLIENT_SECRET,
-      cookieKeys: config.COOKIE_KEYS,
-      secureCookies: config.NODE_ENV === 'production',
-      productName: config.PRODUCT_NAME,
-      organizationName: config.ORGANIZATION_NAME,
-      allowInsecureRequests: config.ISSUER.startsWith('http:'),
-      logger: services.logger,
-      hierarchyApi: { resource: config.PRODUCER_API_RESOURCE, url: `${config.ISSUER.replace(/\/$/, '')}/api/producers/me/hierarchy` },
-      homeLinks: config.PORTAL_HOME_LINKS ?? defaultHomeLinks(config),
-      resources: config.PORTAL_RESOURCES ?? DEVELOPMENT_RESOURCES,
-      issueReports: { to: config.REPORT_ISSUE_EMAIL ?? config.SUPPORT_EMAIL, send: (mail) => services.mailer.send(mail) },
-    });
-    servers.push(await listen(portal, config.PORTAL_PORT, 'The portal', 'PORTAL_PORT'));
-  }
-  if (config.EXAMPLE_APP_ENABLED) {
-    const exampleApp = createExampleApp({
-      appUrl: config.EXAMPLE_APP_URL,
-      portalHomeUrl: config.PORTAL_URL,
-      issuer: config.ISSUER,
-      clientId: config.EXAMPLE_APP_CLIENT_ID,
-      clientSecret: config.EXAMPLE_APP_CLIENT_SECRET,
-      cookieKeys: config.COOKIE_KEYS,
-      secureCookies: config.NODE_ENV === 'production',
-      productName: 'Example downstream application',
-      organizationName: config.ORGANIZATION_NAME,
-      allowInsecureRequests: config.ISSUER.startsWith('http:'),
-      logger: services.logger,
-      sessions: new PgSessionStore(sessionDb, config.EXAMPLE_APP_CLIENT_ID),
-    });
-    servers.push(await listen(exampleApp, config.EXAMPLE_APP_PORT, 'The example application', 'EXAMPLE_APP_PORT'));
-  }
+  if (config.PORTAL_ENABLED) servers.push(await listen(portalApp(config, services), config.PORTAL_PORT, 'The portal', 'PORTAL_PORT'));
+  if (config.EXAMPLE_APP_ENABLED) servers.push(await listen(exampleApp(config, services), config.EXAMPLE_APP_PORT, 'The example application', 'EXAMPLE_APP_PORT'));
 
   process.stdout.write(await startBanner(config, services, database.kind));
 

@@ -31,7 +31,7 @@ import { Router } from '@koa/router';
 import { RelyingParty } from './relying-party.ts';
 import { MemorySessionStore } from './session.ts';
 import type { SessionStore, SignedInUser } from './session.ts';
-import { createSignIn, describeError, type MessagePage, type PortalLogger, type SignIn } from './sign-in.ts';
+import { describeError, SignIn, type MessagePage, type PortalLogger } from './sign-in.ts';
 import { constantTimeEqual, securityHeaders } from './security.ts';
 import { baseModel, displayName, groupResources, myInformation, NAV_ITEMS, renderView } from './views.ts';
 import type { Branding, HomeLink, NavItem, ResourceLink } from './views.ts';
@@ -186,7 +186,7 @@ export function createRelyingPartyApp(opts: RelyingPartyAppOptions & { api?: { r
     page(ctx, m.status, 'message', pm(m.title), { message: pm(m.message), tone: m.tone, errorCode: m.errorCode ?? null, link: m.link ? { href: m.link.href, label: pm(m.link.label) } : null });
   // `__Host-` binds the cookie to this exact origin (needs Secure, Path=/, no Domain). Without it,
   // the name still differs from the IdP's cookies, which matters when both run on localhost.
-  const signIn = createSignIn({ rp, store, baseUrl: base.origin, cookieName: opts.secureCookies ? `__Host-${cookieName}` : cookieName, secureCookies: opts.secureCookies, logger, renderMessage });
+  const signIn = new SignIn({ rp, store, baseUrl: base.origin, cookieName: opts.secureCookies ? `__Host-${cookieName}` : cookieName, secureCookies: opts.secureCookies, logger, renderMessage });
   const app = new Koa();
   app.keys = [...opts.cookieKeys];
 

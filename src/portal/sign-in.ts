@@ -44,31 +44,6 @@ export interface SignInOptions {
   renderMessage(ctx: Context, page: MessagePage): Promise<void>;
 }
 
-/** The shared plumbing of one relying party (see {@link createSignIn}). */
-export interface SignIn {
-  /** Middleware: loads the session named by the cookie before, and saves it (when changed) after, the rest of the request. */
-  sessions(ctx: Context, next: Next): Promise<void>;
-  /** The request's session, if any. */
-  sessionOf(ctx: Context): Session | undefined;
-  /** True when the browser sent a session cookie whose session no longer exists (ended or expired). */
-  sessionEnded(ctx: Context): boolean;
-  /**
-   * Sends the browser to the IdP's authorization endpoint, remembering where to return: `returnTo`
-   * when given (checked by safeReturnTo), else the requested path for GET/HEAD, else `/`.
-   */
-  startSignIn(ctx: Context, returnTo?: string): Promise<void>;
-  /** Clears the session cookie (after telling the person their session ended). */
-  forget(ctx: Context): void;
-  /** Middleware: continues for a signed-in session, starts sign-in otherwise. */
-  requireUser(ctx: Context, next: Next): Promise<void>;
-  /** GET /callback, GET /logged-out, POST /logout, POST /backchannel-logout. */
-  routes: Router;
-  /** Middleware: turns exceptions into the 500 page (exposed 4xx errors into short text answers). */
-  errors(ctx: Context, next: Next): Promise<void>;
-  /** Renders the "IdP could not be reached" page (503) with a retry link. */
-  idpUnavailable(ctx: Context, err: unknown, retryHref: string): Promise<void>;
-}
-
 /** An OAuth error code fit for display (RFC 6749 §4.1.2.1 codes are short ASCII words). */
 function displayableErrorCode(value: unknown): string {
   return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : 'invalid_response';
@@ -101,67 +76,135 @@ interface State {
 }
 
 /**
- * Builds the sign-in plumbing of one relying party.
+ * The sign-in plumbing of one relying party. Its members are bound (usable as Koa middleware as
+ * they are).
  * Sources: OpenID Connect Core 1.0 §3.1 (code flow, with PKCE per RFC 7636), OpenID Connect
  * RP-Initiated Logout 1.0 §2, OpenID Connect Back-Channel Logout 1.0 §2.5–§2.8.
  */
-// long-function: one closure over the options shared by the sign-in routes and the session middleware.
-export function createSignIn(o: SignInOptions): SignIn {
-  const { rp, store, logger } = o;
-  const redirectUri = `${o.baseUrl}/callback`;
-  const state = (ctx: Context): State => (ctx.state.rpSession ??= {}) as State;
-  const sessionOf = (ctx: Context) => state(ctx).session;
+export class SignIn {
+  readonly #o: SignInOptions;
+  /** GET /callback, GET /logged-out, POST /logout, POST /backchannel-logout. */
+  readonly routes = new Router();
 
-  function setCookie(ctx: Context, id: string | null): void {
-    // The application is reached over https whenever secureCookies is set (a TLS-terminating proxy
-    // may sit in front), so tell the cookie library the connection is secure rather than trusting
-    // X-Forwarded-Proto.
-    if (o.secureCookies) ctx.cookies.secure = true;
-    ctx.cookies.set(o.cookieName, id, { signed: true, httpOnly: true, sameSite: 'lax', secure: o.secureCookies, path: '/', overwrite: true });
+  constructor(options: SignInOptions) {
+    this.#o = options;
+    this.routes.get('/callback', this.#callback);
+    this.routes.get('/logged-out', this.#loggedOut);
+    this.routes.post('/backchannel-logout', this.#backchannelLogout);
+    this.routes.post('/logout', this.#logout);
   }
 
-  function use(ctx: Context, session: Session | undefined): void {
-    const s = state(ctx);
+  #state(ctx: Context): State {
+    return (ctx.state.rpSession ??= {}) as State;
+  }
+
+  #use(ctx: Context, session: Session | undefined): void {
+    const s = this.#state(ctx);
     s.session = session;
     s.loaded = session ? JSON.stringify(session.data) : undefined;
   }
 
-  async function idpUnavailable(ctx: Context, err: unknown, retryHref: string): Promise<void> {
-    logger.error({ err: describeError(err) }, 'the IdP could not be reached');
-    await o.renderMessage(ctx, { status: 503, title: 'portal.idp_unavailable.title', message: 'portal.idp_unavailable.message', tone: 'error', link: { href: retryHref, label: 'portal.link.try_again' } });
+  #setCookie(ctx: Context, id: string | null): void {
+    // The application is reached over https whenever secureCookies is set (a TLS-terminating proxy
+    // may sit in front), so tell the cookie library the connection is secure rather than trusting
+    // X-Forwarded-Proto.
+    if (this.#o.secureCookies) ctx.cookies.secure = true;
+    ctx.cookies.set(this.#o.cookieName, id, { signed: true, httpOnly: true, sameSite: 'lax', secure: this.#o.secureCookies, path: '/', overwrite: true });
   }
 
-  async function startSignIn(ctx: Context, requested?: string): Promise<void> {
+  /** The request's session, if any. */
+  readonly sessionOf = (ctx: Context): Session | undefined => this.#state(ctx).session;
+
+  /** True when the browser sent a session cookie whose session no longer exists (ended or expired). */
+  readonly sessionEnded = (ctx: Context): boolean => this.#state(ctx).ended === true;
+
+  /** Clears the session cookie (after telling the person their session ended). */
+  readonly forget = (ctx: Context): void => this.#setCookie(ctx, null);
+
+  /** Middleware: loads the session named by the cookie before, and saves it (when changed) after, the rest of the request. */
+  readonly sessions = async (ctx: Context, next: Next): Promise<void> => {
+    const id = ctx.cookies.get(this.#o.cookieName, { signed: true });
+    if (id) {
+      const session = await this.#o.store.get(id);
+      this.#use(ctx, session);
+      if (!session) this.#state(ctx).ended = true;
+    }
+    await next();
+    const s = this.#state(ctx);
+    if (s.session && JSON.stringify(s.session.data) !== s.loaded) await this.#o.store.save(s.session);
+  };
+
+  /** Middleware: continues for a signed-in session, starts sign-in otherwise. */
+  readonly requireUser = async (ctx: Context, next: Next): Promise<void> => {
+    if (this.sessionOf(ctx)?.data.user) return next();
+    return this.startSignIn(ctx);
+  };
+
+  /** Renders the "IdP could not be reached" page (503) with a retry link. */
+  readonly idpUnavailable = async (ctx: Context, err: unknown, retryHref: string): Promise<void> => {
+    this.#o.logger.error({ err: describeError(err) }, 'the IdP could not be reached');
+    await this.#o.renderMessage(ctx, { status: 503, title: 'portal.idp_unavailable.title', message: 'portal.idp_unavailable.message', tone: 'error', link: { href: retryHref, label: 'portal.link.try_again' } });
+  };
+
+  /**
+   * Sends the browser to the IdP's authorization endpoint (code flow, PKCE S256, state, nonce),
+   * remembering in the session where to return: `returnTo` when given (checked by safeReturnTo),
+   * else the requested path for GET/HEAD, else `/`.
+   */
+  readonly startSignIn = async (ctx: Context, returnTo?: string): Promise<void> => {
+    const { rp, store } = this.#o;
     const wantsPage = ctx.method === 'GET' || ctx.method === 'HEAD';
-    const returnTo = safeReturnTo(requested ?? (wantsPage ? ctx.originalUrl : '/'));
+    const target = safeReturnTo(returnTo ?? (wantsPage ? ctx.originalUrl : '/'));
     let start;
     try {
-      start = await rp.startSignIn(returnTo, store.now());
+      start = await rp.startSignIn(target, store.now());
     } catch (err) {
-      if (err instanceof IdpUnavailableError) return idpUnavailable(ctx, err, returnTo);
+      if (err instanceof IdpUnavailableError) return this.idpUnavailable(ctx, err, target);
       throw err;
     }
-    let session = sessionOf(ctx);
+    let session = this.sessionOf(ctx);
     if (!session) {
       session = await store.create();
-      use(ctx, session);
-      setCookie(ctx, session.id);
+      this.#use(ctx, session);
+      this.#setCookie(ctx, session.id);
     }
     addPendingSignIn(session.data, start.pending, store.now());
     ctx.status = 302;
     ctx.redirect(start.url.href);
-  }
+  };
 
-  const routes = new Router();
+  /** Middleware: turns exceptions into the 500 page (exposed 4xx errors into short text answers). */
+  readonly errors = async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+    } catch (err) {
+      const status = (err as { status?: unknown }).status;
+      if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: unknown }).expose === true) {
+        ctx.status = status;
+        ctx.type = 'text';
+        ctx.body = (err as Error).message;
+        return;
+      }
+      this.#o.logger.error({ err: describeError(err), path: ctx.path }, 'unexpected error');
+      try {
+        await this.#o.renderMessage(ctx, { status: 500, title: 'portal.server_error.title', message: 'portal.server_error.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
+      } catch {
+        ctx.status = 500;
+        ctx.type = 'text';
+        ctx.body = pm('portal.server_error.message');
+      }
+    }
+  };
 
   // Authorization response (OpenID Connect Core 1.0 §3.1.2.5 / §3.1.2.6).
-  routes.get('/callback', async (ctx) => {
-    const session = sessionOf(ctx);
+  readonly #callback = async (ctx: Context): Promise<void> => {
+    const { rp, store, logger } = this.#o;
+    const session = this.sessionOf(ctx);
     const stateParam = single(ctx.query.state);
     const pending = session && stateParam ? takePendingSignIn(session.data, stateParam, store.now()) : undefined;
     const retryHref = pending?.returnTo ?? '/';
     const incomplete = (message: PortalMessageCode, errorCode?: string) =>
-      o.renderMessage(ctx, { status: 400, title: 'portal.signin_incomplete.title', message, tone: 'error', errorCode, link: { href: retryHref, label: 'portal.link.try_again' } });
+      this.#o.renderMessage(ctx, { status: 400, title: 'portal.signin_incomplete.title', message, tone: 'error', errorCode, link: { href: retryHref, label: 'portal.link.try_again' } });
 
     if (ctx.query.error !== undefined) {
       // e.g. access_denied when the person rejected the terms of use. Only the code is shown:
@@ -175,117 +218,72 @@ export function createSignIn(o: SignInOptions): SignIn {
       return incomplete('portal.signin_incomplete.bad_callback');
     }
     // Rebuilt from the configured URL, never from Host / X-Forwarded-* headers.
-    const callbackUrl = new URL(redirectUri);
+    const callbackUrl = new URL(`${this.#o.baseUrl}/callback`);
     callbackUrl.search = ctx.querystring;
     let user: SignedInUser;
     try {
       user = await rp.completeSignIn(callbackUrl, pending, store.now());
     } catch (err) {
-      if (isTransportFailure(err)) return idpUnavailable(ctx, err, retryHref);
+      if (isTransportFailure(err)) return this.idpUnavailable(ctx, err, retryHref);
       logger.warn({ err: describeError(err) }, 'sign-in callback rejected');
       return incomplete('portal.signin_incomplete.bad_callback');
     }
     const fresh = await store.rotate(session, user);
-    use(ctx, fresh);
-    setCookie(ctx, fresh.id);
+    this.#use(ctx, fresh);
+    this.#setCookie(ctx, fresh.id);
     ctx.status = 303;
     ctx.redirect(pending.returnTo);
-  });
+  };
 
-  routes.get('/logged-out', async (ctx) => {
-    await o.renderMessage(ctx, { status: 200, title: 'portal.logged_out.title', message: 'portal.logged_out.message', tone: 'info', link: { href: '/', label: 'portal.link.log_in_again' } });
-  });
+  readonly #loggedOut = async (ctx: Context): Promise<void> => {
+    await this.#o.renderMessage(ctx, { status: 200, title: 'portal.logged_out.title', message: 'portal.logged_out.message', tone: 'info', link: { href: '/', label: 'portal.link.log_in_again' } });
+  };
 
   // OpenID Connect Back-Channel Logout 1.0 §2.5: the IdP POSTs a logout token (server to server,
   // no cookie, no CSRF token); the sessions of its sub/sid end in the shared store (every replica),
   // answered 200, or 400 {"error":"invalid_request"} for a token that does not validate (§2.8).
-  routes.post('/backchannel-logout', async (ctx) => {
+  readonly #backchannelLogout = async (ctx: Context): Promise<void> => {
     const form = await readUrlEncodedForm(ctx, 16384);
     const token = form.get('logout_token');
     ctx.set('Cache-Control', 'no-store');
     let claims;
     try {
       if (!token) throw new Error('logout_token is missing');
-      claims = await rp.validateLogoutToken(token, store.now());
+      claims = await this.#o.rp.validateLogoutToken(token, this.#o.store.now());
     } catch (err) {
-      logger.warn({ err: describeError(err) }, 'back-channel logout token refused');
+      this.#o.logger.warn({ err: describeError(err) }, 'back-channel logout token refused');
       ctx.status = 400;
       ctx.body = { error: 'invalid_request', error_description: 'the logout token is not valid' };
       return;
     }
     // A store failure is a 500 (§2.8: the IdP retries), not a refused token.
-    await store.endForIdpSession(claims.sub, claims.sid);
+    await this.#o.store.endForIdpSession(claims.sub, claims.sid);
     ctx.status = 200;
     ctx.body = '';
-  });
+  };
 
   // RP-Initiated Logout 1.0 §2.
-  routes.post('/logout', async (ctx) => {
-    const session = sessionOf(ctx);
+  readonly #logout = async (ctx: Context): Promise<void> => {
+    const session = this.sessionOf(ctx);
     const form = await readUrlEncodedForm(ctx);
     if (session && !constantTimeEqual(form.get('_csrf') ?? undefined, session.data.csrfToken)) {
-      return o.renderMessage(ctx, { status: 403, title: 'portal.csrf.title', message: 'portal.csrf.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
+      return this.#o.renderMessage(ctx, { status: 403, title: 'portal.csrf.title', message: 'portal.csrf.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
     }
     const idToken = session?.data.user?.idToken;
-    if (session) await store.destroy(session.id);
-    use(ctx, undefined);
-    setCookie(ctx, null);
+    if (session) await this.#o.store.destroy(session.id);
+    this.#use(ctx, undefined);
+    this.#setCookie(ctx, null);
     // Without a session (expired, or a cross-site POST, which SameSite=Lax strips of the cookie)
     // the IdP is still asked to end its session, without a hint: it then asks the person to
     // confirm, so this cannot be abused to log anyone out silently.
-    let target = `${o.baseUrl}/logged-out`;
+    let target = `${this.#o.baseUrl}/logged-out`;
     try {
-      const url = await rp.endSessionUrl(idToken);
+      const url = await this.#o.rp.endSessionUrl(idToken);
       if (url) target = url.href;
     } catch (err) {
-      logger.warn({ err: describeError(err) }, 'could not build the end-session URL; logging out of this application only');
+      this.#o.logger.warn({ err: describeError(err) }, 'could not build the end-session URL; logging out of this application only');
     }
     ctx.status = 303;
     ctx.redirect(target);
-  });
-
-  return {
-    sessionOf,
-    sessionEnded: (ctx) => state(ctx).ended === true,
-    forget: (ctx) => setCookie(ctx, null),
-    startSignIn,
-    routes,
-    idpUnavailable,
-    async sessions(ctx, next) {
-      const id = ctx.cookies.get(o.cookieName, { signed: true });
-      if (id) {
-        const session = await store.get(id);
-        use(ctx, session);
-        if (!session) state(ctx).ended = true;
-      }
-      await next();
-      const s = state(ctx);
-      if (s.session && JSON.stringify(s.session.data) !== s.loaded) await store.save(s.session);
-    },
-    async requireUser(ctx, next) {
-      if (sessionOf(ctx)?.data.user) return next();
-      return startSignIn(ctx);
-    },
-    async errors(ctx, next) {
-      try {
-        await next();
-      } catch (err) {
-        const status = (err as { status?: unknown }).status;
-        if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: unknown }).expose === true) {
-          ctx.status = status;
-          ctx.type = 'text';
-          ctx.body = (err as Error).message;
-          return;
-        }
-        logger.error({ err: describeError(err), path: ctx.path }, 'unexpected error');
-        try {
-          await o.renderMessage(ctx, { status: 500, title: 'portal.server_error.title', message: 'portal.server_error.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
-        } catch {
-          ctx.status = 500;
-          ctx.type = 'text';
-          ctx.body = pm('portal.server_error.message');
-        }
-      }
-    },
   };
 }
