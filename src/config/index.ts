@@ -107,7 +107,7 @@ export const configSchema = z.object({
   PORTAL_CLIENT_ID: z.string().default('producer-portal'),
   /** client_secret of the portal. Generated and kept in DATA_DIR in development; required in production. */
   PORTAL_CLIENT_SECRET: z.string().min(32).optional(),
-  /** Start the example downstream application (Quote & Enroll / Commissions & Reporting by single sign-on) beside the portal (`npm start`). Default true when NODE_ENV is `development`, false in `test` and `production`. */
+  /** Start the example downstream application (Quote & Enroll / Commissions & Reporting by single sign-on) beside the portal (`npm start`). Default true when NODE_ENV is `development` and the portal runs (PORTAL_ENABLED), else false (never by default in `test` or `production`). */
   EXAMPLE_APP_ENABLED: bool.optional(),
   /** Example downstream application port. Default 3002. */
   EXAMPLE_APP_PORT: int(0, 65535).default(3002),
@@ -264,7 +264,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (missing.length) throw new ConfigError(`NODE_ENV=production refuses development defaults. Set:\n  ${missing.join('\n  ')}`);
     if (c.COOKIE_KEYS!.some((k) => k.length < 32)) throw new ConfigError('COOKIE_KEYS: each key must have at least 32 characters');
   }
-  const exampleApp = c.EXAMPLE_APP_ENABLED ?? c.NODE_ENV === 'development';
+  const exampleApp = c.EXAMPLE_APP_ENABLED ?? (c.NODE_ENV === 'development' && c.PORTAL_ENABLED);
   let devSecrets: DevelopmentSecrets | undefined;
   const needDev = !c.COOKIE_KEYS?.length || !c.PORTAL_CLIENT_SECRET || (exampleApp && !c.EXAMPLE_APP_CLIENT_SECRET);
   if (needDev && !production) devSecrets = developmentSecrets(c.DATA_DIR);

@@ -55,6 +55,7 @@ describe('configuration', () => {
     expect(loadConfig({ DATA_DIR: dir, EXAMPLE_APP_PORT: '4102', EXAMPLE_APP_URL: 'https://quote.example.test' }).EXAMPLE_APP_URL).toBe('https://quote.example.test');
     expect(loadConfig({ DATA_DIR: dir, EXAMPLE_APP_ENABLED: 'false' }).EXAMPLE_APP_ENABLED).toBe(false);
     expect(loadConfig({ DATA_DIR: dir, NODE_ENV: 'test' }).EXAMPLE_APP_ENABLED).toBe(false);
+    expect(loadConfig({ DATA_DIR: dir, PORTAL_ENABLED: 'false' }).EXAMPLE_APP_ENABLED).toBe(false);
     expect(() => loadConfig({ DATA_DIR: dir, EXAMPLE_APP_URL: 'http://localhost:3002/quote' })).toThrow(/EXAMPLE_APP_URL/);
 
     const production = {
