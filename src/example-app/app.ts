@@ -80,7 +80,11 @@ export function createExampleApp(opts: ExampleAppOptions): Koa {
     return renderPage(ctx, 'example-app', title, { who: null, signedOut: true, signInHref: `/sign-in?return_to=${encodeURIComponent(ctx.path)}`, portalHomeUrl: opts.portalHomeUrl });
   };
   for (const [path, title] of EXAMPLE_APP_PAGES) routes.get(path, (ctx) => show(ctx, title));
-  routes.get('/sign-in', (ctx) => signIn.startSignIn(ctx, safeReturnTo(typeof ctx.query.return_to === 'string' ? ctx.query.return_to : '/')));
+  routes.get('/sign-in', (ctx) => {
+    const to = safeReturnTo(typeof ctx.query.return_to === 'string' ? ctx.query.return_to : '/');
+    // Never back to /sign-in itself (that would sign in again, forever).
+    return signIn.startSignIn(ctx, to.split(/[?#]/, 1)[0] === '/sign-in' ? '/' : to);
+  });
 
   rpApp.mount(routes, true);
   return rpApp.app;

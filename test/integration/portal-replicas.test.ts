@@ -122,4 +122,40 @@ describe('portal sessions shared by two replicas', () => {
     expect(await other.get(elsewhere.id)).toBeDefined();
     expect(await portalA.get(elsewhere.id)).toBeUndefined(); // a session id of another client is not this client's
   });
+
+  it('sessions expire when idle (15 minutes before sign-in, 8 hours after) and 12 hours after creation however used; a copy of the table opens nothing', async () => {
+    const sessionDb = idp.services.db as unknown as Kysely<PortalSessionDatabase>;
+    let now = Date.parse('2026-11-30T08:00:00Z');
+    const store = new PgSessionStore(sessionDb, 'portal-expiry', { now: () => now });
+    const minutes = (n: number) => { now += n * 60_000; };
+
+    const anonymous = await store.create();
+    minutes(14);
+    expect(await store.get(anonymous.id)).toBeDefined(); // used: idle expiry slides
+    minutes(14);
+    expect(await store.get(anonymous.id)).toBeDefined();
+    minutes(15);
+    expect(await store.get(anonymous.id)).toBeUndefined();
+
+    const signedIn = await store.rotate(await store.create(), { sub: 'sub-9', claims: { sid: 'sid-9' }, idToken: 'x', signedInAt: now });
+    minutes(7 * 60 + 50);
+    expect(await store.get(signedIn.id)).toBeDefined(); // 7 h 50 min idle: within 8 hours
+    minutes(3 * 60 + 50);
+    expect(await store.get(signedIn.id)).toBeDefined(); // 11 h 40 min after sign-in, used
+    minutes(30);
+    expect(await store.get(signedIn.id)).toBeUndefined(); // … but not past 12 hours from sign-in
+
+    const idle = await store.rotate(await store.create(), { sub: 'sub-9', claims: { sid: 'sid-10' }, idToken: 'x', signedInAt: now });
+    minutes(8 * 60);
+    expect(await store.get(idle.id)).toBeUndefined();
+
+    // The row's data is sealed under the session id: without the cookie's id, nothing opens.
+    const copy = await store.create();
+    copy.data.pending.s = { state: 's', nonce: 'n', codeVerifier: 'verifier-secret', returnTo: '/', startedAt: now };
+    await store.save(copy);
+    const row = await idp.services.db.selectFrom('portal_sessions').select('data').where('client_id', '=', 'portal-expiry').where('sub', 'is', null).executeTakeFirstOrThrow();
+    expect(row.data).not.toContain('verifier-secret');
+    expect(Buffer.from(row.data, 'base64url').toString('utf8')).not.toContain('verifier-secret');
+    expect((await store.get(copy.id))?.data.pending.s?.codeVerifier).toBe('verifier-secret');
+  });
 });
