@@ -211,6 +211,11 @@ export class SignIn {
       // error_description is attacker-controllable text in a link and is not echoed.
       const errorCode = displayableErrorCode(ctx.query.error);
       logger.warn({ oauthError: errorCode, knownState: Boolean(pending) }, 'the IdP returned an error to /callback');
+      if (errorCode === 'temporarily_unavailable') {
+        // RFC 6749 §4.1.2.1: the IdP could not answer (e.g. its database is down): a 503, not a fault of the person.
+        ctx.set('Retry-After', '30');
+        return this.#o.renderMessage(ctx, { status: 503, title: 'portal.idp_unavailable.title', message: 'portal.idp_unavailable.message', tone: 'error', link: { href: retryHref, label: 'portal.link.try_again' } });
+      }
       return incomplete('portal.signin_incomplete.idp_error', errorCode);
     }
     if (!session || !pending) {
