@@ -124,6 +124,38 @@ export interface SessionStore {
   endForIdpSession(sub: string | undefined, sid: string | undefined): Promise<number>;
 }
 
+/** Thrown by a {@link guardedStore} when its store failed (e.g. the database is unreachable); answered 503. */
+export class SessionStoreUnavailableError extends Error {
+  readonly status = 503;
+  constructor(options?: ErrorOptions) {
+    super('the session store could not be reached', options);
+    this.name = 'SessionStoreUnavailableError';
+  }
+}
+
+/**
+ * The same store, its failures turned into {@link SessionStoreUnavailableError} (so that a relying
+ * party answers "try again later" with 503, never a 500, while its database is down).
+ */
+export function guardedStore(store: SessionStore): SessionStore {
+  const guard = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    try {
+      return await call(...args);
+    } catch (err) {
+      throw new SessionStoreUnavailableError({ cause: err });
+    }
+  };
+  return {
+    now: () => store.now(),
+    create: guard(() => store.create()),
+    get: guard((id: string) => store.get(id)),
+    save: guard((session: Session) => store.save(session)),
+    destroy: guard((id: string) => store.destroy(id)),
+    rotate: guard((old: Session, user: SignedInUser) => store.rotate(old, user)),
+    endForIdpSession: guard((sub: string | undefined, sid: string | undefined) => store.endForIdpSession(sub, sid)),
+  };
+}
+
 /** The timing rules both stores share. */
 class Lifetimes {
   readonly idleMs: number;

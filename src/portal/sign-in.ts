@@ -8,7 +8,7 @@ import type { Context, Next } from 'koa';
 import { Router } from '@koa/router';
 
 import { IdpUnavailableError, type RelyingParty } from './relying-party.ts';
-import { addPendingSignIn, takePendingSignIn } from './session.ts';
+import { addPendingSignIn, guardedStore, SessionStoreUnavailableError, takePendingSignIn } from './session.ts';
 import type { Session, SessionStore, SignedInUser } from './session.ts';
 import { constantTimeEqual, readUrlEncodedForm, safeReturnTo } from './security.ts';
 import { pm, type PortalMessageCode } from './messages.ts';
@@ -87,7 +87,7 @@ export class SignIn {
   readonly routes = new Router();
 
   constructor(options: SignInOptions) {
-    this.#o = options;
+    this.#o = { ...options, store: guardedStore(options.store) };
     this.routes.get('/callback', this.#callback);
     this.routes.get('/logged-out', this.#loggedOut);
     this.routes.post('/backchannel-logout', this.#backchannelLogout);
@@ -185,8 +185,15 @@ export class SignIn {
         ctx.body = (err as Error).message;
         return;
       }
-      this.#o.logger.error({ err: describeError(err), path: ctx.path }, 'unexpected error');
+      const storeDown = err instanceof SessionStoreUnavailableError;
+      this.#o.logger.error({ err: describeError(storeDown ? err.cause : err), path: ctx.path }, storeDown ? 'the session store could not be reached' : 'unexpected error');
       try {
+        if (storeDown) {
+          // The database is down (or failing): not the person's fault, and worth trying again.
+          ctx.set('Retry-After', '30');
+          const retry = ctx.method === 'GET' ? safeReturnTo(ctx.originalUrl) : '/';
+          return await this.#o.renderMessage(ctx, { status: 503, title: 'portal.unavailable.title', message: 'portal.unavailable.message', tone: 'error', link: { href: retry, label: 'portal.link.try_again' } });
+        }
         await this.#o.renderMessage(ctx, { status: 500, title: 'portal.server_error.title', message: 'portal.server_error.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
       } catch {
         ctx.status = 500;

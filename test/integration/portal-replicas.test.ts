@@ -6,7 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Kysely } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endAccountSessions } from '../../src/oidc/revocation.ts';
@@ -157,5 +158,28 @@ describe('portal sessions shared by two replicas', () => {
     expect(row.data).not.toContain('verifier-secret');
     expect(Buffer.from(row.data, 'base64url').toString('utf8')).not.toContain('verifier-secret');
     expect((await store.get(copy.id))?.data.pending.s?.codeVerifier).toBe('verifier-secret');
+  });
+
+  it('while the session database cannot be reached, the portal answers 503 "Temporarily unavailable" with Retry-After, never a 500', async () => {
+    const down = new Kysely<PortalSessionDatabase>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionTimeoutMillis: 2000 }) }) });
+    const errors: string[] = [];
+    const app = createPortalApp({
+      portalUrl, issuer: idp.url, clientId: idp.config.PORTAL_CLIENT_ID, clientSecret: idp.config.PORTAL_CLIENT_SECRET,
+      cookieKeys: ['portal-replicas-test-key-0123456789'], secureCookies: false, productName: 'Producer Experience Portal', organizationName: 'Example Mutual',
+      allowInsecureRequests: true, logger: { warn: () => {}, error: (_obj, msg) => errors.push(msg) },
+      sessions: new PgSessionStore(down, idp.config.PORTAL_CLIENT_ID),
+    });
+    try {
+      const res = await request(app.callback()).get('/my-information');
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('30');
+      expect(res.text).toContain('Temporarily unavailable');
+      expect(res.text).toContain('href="/my-information"');
+      const logout = await request(app.callback()).post('/backchannel-logout').type('form').send({ logout_token: 'x.y.z' });
+      expect(logout.status).toBe(400); // an invalid token is refused before the store is asked
+      expect(errors).toContain('the session store could not be reached');
+    } finally {
+      await down.destroy();
+    }
   });
 });
