@@ -48,7 +48,7 @@ export interface SignedInUser {
   api?: { accessToken: string; expiresAt: number; refreshToken: string };
 }
 
-/** What the portal keeps per browser. */
+/** What a relying party keeps per browser (only what its pages and logout need). */
 export interface SessionData {
   /** Per-session anti-CSRF token (base64url, 32 random bytes) for every state-changing form. */
   csrfToken: string;
@@ -58,7 +58,7 @@ export interface SessionData {
   user?: SignedInUser;
 }
 
-/** A session as handed out by the store. Mutate `data` in place; changes are kept. */
+/** A session as handed out by the store (a copy): mutate `data` in place, then {@link SessionStore.save} keeps the changes. */
 export interface Session {
   readonly id: string;
   readonly data: SessionData;
