@@ -92,7 +92,7 @@ export const configSchema = z.object({
   /**
    * Downstream applications on the portal's Home (guide slide 18), as JSON: `[{"label","url","description","newTab"}]`.
    * A label equal to a navigation entry ("Quote & Enroll", "Commissions & Reporting") also takes over that entry.
-   * Default: the example application's Quote & Enroll and Commissions & Reporting pages.
+   * Default: the example application's Quote & Enroll and Commissions & Reporting pages when it runs (EXAMPLE_APP_ENABLED), else none.
    */
   PORTAL_HOME_LINKS: jsonList(z.object({ label: z.string().min(1).max(60), url: httpUrl, description: z.string().max(300).default(''), newTab: z.boolean().default(false) })).optional(),
   /** The portal's Resources page, as JSON: `[{"title","url","description","group"}]`. Default: a short development list. */
