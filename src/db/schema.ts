@@ -120,6 +120,7 @@ export interface Database {
   backchannel_logouts: BackchannelLogoutsTable;
   delegations: DelegationsTable;
   delegation_grants: DelegationGrantsTable;
+  portal_sessions: PortalSessionsTable;
 }
 
 /** A producer's delegate (issue 14; migration 0014; src/db/repositories/delegations.ts). */
@@ -149,6 +150,20 @@ export interface DelegationGrantsTable {
   account_id: string;
   delegation_id: string | null;
   created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** Sessions of the portal and the example application (src/portal/session.ts `PgSessionStore`). */
+export interface PortalSessionsTable {
+  /** SHA-256 (hex) of the session id in the cookie. */
+  id_hash: string;
+  client_id: string;
+  sub: string | null;
+  sid: string | null;
+  /** AES-256-GCM sealed JSON, key derived from the session id. */
+  data: string;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  absolute_expires_at: Timestamp;
   expires_at: Timestamp;
 }
 

@@ -22,7 +22,9 @@ export async function principalFits(db: Kysely<Database>, grantId: string | unde
 /** Records the principal of grant `grantId` (see {@link principalFits}); a delegation's last activity is `now`. */
 export async function recordPrincipal(db: Kysely<Database>, clock: Clock, grantId: string, accountId: string, principal: Principal, ttlSeconds: number): Promise<void> {
   const now = clock.now();
-  await recordGrantPrincipal(db, { grantId, accountId, delegationId: principal.delegationId, now, ttlSeconds });
+  const recorded = await grantPrincipal(db, grantId);
+  // Written once per grant (a new choice makes a new grant): most authorizations only read.
+  if (!recorded) await recordGrantPrincipal(db, { grantId, accountId, delegationId: principal.delegationId, now, ttlSeconds });
   if (principal.delegationId) await touchDelegation(db, principal.delegationId, now);
 }
 

@@ -7,9 +7,9 @@ import { render } from '../http/render.ts';
 import { formatDuration } from '../i18n/messages.ts';
 import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
-import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
+import { accountOfRequest, createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
+import { ReadCache } from '../db/change-feed.ts';
 import { createAdapterClass, guardOutage } from './adapter.ts';
-import { findAccountById } from '../db/repositories/accounts.ts';
 import { choicesOf, jwtAccessTokenCustomizer, principalFits, PRODUCER_NUMBER_PARAM, recordPrincipal, settledPrincipal } from './delegation.ts';
 import { createFetch } from './backchannel.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication } from './client-auth.ts';
@@ -40,6 +40,9 @@ function errorPageRenderer(services: Services): NonNullable<Configuration['rende
     await render(c, 'idp/error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null, portalUrl: config.PORTAL_URL }, c.status >= 400 ? c.status : 400);
   };
 }
+/** The longest a client is served from memory, milliseconds (any change drops it at its commit). */
+const CLIENT_CACHE_MAX_AGE_MS = 60_000;
+
 /** oidc-provider's per-instance state (where its configuration lives); see createProvider. */
 const OIDC_PROVIDER_INTERNALS: string = 'oidc-provider/lib/helpers/weak_cache.js';
 
@@ -69,7 +72,7 @@ export function accountPagesClient(issuer: string) {
 /** The OpenID Connect scopes (API scopes come from `resources add`). */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'] as const;
 
-/** Lifetime of a grant (and of the record of whom it acts for), seconds: 14 days. */
+/** Lifetime of a grant (its expiry moves on at each save; also of the record of whom it acts for), seconds: 14 days. */
 const GRANT_TTL_SECONDS = 14 * 24 * 3600;
 
 /** True when the client was registered as first-party (`first_party: true` metadata). */
@@ -87,7 +90,7 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
   const secure = config.NODE_ENV === 'production';
   const keys = await loadSigningKeys(services.db, keyOptions(services));
   return {
-    adapter: createAdapterClass(services.db),
+    adapter: createAdapterClass(services.db, new ReadCache(services.changes, 'oidc_payloads', CLIENT_CACHE_MAX_AGE_MS)),
     // The IdP's own pages (/account) sign people in through this static client (src/account/session.ts).
     clients: [accountPagesClient(config.ISSUER)] as never,
     findAccount: guardedFindAccount(createFindAccount(services)),
@@ -169,10 +172,10 @@ function grantLoader(services: Services) {
   return async (ctx: KoaContextWithOIDC) => {
     const { oidc } = ctx;
     const accountId = oidc.session!.accountId!;
-    const account = await findAccountById(services.db, accountId);
     // The IdP's own account pages act for nobody (src/interactions/working-for-choice.ts).
     const ownPages = oidc.client!.clientId === ACCOUNT_CLIENT_ID;
-    const principal = account && !ownPages ? settledPrincipal(ctx, await choicesOf(services.db, account)) : undefined;
+    const account = ownPages ? undefined : await accountOfRequest(services.db, ctx, accountId);
+    const principal = account ? settledPrincipal(ctx, await choicesOf(services.db, account)) : undefined;
     const grant = await loadExistingGrant(ctx, async (grantId) => principalFits(services.db, grantId, principal));
     // Issue 14: the grant finally used acts for the settled principal (when the person must still
     // choose, the "Choose who you are working for" prompt comes and this runs again on resume).
@@ -192,6 +195,7 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC, fits: (grantId: string
   const existing = found && (await fits(found.jti)) ? found : undefined;
   if (!isFirstParty(oidc.client as never)) return existing;
   const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
+  const before = existing ? grantShape(existing) : '';
   grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
   const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
   if (claims.length) grant.addOIDCClaims(claims);
@@ -201,10 +205,20 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC, fits: (grantId: string
     const asked = [...oidc.requestParamScopes].filter((s) => accepted.has(s));
     if (asked.length) grant.addResourceScope(indicator, asked.join(' '));
   }
-  await grant.save();
+  // Issue 12: an unchanged grant is written again only to extend its life (at most once a day),
+  // not at every authorization request and resume.
+  const unchanged = existing && grantShape(grant) === before && (existing.exp ?? 0) - Math.floor(Date.now() / 1000) > GRANT_TTL_SECONDS - GRANT_REFRESH_SECONDS;
+  if (!unchanged) await grant.save();
   return grant;
 }
 
+/** How often an unchanged grant is saved again to extend its life, seconds. */
+const GRANT_REFRESH_SECONDS = 24 * 3600;
+
+/** What a grant allows (scopes, claims, resources, rejections), to tell whether it changed. */
+function grantShape(grant: { openid?: unknown; resources?: unknown; rejected?: unknown; rar?: unknown }): string {
+  return JSON.stringify([grant.openid ?? null, grant.resources ?? null, grant.rejected ?? null, grant.rar ?? null]);
+}
 
 /** oidc-provider's `features` (which protocol features are on, and their policies). */
 function featuresConfig(services: Services): NonNullable<Configuration['features']> {
@@ -264,7 +278,7 @@ export function pageGlobals(services: Pick<Services, 'config'>) {
 
 /** Creates the provider for `services.config.ISSUER`, trusting proxy headers only with TRUST_PROXY, and only TRUST_PROXY_HOPS entries of X-Forwarded-For. */
 export async function createProvider(services: Services): Promise<Provider> {
-  const scopes = new ScopeRegistry(services.db, OIDC_SCOPES);
+  const scopes = new ScopeRegistry(services.db, OIDC_SCOPES, services.changes);
   await scopes.refresh(true);
   const configuration = await buildConfiguration(services, scopes);
   const provider = new Provider(services.config.ISSUER, configuration);

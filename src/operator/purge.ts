@@ -37,6 +37,7 @@ const RULES: PurgeRule[] = [
   { table: 'message_sends', purge: async (db, now) => deleted(await db.deleteFrom('message_sends').where('sent_at', '<', new Date(now.getTime() - SEND_HISTORY_KEEP_MS)).executeTakeFirstOrThrow()) },
   // rate-limiter-flexible's table: `expire` is epoch milliseconds (null: never).
   { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
+  { table: 'portal_sessions', purge: async (db, now) => deleted(await db.deleteFrom('portal_sessions').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   { table: 'oidc_payloads', purge: async (db, now) => deleted(await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   // My Account's record of each session (migration 0015): gone once its session is (after the rule above).
   {
@@ -50,8 +51,12 @@ const RULES: PurgeRule[] = [
       return deleted(await db.deleteFrom('trusted_devices').where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)])).executeTakeFirstOrThrow());
     },
   },
-  // Whom each grant acts for (issue 14), kept as long as the grant may live.
-  { table: 'delegation_grants', purge: async (db, now) => deleted(await db.deleteFrom('delegation_grants').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  // Whom each grant acts for (issue 14), kept while the grant exists (a grant's life moves on at each save).
+  {
+    table: 'delegation_grants',
+    purge: async (db, now) => deleted(await db.deleteFrom('delegation_grants as d').where('d.expires_at', '<', now)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('oidc_payloads as g').select('g.id').where('g.model', '=', 'Grant').whereRef('g.id', '=', 'd.grant_id')))).executeTakeFirstOrThrow()),
+  },
   { table: 'keystroke_presented', purge: async (db, now) => deleted(await db.deleteFrom('keystroke_presented').where('at', '<', new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)).executeTakeFirstOrThrow()) },
   { table: 'unknown_login_locks', purge: (db, now, _days, lockoutSeconds) => purgeUnknownLocks(db, now, lockoutSeconds) },
   { table: 'audit_events', purge: async (db, now, days) => deleted(await db.deleteFrom('audit_events').where('at', '<', new Date(now.getTime() - days * DAY_MS)).executeTakeFirstOrThrow()) },

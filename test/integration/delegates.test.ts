@@ -180,7 +180,8 @@ describe('delegates', () => {
     expect(accepted.status).toBe(200);
     expect(accepted.text).toContain('You are now a delegate of Jordan Ellery');
 
-    const s = await signedIn('DelAvery01');
+    // A producer_number she may not act for settles nothing: the page is shown.
+    const s = await signedIn('DelAvery01', { producer_number: '000104203' });
     expect(s.redirect).toBeUndefined();
     expect(s.page!.text).toContain('Choose who you are working for');
     expect(s.page!.text).toContain('Myself — Avery Quinlan');
