@@ -78,7 +78,8 @@ export class AccountGuard {
   /**
    * The browser's IdP session and its account, or undefined when there is none (no cookie, an
    * expired or ended session, a session without a signed-in account, or an account that can no
-   * longer sign in: disabled, or its producer inactive).
+   * longer sign in: disabled, or its producer inactive). A session found counts as activity of it
+   * ("Signed-in sessions": browser and last activity, src/account/activity.ts).
    */
   async current(ctx: Context): Promise<AccountSession | undefined> {
     const session = await this.#provider.Session.get(ctx as never);
