@@ -65,7 +65,13 @@ export function safeReturnPath(value: unknown): string {
   return value;
 }
 
-/** The session guard (see the module comment). One per IdP: `new AccountGuard(services, provider)`. */
+/**
+ * The session guard (see the module comment): `new AccountGuard(services, provider)`. It keeps no
+ * state of its own, so other pages may make their own instance (e.g. View/Add My Delegates:
+ * `const s = await guard.require(ctx); if (!s) return;` then, before a change,
+ * `if (!guard.requireRecentAuth(ctx, s, '/their/page')) return;`); its sign-in routes are mounted
+ * once, by src/account/index.ts.
+ */
 export class AccountGuard {
   readonly #services: Services;
   readonly #provider: Provider;
