@@ -37,6 +37,7 @@ const RULES: PurgeRule[] = [
   { table: 'message_sends', purge: async (db, now) => deleted(await db.deleteFrom('message_sends').where('sent_at', '<', new Date(now.getTime() - SEND_HISTORY_KEEP_MS)).executeTakeFirstOrThrow()) },
   // rate-limiter-flexible's table: `expire` is epoch milliseconds (null: never).
   { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
+  { table: 'portal_sessions', purge: async (db, now) => deleted(await db.deleteFrom('portal_sessions').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   { table: 'oidc_payloads', purge: async (db, now) => deleted(await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   // My Account's record of each session (migration 0015): gone once its session is (after the rule above).
   {
