@@ -65,7 +65,13 @@ export function safeReturnPath(value: unknown): string {
   return value;
 }
 
-/** The session guard (see the module comment). One per IdP: `new AccountGuard(services, provider)`. */
+/**
+ * The session guard (see the module comment): `new AccountGuard(services, provider)`. It keeps no
+ * state of its own, so other pages may make their own instance (e.g. View/Add My Delegates:
+ * `const s = await guard.require(ctx); if (!s) return;` then, before a change,
+ * `if (!guard.requireRecentAuth(ctx, s, '/their/page')) return;`); its sign-in routes are mounted
+ * once, by src/account/index.ts.
+ */
 export class AccountGuard {
   readonly #services: Services;
   readonly #provider: Provider;
@@ -78,7 +84,8 @@ export class AccountGuard {
   /**
    * The browser's IdP session and its account, or undefined when there is none (no cookie, an
    * expired or ended session, a session without a signed-in account, or an account that can no
-   * longer sign in: disabled, or its producer inactive).
+   * longer sign in: disabled, or its producer inactive). A session found counts as activity of it
+   * ("Signed-in sessions": browser and last activity, src/account/activity.ts).
    */
   async current(ctx: Context): Promise<AccountSession | undefined> {
     const session = await this.#provider.Session.get(ctx as never);

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.ts';
 import { purgeUnknownLocks } from '../security/lockout.ts';
+import { purgeDelegationGrants } from '../db/repositories/delegations.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -51,12 +52,8 @@ const RULES: PurgeRule[] = [
       return deleted(await db.deleteFrom('trusted_devices').where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)])).executeTakeFirstOrThrow());
     },
   },
-  // Whom each grant acts for (issue 14), kept while the grant exists (a grant's life moves on at each save).
-  {
-    table: 'delegation_grants',
-    purge: async (db, now) => deleted(await db.deleteFrom('delegation_grants as d').where('d.expires_at', '<', now)
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('oidc_payloads as g').select('g.id').where('g.model', '=', 'Grant').whereRef('g.id', '=', 'd.grant_id')))).executeTakeFirstOrThrow()),
-  },
+  // Whom each grant acts for (issue 14): kept while its grant exists (a grant's life moves on at each save).
+  { table: 'delegation_grants', purge: (db, now) => purgeDelegationGrants(db, now) },
   { table: 'keystroke_presented', purge: async (db, now) => deleted(await db.deleteFrom('keystroke_presented').where('at', '<', new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)).executeTakeFirstOrThrow()) },
   { table: 'unknown_login_locks', purge: (db, now, _days, lockoutSeconds) => purgeUnknownLocks(db, now, lockoutSeconds) },
   { table: 'audit_events', purge: async (db, now, days) => deleted(await db.deleteFrom('audit_events').where('at', '<', new Date(now.getTime() - days * DAY_MS)).executeTakeFirstOrThrow()) },

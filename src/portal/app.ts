@@ -256,7 +256,8 @@ export function createPortalApp(opts: PortalOptions): Koa {
   // Issue 14: a delegate's Home says for whom they work ("Working for NAME (producer number)").
   routes.get('/', (ctx) => renderPage(ctx, 'home', 'Home', { info: myInformation(user(ctx)), homeLinks, workingFor: workingFor(user(ctx)) }));
   // "Manage sign-in and security": the IdP's own account pages (issue 14 item 6; src/account).
-  routes.get('/my-information', (ctx) => renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user(ctx)), accountUrl: new URL('/account', opts.issuer).href }));
+  const accountUrl = new URL('/account', opts.issuer).href;
+  routes.get('/my-information', (ctx) => renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user(ctx)), accountUrl }));
   // View/Add My Delegates lives at the IdP (issue 14), like the sign-in pages.
   routes.get('/my-delegates', (ctx) => ctx.redirect(new URL('/delegates', opts.issuer).href));
   for (const [path, title] of APP_PAGES) {

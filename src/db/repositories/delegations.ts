@@ -226,3 +226,17 @@ export async function liveDelegationsOfProducerAccount(db: Kysely<Database>, pro
 export async function activeDelegationBetween(db: Kysely<Database>, producerAccountId: string, delegateAccountId: string): Promise<ActingOption | undefined> {
   return (await actingOptions(db, delegateAccountId)).find((o) => o.producerAccountId === producerAccountId);
 }
+
+/**
+ * Deletes the records of grants that no longer exist (oidc-provider's Grant rows are purged at their
+ * expiry; a grant's expiry moves on at each save, so the record's own `expires_at` is only a floor).
+ * @returns how many rows were deleted.
+ */
+export async function purgeDelegationGrants(db: Kysely<Database>, now: Date): Promise<bigint> {
+  const res = await db
+    .deleteFrom('delegation_grants as d')
+    .where('d.expires_at', '<', now)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('oidc_payloads as g').select('g.id').where('g.model', '=', 'Grant').whereRef('g.id', '=', 'd.grant_id'))))
+    .executeTakeFirstOrThrow();
+  return res.numDeletedRows;
+}
