@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { audit, type AuditContext } from '../audit.ts';
-import { findAccountById, insertDelegateAccount, type Account } from '../db/repositories/accounts.ts';
+import { findAccountById, insertDelegateAccount, lockAccountRow, type Account } from '../db/repositories/accounts.ts';
 import {
   acceptDelegation, findDelegation, insertDelegation, liveInvitationFor, markDelegationRemoved, type Delegation, type Permission,
 } from '../db/repositories/delegations.ts';
@@ -88,7 +88,7 @@ export async function inviteDelegate(
   const producerNumber = producer.producerNumber;
   const out = await db.transaction().execute(async (trx) => {
     // One invitation at a time per producer: the duplicate check and the insert see each other.
-    await trx.selectFrom('accounts').select('id').where('id', '=', producer.id).forUpdate().executeTakeFirst();
+    await lockAccountRow(trx, producer.id);
     if (await liveInvitationFor(trx, producerNumber, v.email)) return { ok: false as const, reason: 'already_invited' as const };
     await insertDelegation(trx, { id, producerNumber, producerAccountId: producer.id, ...v, now });
     const link = await issueInvitationLink(trx, services, { id, producerAccountId: producer.id }, now);

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { revokeRememberedDevices, setAccountStatus } from '../db/repositories/accounts.ts';
 import type { Database } from '../db/schema.ts';
-import { grantsOfDelegations, liveDelegationsOfProducerAccount, liveDelegationsOfProducers } from '../db/repositories/delegations.ts';
+import { deleteGrantPrincipals, grantsOfDelegations, liveDelegationsOfProducerAccount, liveDelegationsOfProducers } from '../db/repositories/delegations.ts';
 import { enqueueAccountLogouts, enqueueSessionLogouts, type LogoutReason } from './backchannel.ts';
 
 /**
@@ -127,7 +127,7 @@ export async function endDelegationAccess(db: Kysely<Database>, delegationIds: r
       ]),
     )
     .executeTakeFirst();
-  await db.deleteFrom('delegation_grants').where('grant_id', 'in', grants).execute();
+  await deleteGrantPrincipals(db, grants);
   return Number(res.numDeletedRows);
 }
 

@@ -189,6 +189,12 @@ export async function grantsOfDelegations(db: Kysely<Database>, delegationIds: r
   return rows.map((r) => r.grant_id);
 }
 
+/** Forgets whom these grants acted for (the grants were ended). */
+export async function deleteGrantPrincipals(db: Kysely<Database>, grantIds: readonly string[]): Promise<void> {
+  if (grantIds.length === 0) return;
+  await db.deleteFrom('delegation_grants').where('grant_id', 'in', grantIds).execute();
+}
+
 /** The live (invited or active) delegations of these producers (e.g. made inactive by an import). */
 export async function liveDelegationsOfProducers(db: Kysely<Database>, producerNumbers: readonly string[]): Promise<string[]> {
   if (producerNumbers.length === 0) return [];
