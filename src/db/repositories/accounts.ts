@@ -230,22 +230,6 @@ export async function unlockAccount(db: Kysely<Database>, accountId: string, now
 }
 
 /**
- * Revokes every remembered device of the account (a password reset: guide slide 17, "For security,
- * we'll sign you out everywhere"); the sessions and tokens are ended by `endAccessAfterPasswordReset`
- * in src/oidc/revocation.ts, which calls this.
- * @returns how many devices were revoked.
- */
-export async function revokeRememberedDevices(db: Kysely<Database>, accountId: string, now: Date): Promise<number> {
-  const devices = await db
-    .updateTable('trusted_devices')
-    .set({ revoked_at: now })
-    .where('account_id', '=', accountId)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return Number(devices.numUpdatedRows);
-}
-
-/**
  * The contact details of one active account's producer record, chosen by rendezvous hashing on
  * `seed`: the account whose `md5(seed || id)` is smallest (the same seed picks the same record while
  * the set of active accounts stays the same; a new account changes the pick with probability 1/n).
