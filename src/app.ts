@@ -47,6 +47,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   services.rateLimits.define(RECOVERY_IP_LIMIT, { points: config.RATE_LIMIT_RECOVERY_POINTS, durationSeconds: window });
 
   const provider = await createProvider(services);
+  // Issue 12: caches of clients and Terms of Use serve while database change notifications arrive.
+  services.changes.start();
   const globals = pageGlobals(services);
   watchOidcEvents(provider, services);
   // Issue 10: logout tokens queued by any session end are delivered by every running replica.

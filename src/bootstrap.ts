@@ -2,7 +2,9 @@ import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { isDatabaseUnavailable } from './db/availability.ts';
+import { ReadCache } from './db/change-feed.ts';
 import { openDatabase, type Db } from './db/database.ts';
+import type { Terms } from './db/repositories/terms.ts';
 import { Metrics } from './observability/metrics.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createMailer, type Mailer } from './notify/mail.ts';
@@ -11,6 +13,9 @@ import { argon2Params, hashLimits, PasswordHasher } from './security/passwords.t
 import { RateLimits, rateLimitKeySecret } from './security/rate-limit.ts';
 import type { Services } from './services.ts';
 import { buildFactorRegistry } from './mfa/registry.ts';
+
+/** The longest the active Terms of Use are served from memory, milliseconds (changes drop them at once). */
+const TERMS_CACHE_MAX_AGE_MS = 60_000;
 
 /**
  * Opens the database (applying pending migrations) and builds the services the IdP runs on.
@@ -43,6 +48,8 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     sms: overrides.sms ?? createSmsSender(config, mailer.outbox),
     factors: buildFactorRegistry(config),
     hasher: new PasswordHasher(argon2Params(config), hashLimits(config)),
+    changes: database.changes,
+    caches: { terms: new ReadCache<Terms | undefined>(database.changes, 'terms', TERMS_CACHE_MAX_AGE_MS, 1) },
     rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA, rateLimitKeySecret(config.COOKIE_KEYS[0]!)),
     logger,
     metrics,

@@ -1,3 +1,5 @@
+// First: libuv's pool is sized before anything uses it (issue 12).
+import './threadpool.ts';
 import type { Server } from 'node:http';
 import { createIdp } from './app.ts';
 import { buildServices } from './bootstrap.ts';

@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
+import type { ChangeFeed, ReadCache } from './db/change-feed.ts';
+import type { Terms } from './db/repositories/terms.ts';
 import type { Database } from './db/schema.ts';
 import type { Branding, Mailer } from './notify/mail.ts';
 import type { SmsSender } from './notify/sms.ts';
@@ -26,6 +28,10 @@ export interface Services {
   hasher: PasswordHasher;
   rateLimits: RateLimits;
   logger: Logger;
+  /** Change notifications from the database (started by the server; src/db/change-feed.ts). */
+  changes: ChangeFeed;
+  /** Caches kept exact by `changes`: the active Terms of Use (read at every sign-in). */
+  caches: { terms: ReadCache<Terms | undefined> };
   /** Prometheus metrics of this process (src/observability/metrics.ts). */
   metrics: Metrics;
   branding: Branding;

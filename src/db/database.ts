@@ -2,6 +2,7 @@ import { Kysely, PGliteDialect, PostgresDialect, sql, type LogEvent } from 'kyse
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { DatabaseConfigError, DatabaseUnreachableError, isDatabaseUnavailable } from './availability.ts';
+import { CHANGE_CHANNEL, ChangeFeed, postgresChangeFeed } from './change-feed.ts';
 import type { Database } from './schema.ts';
 
 /** A database handle: the Kysely instance and how to close it. */
@@ -11,6 +12,9 @@ export interface Db {
   kind: 'postgres' | 'pglite';
   /** Connections of the pool (PostgreSQL only), for the metrics gauge. */
   poolStats?: () => { totalCount: number; idleCount: number; waitingCount: number };
+  /** Change notifications for caches (src/db/change-feed.ts); idle until `start()`ed (the server does). */
+  changes: ChangeFeed;
+  /** Closes the pool (and stops the change feed). */
   close(): Promise<void>;
 }
 
@@ -112,11 +116,16 @@ export async function openDatabase(config: DbSettings, options: OpenOptions = {}
     // query in flight fails with it (503), so the event itself must not crash the process.
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+    const changes = postgresChangeFeed(config.DATABASE_URL, schema, config.DATABASE_CONNECT_TIMEOUT_MS ?? 5000);
     return {
       db,
       kind: 'postgres',
       poolStats: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount }),
-      close: () => db.destroy(),
+      changes,
+      close: async () => {
+        await changes.stop();
+        await db.destroy();
+      },
     };
   }
   const { PGlite } = await import('@electric-sql/pglite');
@@ -126,10 +135,14 @@ export async function openDatabase(config: DbSettings, options: OpenOptions = {}
     const pglite = await PGlite.create(`${config.DATA_DIR}/pglite`);
     await pglite.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"; SET search_path TO "${schema}"; SET timezone TO 'UTC';`);
     const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }), log });
+    // One process holds the embedded database, so every change is made here: LISTEN in-process.
+    const changes = new ChangeFeed(schema, async (onChange) => pglite.listen(CHANGE_CHANNEL, onChange));
     return {
       db,
       kind: 'pglite',
+      changes,
       close: async () => {
+        await changes.stop();
         await db.destroy();
         release();
       },

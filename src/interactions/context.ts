@@ -33,5 +33,5 @@ export type SessionAccount = (ctx: KoaContextWithOIDC, accountId: string) => Pro
 export interface PromptSteps {
   name: string;
   stepFor(state: InteractionState): InteractionStep<any>;
-  checks?(services: Pick<Services, 'db' | 'clock' | 'config'>, sessionAccount: SessionAccount): InstanceType<typeof interactionPolicy.Check>[];
+  checks?(services: Pick<Services, 'db' | 'clock' | 'config' | 'caches'>, sessionAccount: SessionAccount): InstanceType<typeof interactionPolicy.Check>[];
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/availability.ts';
+import type { ReadCache } from '../db/change-feed.ts';
 import type { Database } from '../db/schema.ts';
 import { withHashedSecret } from './client-auth.ts';
 
@@ -38,10 +39,13 @@ const GRANTABLE = new Set([
  *
  * Consumption is atomic: `consume` marks the row only if it was not consumed yet, in one UPDATE; a
  * second, even parallel, consumer gets `invalid_grant` (RFC 6749 §4.1.2: a code is single-use).
+ * Clients (model `Client`, read several times per sign-in) are served from `clientCache` when given:
+ * a {@link ReadCache} over the change feed, so a change by any process (CLI, RFC 7591 registration,
+ * another replica) drops the entry at its commit; this process's own writes drop it at once.
  * Source: oidc-provider's adapter interface (docs/README "adapter").
  */
 // long-function: the body is one class, oidc-provider's adapter interface (one short method per operation).
-export function createAdapterClass(db: Kysely<Database>): new (model: string) => Adapter {
+export function createAdapterClass(db: Kysely<Database>, clientCache?: ReadCache<AdapterPayload | undefined>): new (model: string) => Adapter {
   return class PostgresAdapter implements Adapter {
     readonly model: string;
     constructor(model: string) {
@@ -68,6 +72,7 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
         uid: payload.uid ?? null,
         expires_at: expiresAt,
       };
+      if (this.model === 'Client') clientCache?.delete(id);
       await db
         .insertInto('oidc_payloads')
         .values(row)
@@ -81,6 +86,7 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
           }),
         )
         .execute();
+      if (this.model === 'Client') clientCache?.delete(id);
     }
 
     async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
@@ -98,6 +104,10 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
     }
 
     find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.model === 'Client' && clientCache && typeof id === 'string') {
+        // A copy each time: oidc-provider must not change what the next request reads.
+        return guardOutage(() => clientCache.get(id, () => this.#findBy('id', id))).then((p) => (p ? structuredClone(p) : p));
+      }
       return guardOutage(() => this.#findBy('id', id));
     }
 
@@ -129,7 +139,9 @@ export function createAdapterClass(db: Kysely<Database>): new (model: string) =>
 
     async destroy(id: string): Promise<void> {
       if (id.includes('\u0000')) return;
+      if (this.model === 'Client') clientCache?.delete(id);
       await guardOutage(() => db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', id).execute());
+      if (this.model === 'Client') clientCache?.delete(id);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

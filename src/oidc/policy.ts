@@ -25,7 +25,7 @@ const { Prompt, base } = interactionPolicy;
 export const PROMPTS: PromptSteps[] = [loginPrompt, termsPrompt, consentPrompt];
 
 /** Builds oidc-provider's interaction policy with our checks, reading accounts through `services`. */
-export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config'>) {
+export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config' | 'caches'>) {
   const policy = base();
   // The checks of several prompts need the session's account: read it once per request.
   const loaded = new WeakMap<object, Promise<Account | undefined>>();

@@ -8,6 +8,7 @@ import { formatDuration } from '../i18n/messages.ts';
 import { originsOf } from '../http/security-headers.ts';
 import type { Services } from '../services.ts';
 import { createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
+import { ReadCache } from '../db/change-feed.ts';
 import { createAdapterClass, guardOutage } from './adapter.ts';
 import { createFetch } from './backchannel.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication } from './client-auth.ts';
@@ -38,6 +39,9 @@ function errorPageRenderer(services: Services): NonNullable<Configuration['rende
     await render(c, 'idp/error', { title: 'Something went wrong', error: out.error, description: out.error_description ?? null, portalUrl: config.PORTAL_URL }, c.status >= 400 ? c.status : 400);
   };
 }
+/** The longest a client is served from memory, milliseconds (any change drops it at its commit). */
+const CLIENT_CACHE_MAX_AGE_MS = 60_000;
+
 /** oidc-provider's per-instance state (where its configuration lives); see createProvider. */
 const OIDC_PROVIDER_INTERNALS: string = 'oidc-provider/lib/helpers/weak_cache.js';
 
@@ -59,7 +63,7 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
   const secure = config.NODE_ENV === 'production';
   const keys = await loadSigningKeys(services.db, keyOptions(services));
   return {
-    adapter: createAdapterClass(services.db),
+    adapter: createAdapterClass(services.db, new ReadCache(services.changes, 'oidc_payloads', CLIENT_CACHE_MAX_AGE_MS)),
     findAccount: guardedFindAccount(createFindAccount(services)),
     jwks: { keys: keys as never },
     // Issue 10 item 10: discovery names only what a registered client can use.

@@ -360,6 +360,17 @@ export function createPortalApp(opts: PortalOptions): Koa {
       // error_description is attacker-controllable text in a link and is not echoed.
       const errorCode = displayableErrorCode(idpError);
       logger.warn({ oauthError: errorCode, knownState: Boolean(pending) }, 'the IdP returned an error to /callback');
+      if (errorCode === 'temporarily_unavailable') {
+        // RFC 6749 §4.1.2.1: the IdP could not answer (e.g. its database is down): a 503, not a fault of the person.
+        ctx.set('Retry-After', '30');
+        return renderMessage(ctx, {
+          status: 503,
+          title: 'portal.idp_unavailable.title',
+          message: 'portal.idp_unavailable.message',
+          tone: 'error',
+          link: { href: retryHref, label: 'portal.link.try_again' },
+        });
+      }
       return renderMessage(ctx, {
         status: 400,
         title: 'portal.signin_incomplete.title',

@@ -57,7 +57,7 @@ export async function beginSignIn(idp: TestIdp, agent: ReturnType<typeof request
     ...extra,
   });
   const auth = await agent.get(`/auth?${params}`);
-  if (auth.status !== 303 || !auth.headers.location?.includes('/interaction/')) throw new Error(`auth did not start an interaction: ${auth.status} ${auth.text.slice(0, 300)}`);
+  if (auth.status !== 303 || !auth.headers.location?.includes('/interaction/')) throw new Error(`auth did not start an interaction: ${auth.status} ${auth.headers.location ?? ''} ${auth.text.slice(0, 300)}`);
   const uid = new URL(auth.headers.location, idp.url).pathname.split('/')[2];
   const page = await agent.get(`/interaction/${uid}`);
   return { uid, page, verifier, state: params.get('state')! };

@@ -411,6 +411,18 @@ describe('producer portal (relying party)', () => {
     expect(body).not.toContain('rejected the Terms'); // error_description is not echoed
   });
 
+  it('answers temporarily_unavailable from the IdP (RFC 6749 §4.1.2.1) with a 503 "try again" page', async () => {
+    const browser = new Browser();
+    const start = await browser.request(`${portalUrl}/`);
+    const state = new URL(start.headers.get('location')!).searchParams.get('state');
+    const res = await browser.request(`${portalUrl}/callback?error=temporarily_unavailable&state=${state}&iss=${encodeURIComponent(issuer)}`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    const body = await res.text();
+    expect(body).toContain('Sign-in is unavailable');
+    expect(body).toContain('Try again');
+  });
+
   it('logs out with a CSRF-checked form, through the IdP end_session_endpoint', async () => {
     const { browser, body: home } = await signIn();
     const csrf = csrfTokenOf(home);

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ReadCache } from '../change-feed.ts';
 import type { Database } from '../schema.ts';
 
 /** A published version of the Terms of Use. */
@@ -8,10 +9,17 @@ export interface Terms {
   publishedAt: Date;
 }
 
-/** The active Terms of Use version (guide slide 3: "current active version will be displayed"), or undefined. */
-export async function activeTerms(db: Kysely<Database>): Promise<Terms | undefined> {
-  const row = await db.selectFrom('terms').selectAll().where('is_active', '=', true).executeTakeFirst();
-  return row ? { version: row.version, body: row.body, publishedAt: new Date(row.published_at) } : undefined;
+/**
+ * The active Terms of Use version (guide slide 3: "current active version will be displayed"), or
+ * undefined. With `cache` (services.caches.terms) it is read from memory while the change feed
+ * says the table did not change.
+ */
+export async function activeTerms(db: Kysely<Database>, cache?: ReadCache<Terms | undefined>): Promise<Terms | undefined> {
+  const read = async () => {
+    const row = await db.selectFrom('terms').selectAll().where('is_active', '=', true).executeTakeFirst();
+    return row ? { version: row.version, body: row.body, publishedAt: new Date(row.published_at) } : undefined;
+  };
+  return cache ? cache.get('*', read) : read();
 }
 
 /** Thrown when publishing a version that already exists. */

@@ -18,14 +18,14 @@ export const termsStep: RegistrationStep<{ decision?: string; version?: string }
   at: ['terms', 'producer', 'login'],
   input: z.object({ decision: optionalText, version: optionalText, interaction: optionalText }),
   async model({ services, state }) {
-    return { title: 'Terms of Use', terms: await activeTerms(services.db), mode: 'register', registrationInteraction: state?.interactionUid ?? null };
+    return { title: 'Terms of Use', terms: await activeTerms(services.db, services.caches.terms), mode: 'register', registrationInteraction: state?.interactionUid ?? null };
   },
   // Entering shows the page from this state without storing it: the flow's row is written when
   // Accept is submitted (an anonymous page view leaves nothing to purge). The sign-in to return to
   // rides in the form (`interaction`).
   storeOnEnter: false,
   async enter({ ctx, services }) {
-    if (!(await activeTerms(services.db))) return { status: 503, view: 'idp/register-restart', data: { title: 'Registration', message: null, closed: true } };
+    if (!(await activeTerms(services.db, services.caches.terms))) return { status: 503, view: 'idp/register-restart', data: { title: 'Registration', message: null, closed: true } };
     const body = (ctx.request as { body?: Record<string, unknown> }).body ?? {};
     return { state: { step: 'terms', interactionUid: interactionUidOf(ctx.method === 'POST' ? body.interaction : ctx.query.interaction) } };
   },
@@ -35,7 +35,7 @@ export const termsStep: RegistrationStep<{ decision?: string; version?: string }
       await audit(services.db, services.clock, 'terms.rejected', null, c.info, { during: 'registration' });
       return { kind: 'finish', page: { status: 200, view: 'idp/register-cancelled', data: { title: 'Registration cancelled', loginUrl: await c.loginUrl() } } };
     }
-    const terms = await activeTerms(services.db);
+    const terms = await activeTerms(services.db, services.caches.terms);
     if (!terms || decision !== 'accept' || version !== terms.version) return { kind: 'retry', status: 422, formError: 'terms.must_accept' };
     return { kind: 'next', state: { ...state, step: 'producer', termsVersion: terms.version } };
   },

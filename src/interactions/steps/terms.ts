@@ -21,11 +21,11 @@ export const termsStep: InteractionStep<z.infer<typeof input>> = {
   view: 'idp/terms',
   input,
   async model({ services }) {
-    return { terms: await activeTerms(services.db), mode: 'signin' };
+    return { terms: await activeTerms(services.db, services.caches.terms), mode: 'signin' };
   },
   async submit({ details, services, info }, { decision, version }) {
     const accountId = details.session?.accountId;
-    const terms = await activeTerms(services.db);
+    const terms = await activeTerms(services.db, services.caches.terms);
     if (!accountId || !terms) throw new AppError('interaction.expired', 400);
     if (decision === 'reject') {
       await audit(services.db, services.clock, 'terms.rejected', accountId, info, { version: terms.version });
@@ -47,7 +47,7 @@ export const termsPrompt: PromptSteps = {
       new Check('terms_outdated', 'the active Terms of Use have not been accepted', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
         const accountId = ctx.oidc.session?.accountId;
         if (!accountId) return Check.NO_NEED_TO_PROMPT;
-        const [account, active] = await Promise.all([sessionAccount(ctx, accountId), activeTerms(services.db)]);
+        const [account, active] = await Promise.all([sessionAccount(ctx, accountId), activeTerms(services.db, services.caches.terms)]);
         if (!account || !active) return Check.NO_NEED_TO_PROMPT;
         return account.termsVersion === active.version ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
       }),
