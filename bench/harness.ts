@@ -239,6 +239,7 @@ export async function startBench(opts: { producers: number; env?: Record<string,
     SMTP_URL: smtp.url,
     COOKIE_KEYS: randomBytes(32).toString('hex'),
     PORTAL_ENABLED: 'false',
+    EXAMPLE_APP_ENABLED: 'false',
     PORTAL_CLIENT_SECRET: randomBytes(32).toString('hex'),
     PORTAL_URL: 'http://127.0.0.1:9',
     SEED_DEMO: 'false',
@@ -250,6 +251,8 @@ export async function startBench(opts: { producers: number; env?: Record<string,
     RATE_LIMIT_LOGIN_POINTS: '100000',
     RATE_LIMIT_REGISTER_POINTS: '100000',
     RATE_LIMIT_RECOVERY_POINTS: '100000',
+    // e.g. BENCH_IDP_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the IdP process.
+    ...(process.env.BENCH_IDP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_IDP_NODE_OPTIONS } : {}),
     ...opts.env,
   };
   let child: ChildProcess | undefined;

@@ -12,6 +12,9 @@ import { schedulePurge } from './operator/purge.ts';
 import { stopBackchannelDelivery } from './oidc/backchannel.ts';
 import { findProducer } from './db/repositories/producers.ts';
 import { createPortalApp } from './portal/app.ts';
+import { PgSessionStore, type PortalSessionDatabase } from './portal/session.ts';
+import { createExampleApp } from './example-app/app.ts';
+import type { Kysely } from 'kysely';
 import { parseProducerCsv } from './producers/csv-import.ts';
 import { DEMO_PRODUCERS_CSV, seed } from './seed.ts';
 import { readFileSync } from 'node:fs';
@@ -25,6 +28,18 @@ const DEVELOPMENT_RESOURCES = [
   { title: 'Commission schedules', url: 'https://example.com/commissions', description: 'Current schedules and payment calendar.', group: 'Compensation' },
 ];
 
+/**
+ * The portal's Home links when PORTAL_HOME_LINKS is unset: the example downstream application's
+ * Quote & Enroll and Commissions & Reporting pages when it runs (development), else none.
+ */
+function defaultHomeLinks(config: Config) {
+  if (!config.EXAMPLE_APP_ENABLED) return [];
+  return [
+    { label: 'Quote & Enroll', url: `${config.EXAMPLE_APP_URL}/quote-enroll`, description: 'Quote plans and enroll clients (the example downstream application: signed in by single sign-on).', newTab: true },
+    { label: 'Commissions & Reporting', url: `${config.EXAMPLE_APP_URL}/commissions-reporting`, description: 'Commission statements and reports (the example downstream application).', newTab: true },
+  ];
+}
+
 /** The lines printed at start: where the IdP, portal, metrics, health, outbox and database are; the demo producers. */
 async function startBanner(config: Config, services: Services, databaseKind: 'postgres' | 'pglite'): Promise<string> {
   const lines = [
@@ -33,6 +48,7 @@ async function startBanner(config: Config, services: Services, databaseKind: 'po
     `  Issuer (IdP):   ${config.ISSUER}   discovery: ${config.ISSUER}/.well-known/openid-configuration`,
   ];
   if (config.PORTAL_ENABLED) lines.push(`  Portal (RP):    ${config.PORTAL_URL}   <- open this to sign in or register`);
+  if (config.EXAMPLE_APP_ENABLED) lines.push(`  Example app:    ${config.EXAMPLE_APP_URL}   (Quote & Enroll from the portal's Home, by single sign-on)`);
   if (config.METRICS_PORT) lines.push(`  Metrics:        http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics   (Prometheus)`);
   lines.push(`  Health:         ${config.ISSUER}/healthz (liveness)   ${config.ISSUER}/readyz (readiness)`);
   if (services.mailer.outbox) lines.push(`  Mail outbox:    ${config.ISSUER}/dev/outbox   (development: mail is kept here, not sent)`);
@@ -48,9 +64,55 @@ async function startBanner(config: Config, services: Services, databaseKind: 'po
   return `${lines.join('\n')}\n\n`;
 }
 
+/** Relying-party sessions in the IdP's database (`portal_sessions`), shared by every replica of one client. */
+function sessionStore(services: Services, clientId: string): PgSessionStore {
+  return new PgSessionStore(services.db as unknown as Kysely<PortalSessionDatabase>, clientId);
+}
+
+/** The portal (relying party) as `npm start` runs it. */
+function portalApp(config: Config, services: Services) {
+  return createPortalApp({
+    sessions: sessionStore(services, config.PORTAL_CLIENT_ID),
+    portalUrl: config.PORTAL_URL,
+    issuer: config.ISSUER,
+    clientId: config.PORTAL_CLIENT_ID,
+    clientSecret: config.PORTAL_CLIENT_SECRET,
+    cookieKeys: config.COOKIE_KEYS,
+    secureCookies: config.NODE_ENV === 'production',
+    productName: config.PRODUCT_NAME,
+    organizationName: config.ORGANIZATION_NAME,
+    allowInsecureRequests: config.ISSUER.startsWith('http:'),
+    logger: services.logger,
+    hierarchyApi: { resource: config.PRODUCER_API_RESOURCE, url: `${config.ISSUER.replace(/\/$/, '')}/api/producers/me/hierarchy` },
+    homeLinks: config.PORTAL_HOME_LINKS ?? defaultHomeLinks(config),
+    resources: config.PORTAL_RESOURCES ?? DEVELOPMENT_RESOURCES,
+    issueReports: { to: config.REPORT_ISSUE_EMAIL ?? config.SUPPORT_EMAIL, send: (mail) => services.mailer.send(mail) },
+  });
+}
+
+/** The example downstream application (Quote & Enroll by single sign-on) as `npm start` runs it. */
+function exampleApp(config: Config, services: Services) {
+  return createExampleApp({
+    appUrl: config.EXAMPLE_APP_URL,
+    portalHomeUrl: config.PORTAL_URL,
+    issuer: config.ISSUER,
+    clientId: config.EXAMPLE_APP_CLIENT_ID,
+    clientSecret: config.EXAMPLE_APP_CLIENT_SECRET,
+    cookieKeys: config.COOKIE_KEYS,
+    secureCookies: config.NODE_ENV === 'production',
+    productName: 'Example downstream application',
+    organizationName: config.ORGANIZATION_NAME,
+    allowInsecureRequests: config.ISSUER.startsWith('http:'),
+    logger: services.logger,
+    sessions: sessionStore(services, config.EXAMPLE_APP_CLIENT_ID),
+  });
+}
+
 /**
  * Process entry (`npm start`): load configuration, open and migrate the database, seed, start the
- * IdP on PORT and (unless PORTAL_ENABLED=false) the portal on PORTAL_PORT; drain on SIGTERM/SIGINT.
+ * IdP on PORT, (unless PORTAL_ENABLED=false) the portal on PORTAL_PORT and (when
+ * EXAMPLE_APP_ENABLED, the default outside production) the example downstream application on
+ * EXAMPLE_APP_PORT; drain on SIGTERM/SIGINT.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -77,25 +139,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }));
   }
-  if (config.PORTAL_ENABLED) {
-    const portal = createPortalApp({
-      portalUrl: config.PORTAL_URL,
-      issuer: config.ISSUER,
-      clientId: config.PORTAL_CLIENT_ID,
-      clientSecret: config.PORTAL_CLIENT_SECRET,
-      cookieKeys: config.COOKIE_KEYS,
-      secureCookies: config.NODE_ENV === 'production',
-      productName: config.PRODUCT_NAME,
-      organizationName: config.ORGANIZATION_NAME,
-      allowInsecureRequests: config.ISSUER.startsWith('http:'),
-      logger: services.logger,
-      hierarchyApi: { resource: config.PRODUCER_API_RESOURCE, url: `${config.ISSUER.replace(/\/$/, '')}/api/producers/me/hierarchy` },
-      homeLinks: config.PORTAL_HOME_LINKS ?? [],
-      resources: config.PORTAL_RESOURCES ?? DEVELOPMENT_RESOURCES,
-      issueReports: { to: config.REPORT_ISSUE_EMAIL ?? config.SUPPORT_EMAIL, send: (mail) => services.mailer.send(mail) },
-    });
-    servers.push(await listen(portal, config.PORTAL_PORT, 'The portal', 'PORTAL_PORT'));
-  }
+  if (config.PORTAL_ENABLED) servers.push(await listen(portalApp(config, services), config.PORTAL_PORT, 'The portal', 'PORTAL_PORT'));
+  if (config.EXAMPLE_APP_ENABLED) servers.push(await listen(exampleApp(config, services), config.EXAMPLE_APP_PORT, 'The example application', 'EXAMPLE_APP_PORT'));
 
   process.stdout.write(await startBanner(config, services, database.kind));
 

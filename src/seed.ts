@@ -21,7 +21,9 @@ export const INITIAL_TERMS_VERSION = '1.0';
 /**
  * Start-up seeding: the initial Terms of Use when none were ever published; the producer API's
  * resource (PRODUCER_API_RESOURCE, scope `hierarchy:read`); the portal's client
- * (first-party, redirect URIs from PORTAL_URL) when the portal is enabled; and, when SEED_DEMO,
+ * (first-party, redirect URIs from PORTAL_URL) when the portal is enabled; the example downstream
+ * application's client (first-party, URIs from EXAMPLE_APP_URL, back-channel logout) when
+ * EXAMPLE_APP_ENABLED; and, when SEED_DEMO,
  * the demo producers from config/demo-producers.csv that are not there yet (restarts are harmless
  * and keep changes made with the CLI).
  */
@@ -46,6 +48,19 @@ export async function seed(services: Services, provider: Provider): Promise<void
       firstParty: true,
       // The portal ends its own session when the IdP session ends (Back-Channel Logout 1.0).
       ...(config.PORTAL_BACKCHANNEL_LOGOUT ? { backchannelLogoutUri: new URL('/backchannel-logout', config.PORTAL_URL).href } : {}),
+    });
+  }
+  if (config.EXAMPLE_APP_ENABLED) {
+    // The example downstream application (Quote & Enroll by single sign-on): code flow with PKCE,
+    // its session ended by the IdP's logout tokens (Back-Channel Logout 1.0).
+    await registerClient(db, provider, {
+      clientId: config.EXAMPLE_APP_CLIENT_ID,
+      clientSecret: config.EXAMPLE_APP_CLIENT_SECRET,
+      name: 'Example downstream application',
+      redirectUris: [new URL('/callback', config.EXAMPLE_APP_URL).href],
+      postLogoutRedirectUris: [new URL('/logged-out', config.EXAMPLE_APP_URL).href],
+      firstParty: true,
+      backchannelLogoutUri: new URL('/backchannel-logout', config.EXAMPLE_APP_URL).href,
     });
   }
   if (config.SEED_DEMO) {

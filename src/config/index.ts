@@ -92,7 +92,7 @@ export const configSchema = z.object({
   /**
    * Downstream applications on the portal's Home (guide slide 18), as JSON: `[{"label","url","description","newTab"}]`.
    * A label equal to a navigation entry ("Quote & Enroll", "Commissions & Reporting") also takes over that entry.
-   * Default: the example application's Quote & Enroll and Commissions & Reporting pages.
+   * Default: the example application's Quote & Enroll and Commissions & Reporting pages when it runs (EXAMPLE_APP_ENABLED), else none.
    */
   PORTAL_HOME_LINKS: jsonList(z.object({ label: z.string().min(1).max(60), url: httpUrl, description: z.string().max(300).default(''), newTab: z.boolean().default(false) })).optional(),
   /** The portal's Resources page, as JSON: `[{"title","url","description","group"}]`. Default: a short development list. */
@@ -107,6 +107,16 @@ export const configSchema = z.object({
   PORTAL_CLIENT_ID: z.string().default('producer-portal'),
   /** client_secret of the portal. Generated and kept in DATA_DIR in development; required in production. */
   PORTAL_CLIENT_SECRET: z.string().min(32).optional(),
+  /** Start the example downstream application (Quote & Enroll / Commissions & Reporting by single sign-on) beside the portal (`npm start`). Default true when NODE_ENV is `development` and the portal runs (PORTAL_ENABLED), else false (never by default in `test` or `production`). */
+  EXAMPLE_APP_ENABLED: bool.optional(),
+  /** Example downstream application port. Default 3002. */
+  EXAMPLE_APP_PORT: int(0, 65535).default(3002),
+  /** Example downstream application public URL (its redirect and back-channel logout URIs are built from it). Default `http://localhost:<EXAMPLE_APP_PORT>`. */
+  EXAMPLE_APP_URL: z.url().refine((v) => { const u = new URL(v); return (u.protocol === 'https:' || u.protocol === 'http:') && u.pathname === '/' && !u.search && !u.hash; }, 'must be an http(s) origin without a path (the example application is served at /)').default('http://localhost:3002'),
+  /** client_id of the example downstream application at the IdP. Default `example-downstream-app`. */
+  EXAMPLE_APP_CLIENT_ID: z.string().min(1).default('example-downstream-app'),
+  /** client_secret of the example application. Generated and kept in DATA_DIR in development; required when it is enabled in production. */
+  EXAMPLE_APP_CLIENT_SECRET: z.string().min(32).optional(),
   /** argon2id memory cost in KiB. Default 19456 (19 MiB, OWASP minimum). */
   ARGON2_MEMORY_KIB: int(19456, 4194304, 'KiB').default(19456),
   /** argon2id iterations. Default 2. */
@@ -205,6 +215,8 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema> & {
   COOKIE_KEYS: string[];
   PORTAL_CLIENT_SECRET: string;
+  EXAMPLE_APP_ENABLED: boolean;
+  EXAMPLE_APP_CLIENT_SECRET: string;
   SEED_DEMO: boolean;
   LOG_LEVEL: NonNullable<z.infer<typeof configSchema>['LOG_LEVEL']>;
   /** The SMS transport in use, resolved by {@link resolveSmsProvider}. */
@@ -245,14 +257,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!c.SMTP_URL) missing.push('SMTP_URL (production does not use the development outbox)');
     if (!c.COOKIE_KEYS?.length) missing.push('COOKIE_KEYS (production does not use generated cookie keys)');
     if (c.PORTAL_ENABLED && !c.PORTAL_CLIENT_SECRET) missing.push('PORTAL_CLIENT_SECRET (or PORTAL_ENABLED=false)');
+    if (c.EXAMPLE_APP_ENABLED && !c.EXAMPLE_APP_CLIENT_SECRET) missing.push('EXAMPLE_APP_CLIENT_SECRET (or leave EXAMPLE_APP_ENABLED unset: the example application does not run in production by default)');
     if (!c.ISSUER.startsWith('https://')) missing.push('ISSUER must be an https:// URL in production');
     if (!c.SIGNING_KEYS_ENCRYPTION_KEY) missing.push('SIGNING_KEYS_ENCRYPTION_KEY (production encrypts the private signing keys at rest)');
     if (resolveSmsProvider(c) === 'outbox') missing.push('SMS_PROVIDER (production does not use the development outbox: webhook with SMS_WEBHOOK_URL + SMS_WEBHOOK_SECRET, or twilio with TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN + TWILIO_FROM)');
     if (missing.length) throw new ConfigError(`NODE_ENV=production refuses development defaults. Set:\n  ${missing.join('\n  ')}`);
     if (c.COOKIE_KEYS!.some((k) => k.length < 32)) throw new ConfigError('COOKIE_KEYS: each key must have at least 32 characters');
   }
-  let devSecrets: { cookieKeys: string[]; portalClientSecret: string } | undefined;
-  const needDev = !c.COOKIE_KEYS?.length || !c.PORTAL_CLIENT_SECRET;
+  const exampleApp = c.EXAMPLE_APP_ENABLED ?? (c.NODE_ENV === 'development' && c.PORTAL_ENABLED);
+  let devSecrets: DevelopmentSecrets | undefined;
+  const needDev = !c.COOKIE_KEYS?.length || !c.PORTAL_CLIENT_SECRET || (exampleApp && !c.EXAMPLE_APP_CLIENT_SECRET);
   if (needDev && !production) devSecrets = developmentSecrets(c.DATA_DIR);
   return {
     ...c,
@@ -261,6 +275,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     PORTAL_URL: raw.PORTAL_URL === undefined && raw.PORTAL_PORT !== undefined ? `http://localhost:${c.PORTAL_PORT}` : c.PORTAL_URL,
     COOKIE_KEYS: c.COOKIE_KEYS?.length ? c.COOKIE_KEYS : devSecrets!.cookieKeys,
     PORTAL_CLIENT_SECRET: c.PORTAL_CLIENT_SECRET ?? devSecrets?.portalClientSecret ?? '',
+    EXAMPLE_APP_ENABLED: exampleApp,
+    EXAMPLE_APP_URL: raw.EXAMPLE_APP_URL === undefined && raw.EXAMPLE_APP_PORT !== undefined ? `http://localhost:${c.EXAMPLE_APP_PORT}` : c.EXAMPLE_APP_URL.replace(/\/$/, ''),
+    EXAMPLE_APP_CLIENT_SECRET: c.EXAMPLE_APP_CLIENT_SECRET ?? devSecrets?.exampleAppClientSecret ?? '',
     SEED_DEMO: c.SEED_DEMO ?? !production,
     LOG_LEVEL: c.LOG_LEVEL ?? (c.NODE_ENV === 'test' ? 'silent' : 'info'),
     SMS_PROVIDER: resolveSmsProvider(c),
@@ -269,16 +286,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+interface DevelopmentSecrets {
+  cookieKeys: string[];
+  portalClientSecret: string;
+  exampleAppClientSecret: string;
+}
+
 /**
  * Development secrets, generated once (random, node:crypto) and kept in `DATA_DIR/dev-secrets.json`
- * so that restarts keep sessions and the portal's client secret. Never used in production.
+ * so that restarts keep sessions and the client secrets of the portal and the example application
+ * (a file written before the example application existed gains its secret). Never used in production.
  */
-function developmentSecrets(dataDir: string): { cookieKeys: string[]; portalClientSecret: string } {
+function developmentSecrets(dataDir: string): DevelopmentSecrets {
   const file = path.join(dataDir, 'dev-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
-  const secrets = {
-    cookieKeys: [randomBytes(32).toString('base64url')],
-    portalClientSecret: randomBytes(32).toString('base64url'),
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DevelopmentSecrets>) : {};
+  if (kept.cookieKeys?.length && kept.portalClientSecret && kept.exampleAppClientSecret) return kept as DevelopmentSecrets;
+  const secrets: DevelopmentSecrets = {
+    cookieKeys: kept.cookieKeys?.length ? kept.cookieKeys : [randomBytes(32).toString('base64url')],
+    portalClientSecret: kept.portalClientSecret ?? randomBytes(32).toString('base64url'),
+    exampleAppClientSecret: kept.exampleAppClientSecret ?? randomBytes(32).toString('base64url'),
   };
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });

@@ -111,6 +111,21 @@ export interface Database {
   unknown_login_locks: UnknownLoginLocksTable;
   resource_servers: ResourceServersTable;
   backchannel_logouts: BackchannelLogoutsTable;
+  portal_sessions: PortalSessionsTable;
+}
+
+/** Sessions of the portal and the example application (src/portal/session.ts `PgSessionStore`). */
+export interface PortalSessionsTable {
+  /** SHA-256 (hex) of the session id in the cookie. */
+  id_hash: string;
+  client_id: string;
+  sub: string | null;
+  sid: string | null;
+  /** AES-256-GCM sealed JSON, key derived from the session id. */
+  data: string;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  absolute_expires_at: Timestamp;
+  expires_at: Timestamp;
 }
 
 /** Logout tokens still to deliver (src/oidc/backchannel.ts); deleted once delivered or given up. */

@@ -31,6 +31,25 @@ export function accountClaims(a: Account): Record<string, unknown> {
   return claims;
 }
 
+const readByRequest = new WeakMap<object, Map<string, Promise<Account | undefined>>>();
+
+/**
+ * The account `id` as read once per request (issue 12): the interaction policy's checks and
+ * oidc-provider's `findAccount` share the read, keyed by the request's context `ctx`. Only for
+ * requests that do not change the account before reading it again.
+ */
+export function accountOfRequest(db: Services['db'], ctx: object, id: string): Promise<Account | undefined> {
+  let reads = readByRequest.get(ctx);
+  if (!reads) readByRequest.set(ctx, (reads = new Map()));
+  let read = reads.get(id);
+  if (!read) {
+    read = findAccountById(db, id);
+    reads.set(id, read);
+    read.catch(() => reads.delete(id)); // a failed read is not remembered
+  }
+  return read;
+}
+
 /**
  * oidc-provider's `findAccount` (used by refresh, userinfo, introspection, ID token issuance): the
  * account by `sub`, or undefined when it no longer exists OR may not sign in (account disabled,
@@ -39,8 +58,8 @@ export function accountClaims(a: Account): Record<string, unknown> {
  * (RFC 6750 §3.1). Issue 9 item 3.
  */
 export function createFindAccount(services: Pick<Services, 'db'>): FindAccount {
-  return async (_ctx, sub): Promise<OidcAccount | undefined> => {
-    const account = await findAccountById(services.db, sub);
+  return async (ctx, sub): Promise<OidcAccount | undefined> => {
+    const account = await accountOfRequest(services.db, ctx, sub);
     if (!account || !isActive(account) || !account.emailVerifiedAt) return undefined;
     return { accountId: account.id, claims: async () => accountClaims(account) as { sub: string } };
   };

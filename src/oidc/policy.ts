@@ -1,6 +1,7 @@
 import { interactionPolicy } from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { findAccountById, type Account } from '../db/repositories/accounts.ts';
+import type { Account } from '../db/repositories/accounts.ts';
+import { accountOfRequest } from './account.ts';
 import type { PromptSteps } from '../interactions/context.ts';
 import { consentPrompt } from '../interactions/steps/consent.ts';
 import { loginPrompt } from '../interactions/steps/login/index.ts';
@@ -27,13 +28,9 @@ export const PROMPTS: PromptSteps[] = [loginPrompt, termsPrompt, consentPrompt];
 /** Builds oidc-provider's interaction policy with our checks, reading accounts through `services`. */
 export function buildPolicy(services: Pick<Services, 'db' | 'clock' | 'config' | 'caches'>) {
   const policy = base();
-  // The checks of several prompts need the session's account: read it once per request.
-  const loaded = new WeakMap<object, Promise<Account | undefined>>();
-  const sessionAccount = (ctx: KoaContextWithOIDC, accountId: string) => {
-    let p = loaded.get(ctx);
-    if (!p) loaded.set(ctx, (p = findAccountById(services.db, accountId)));
-    return p;
-  };
+  // The checks of several prompts need the session's account: read it once per request (shared
+  // with findAccount, src/oidc/account.ts).
+  const sessionAccount = (ctx: KoaContextWithOIDC, accountId: string): Promise<Account | undefined> => accountOfRequest(services.db, ctx, accountId);
   PROMPTS.forEach((prompt, order) => {
     const checks = prompt.checks?.(services, sessionAccount) ?? [];
     const existing = policy.get(prompt.name);

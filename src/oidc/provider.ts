@@ -102,7 +102,7 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
       IdToken: 3600,
       Interaction: 3600,
       Session: config.SESSION_TTL_SECONDS,
-      Grant: 14 * 24 * 3600,
+      Grant: GRANT_TTL_SECONDS,
       RefreshToken: 14 * 24 * 3600,
     },
     extraClientMetadata: {
@@ -141,6 +141,7 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
   if (!isFirstParty(oidc.client as never)) return existing;
   const grant = existing ?? new oidc.provider.Grant({ clientId: oidc.client!.clientId, accountId: oidc.session!.accountId });
+  const before = existing ? grantShape(existing) : '';
   grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
   const claims = oidc.requestParamClaims ? [...oidc.requestParamClaims] : [];
   if (claims.length) grant.addOIDCClaims(claims);
@@ -150,8 +151,21 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
     const asked = [...oidc.requestParamScopes].filter((s) => accepted.has(s));
     if (asked.length) grant.addResourceScope(indicator, asked.join(' '));
   }
-  await grant.save();
+  // Issue 12: an unchanged grant is written again only to extend its life (at most once a day),
+  // not at every authorization request and resume.
+  const unchanged = existing && grantShape(grant) === before && (existing.exp ?? 0) - Math.floor(Date.now() / 1000) > GRANT_TTL_SECONDS - GRANT_REFRESH_SECONDS;
+  if (!unchanged) await grant.save();
   return grant;
+}
+
+/** A grant's lifetime, seconds (its expiry moves on at each save). */
+const GRANT_TTL_SECONDS = 14 * 24 * 3600;
+/** How often an unchanged grant is saved again to extend its life, seconds. */
+const GRANT_REFRESH_SECONDS = 24 * 3600;
+
+/** What a grant allows (scopes, claims, resources, rejections), to tell whether it changed. */
+function grantShape(grant: { openid?: unknown; resources?: unknown; rejected?: unknown; rar?: unknown }): string {
+  return JSON.stringify([grant.openid ?? null, grant.resources ?? null, grant.rejected ?? null, grant.rar ?? null]);
 }
 
 /** oidc-provider's `features` (which protocol features are on, and their policies). */
@@ -212,7 +226,7 @@ export function pageGlobals(services: Pick<Services, 'config'>) {
 
 /** Creates the provider for `services.config.ISSUER`, trusting proxy headers only with TRUST_PROXY, and only TRUST_PROXY_HOPS entries of X-Forwarded-For. */
 export async function createProvider(services: Services): Promise<Provider> {
-  const scopes = new ScopeRegistry(services.db, OIDC_SCOPES);
+  const scopes = new ScopeRegistry(services.db, OIDC_SCOPES, services.changes);
   await scopes.refresh(true);
   const configuration = await buildConfiguration(services, scopes);
   const provider = new Provider(services.config.ISSUER, configuration);

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ChangeFeed } from '../db/change-feed.ts';
 import { errors } from 'oidc-provider';
 import type { Database } from '../db/schema.ts';
 
@@ -128,8 +129,9 @@ export const SCOPE_REFRESH_MS = 1000;
 
 /**
  * The provider's `scopes` (a Set oidc-provider keeps and consults): the OpenID Connect scopes, plus
- * the scopes of every registered resource server, re-read from the database at most every
- * {@link SCOPE_REFRESH_MS} (before each request, see {@link scopeRefresher}). This is what lets a
+ * the scopes of every registered resource server, re-read from the database when it tells that
+ * `resource_servers` changed (the change feed, src/db/change-feed.ts), or — while the feed is not
+ * live — at most every {@link SCOPE_REFRESH_MS} (before each request, see {@link scopeRefresher}). This is what lets a
  * client's `scope` metadata name API scopes, lets `clients add --scope` and RFC 7591 registration
  * check them, and lets a running IdP use a resource added by `resources add` without a restart.
  */
@@ -139,11 +141,23 @@ export class ScopeRegistry {
   readonly #db: Kysely<Database>;
   #added = new Set<string>();
   #at = 0;
+  readonly #feed: ChangeFeed | undefined;
+  /** True once read while the feed was live, until the feed says the table changed or resets. */
+  #current = false;
+  /** Changes (and resets) told by the feed so far. */
+  #changes = 0;
 
-  constructor(db: Kysely<Database>, statics: readonly string[]) {
+  constructor(db: Kysely<Database>, statics: readonly string[], feed?: ChangeFeed) {
     this.#db = db;
     this.#statics = new Set(statics);
     this.set = new Set(statics);
+    this.#feed = feed;
+    feed?.subscribe((change) => {
+      if (change === 'reset' || change.table === 'resource_servers') {
+        this.#current = false;
+        this.#changes++;
+      }
+    });
   }
 
   /**
@@ -157,7 +171,11 @@ export class ScopeRegistry {
 
   /** Re-reads the API scopes (unless read less than SCOPE_REFRESH_MS ago and not `force`). */
   async refresh(force = false): Promise<void> {
+    if (!force && this.#current && this.#feed?.live) return;
     if (!force && Date.now() - this.#at < SCOPE_REFRESH_MS) return;
+    const live = this.#feed?.live ?? false;
+    const changes = this.#changes;
+    this.#current = false;
     // Also after a failure (database outage): at most one attempt per SCOPE_REFRESH_MS, so requests
     // do not each wait for an unreachable database here before their own 503.
     this.#at = Date.now();
@@ -167,6 +185,8 @@ export class ScopeRegistry {
     for (const s of next) this.set.add(s);
     this.#added = next;
     this.#at = Date.now();
+    // Current unless a change (or a reset) arrived while reading.
+    this.#current = live && (this.#feed?.live ?? false) && changes === this.#changes;
   }
 }
 

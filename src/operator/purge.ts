@@ -43,6 +43,7 @@ const RULES: PurgeRule[] = [
   { table: 'message_sends', purge: (db, now) => purgeSends(db, new Date(now.getTime() - SEND_HISTORY_KEEP_MS)) },
   // rate-limiter-flexible's table: `expire` is epoch milliseconds (null: never).
   { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
+  { table: 'portal_sessions', purge: async (db, now) => deleted(await db.deleteFrom('portal_sessions').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   { table: 'oidc_payloads', purge: async (db, now) => deleted(await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   { table: 'trusted_devices', purge: (db, now) => purgeDevices(db, new Date(now.getTime() - DEVICE_HISTORY_KEEP_MS)) },
   { table: 'keystroke_presented', purge: (db, now) => purgePresented(db, new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)) },

@@ -13,6 +13,8 @@ export const portalMessages = {
   'portal.logged_out.message': 'You have been logged out.',
   'portal.csrf.title': 'Please try again',
   'portal.csrf.message': 'Your session for this page expired or the form was submitted twice. Please try again.',
+  'portal.unavailable.title': 'Temporarily unavailable',
+  'portal.unavailable.message': 'This application cannot be used just now. Please try again in a few minutes.',
   'portal.not_found.title': 'Page not found',
   'portal.not_found.message': 'The page you asked for does not exist.',
   'portal.server_error.title': 'Something went wrong',

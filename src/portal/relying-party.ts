@@ -27,6 +27,8 @@ export interface RelyingPartyOptions {
    * it. When set, sign-in asks for it and keeps a JWT access token for it (RFC 9068).
    */
   api?: { resource: string; scope: string };
+  /** Scopes asked at sign-in (space-separated). Default {@link PORTAL_SCOPES}. */
+  scope?: string;
 }
 
 /** The API access token kept for a signed-in user, and how to renew it. */
@@ -102,7 +104,7 @@ export class RelyingParty {
     const api = this.#options.api;
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: this.#options.redirectUri,
-      scope: api ? `${PORTAL_SCOPES} ${api.scope}` : PORTAL_SCOPES,
+      scope: [this.#options.scope ?? PORTAL_SCOPES, ...(api ? [api.scope] : [])].join(' '),
       ...(api ? { resource: api.resource } : {}),
       response_type: 'code',
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),

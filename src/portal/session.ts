@@ -1,14 +1,22 @@
 /**
- * Portal sessions: an opaque random id in a signed cookie, the data in server memory.
+ * Relying-party sessions (the portal's and the example application's): an opaque random id in a
+ * signed cookie, the data in a {@link SessionStore}.
  *
- * DEMO-GRADE STORE. Sessions live in a `Map` inside one Node process: they vanish on restart and
- * are not shared between instances. That is acceptable for this relying party because it holds no
- * credentials of its own — losing a session only means the browser goes through the IdP again
- * (usually silently, through the IdP's own SSO session). A deployment with more than one portal
- * instance should swap this class for a shared store (Redis, a database table) with the same
- * methods.
+ * Two stores share one interface:
+ * - {@link PgSessionStore} (what `npm start` uses): the `portal_sessions` table (migration 0013),
+ *   so every replica of a relying party sees the same sessions and a back-channel logout received
+ *   by any replica ends them for all. The id is stored only as its SHA-256; the data is sealed with
+ *   AES-256-GCM under a key derived from the id (HKDF-SHA256), so the table alone reveals no token
+ *   or claim; `sub` and `sid` stay in clear columns for back-channel logout.
+ * - {@link MemorySessionStore}: one process only (tests, and relying parties built without a
+ *   database).
+ *
+ * Both hand out copies: changes to `session.data` are kept only by {@link SessionStore.save} (the
+ * request plumbing in src/portal/sign-in.ts saves after each request whose data changed). Two
+ * requests of one browser at the same time: the last save wins.
  */
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { sql, type ColumnType, type Kysely } from 'kysely';
 
 /** A sign-in that was started (authorization request sent) and not yet completed. */
 export interface PendingSignIn {
@@ -40,7 +48,7 @@ export interface SignedInUser {
   api?: { accessToken: string; expiresAt: number; refreshToken: string };
 }
 
-/** What the portal keeps per browser. */
+/** What a relying party keeps per browser (only what its pages and logout need). */
 export interface SessionData {
   /** Per-session anti-CSRF token (base64url, 32 random bytes) for every state-changing form. */
   csrfToken: string;
@@ -50,17 +58,12 @@ export interface SessionData {
   user?: SignedInUser;
 }
 
-/** A session as handed out by the store. Mutate `data` in place; changes are kept. */
+/** A session as handed out by the store (a copy): mutate `data` in place, then {@link SessionStore.save} keeps the changes. */
 export interface Session {
   readonly id: string;
   readonly data: SessionData;
   /** Creation time, epoch milliseconds (for the absolute lifetime). */
   readonly createdAt: number;
-}
-
-interface Entry {
-  session: Session;
-  lastSeenAt: number;
 }
 
 export interface SessionStoreOptions {
@@ -70,8 +73,6 @@ export interface SessionStoreOptions {
   absoluteTimeoutMs?: number;
   /** Idle timeout of a session with nobody signed in (only sign-ins in flight), milliseconds. Default 15 minutes. */
   anonymousIdleTimeoutMs?: number;
-  /** Upper bound on the number of sessions kept; the least recently used is evicted. Default 50,000. */
-  maxSessions?: number;
   /** Clock, epoch milliseconds. Default `Date.now`. */
   now?: () => number;
 }
@@ -90,29 +91,125 @@ export function randomToken(): string {
 }
 
 /**
- * In-memory session store with idle and absolute expiry and an LRU bound (see the module comment:
- * demo-grade, single process).
+ * Where a relying party keeps its sessions. Every method may reject when the store cannot be
+ * reached (the request then fails with 500; nothing is half-written).
  */
-export class SessionStore {
-  readonly #entries = new Map<string, Entry>();
-  readonly #idleMs: number;
-  readonly #absoluteMs: number;
-  readonly #anonymousIdleMs: number;
-  readonly #max: number;
-  readonly #now: () => number;
-  #lastSweepAt = 0;
+export interface SessionStore {
+  /** Current time of the store's clock, epoch milliseconds. */
+  now(): number;
+  /** Creates and stores an empty session with a new random id and CSRF token. */
+  create(): Promise<Session>;
+  /**
+   * Looks a session up by id and marks it as used now (sliding idle expiry, bounded by the absolute
+   * lifetime).
+   * @returns a copy of the session, or undefined when unknown or expired.
+   */
+  get(id: string): Promise<Session | undefined>;
+  /** Stores the session's current data (and its `sub`/`sid` for back-channel logout); a session that ended meanwhile stays ended. */
+  save(session: Session): Promise<void>;
+  /** Deletes a session; unknown ids are ignored. */
+  destroy(id: string): Promise<void>;
+  /**
+   * Replaces a session by a new one with a new id and a new CSRF token, keeping only `user`
+   * (protection against session fixation, done on every sign-in).
+   * @returns the new session; the old id no longer resolves.
+   */
+  rotate(old: Session, user: SignedInUser): Promise<Session>;
+  /**
+   * Ends every signed-in session of `sub` at the IdP — only those of IdP session `sid` when given,
+   * and every session of that `sid` when `sub` is absent (OpenID Connect Back-Channel Logout 1.0
+   * §2.7: the logout token names sub, sid or both).
+   * @returns how many sessions ended.
+   */
+  endForIdpSession(sub: string | undefined, sid: string | undefined): Promise<number>;
+}
 
-  constructor(options: SessionStoreOptions = {}) {
-    this.#idleMs = options.idleTimeoutMs ?? 8 * 60 * 60 * 1000;
-    this.#absoluteMs = options.absoluteTimeoutMs ?? 12 * 60 * 60 * 1000;
-    this.#anonymousIdleMs = options.anonymousIdleTimeoutMs ?? 15 * 60 * 1000;
-    this.#max = options.maxSessions ?? 50_000;
-    this.#now = options.now ?? Date.now;
+/** Thrown by a {@link guardedStore} when its store failed (e.g. the database is unreachable); answered 503. */
+export class SessionStoreUnavailableError extends Error {
+  readonly status = 503;
+  constructor(options?: ErrorOptions) {
+    super('the session store could not be reached', options);
+    this.name = 'SessionStoreUnavailableError';
+  }
+}
+
+/**
+ * The same store, its failures turned into {@link SessionStoreUnavailableError} (so that a relying
+ * party answers "try again later" with 503, never a 500, while its database is down).
+ */
+export function guardedStore(store: SessionStore): SessionStore {
+  const guard = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    try {
+      return await call(...args);
+    } catch (err) {
+      throw new SessionStoreUnavailableError({ cause: err });
+    }
+  };
+  return {
+    now: () => store.now(),
+    create: guard(() => store.create()),
+    get: guard((id: string) => store.get(id)),
+    save: guard((session: Session) => store.save(session)),
+    destroy: guard((id: string) => store.destroy(id)),
+    rotate: guard((old: Session, user: SignedInUser) => store.rotate(old, user)),
+    endForIdpSession: guard((sub: string | undefined, sid: string | undefined) => store.endForIdpSession(sub, sid)),
+  };
+}
+
+/** The timing rules both stores share. */
+class Lifetimes {
+  readonly idleMs: number;
+  readonly absoluteMs: number;
+  readonly anonymousIdleMs: number;
+  readonly now: () => number;
+
+  constructor(options: SessionStoreOptions) {
+    this.idleMs = options.idleTimeoutMs ?? 8 * 60 * 60 * 1000;
+    this.absoluteMs = options.absoluteTimeoutMs ?? 12 * 60 * 60 * 1000;
+    this.anonymousIdleMs = options.anonymousIdleTimeoutMs ?? 15 * 60 * 1000;
+    this.now = options.now ?? Date.now;
   }
 
-  /** Current time of the store's clock, epoch milliseconds. */
+  /** When a session used at `now` expires, epoch milliseconds. */
+  expiresAt(session: Session, now: number): number {
+    return Math.min(session.createdAt + this.absoluteMs, now + (session.data.user ? this.idleMs : this.anonymousIdleMs));
+  }
+
+  fresh(now: number): Session {
+    return { id: randomToken(), createdAt: now, data: { csrfToken: randomToken(), pending: {} } };
+  }
+}
+
+/** The IdP session of a session's user: `sid` of its ID token (Back-Channel Logout 1.0 §2.4). */
+function idpSid(data: SessionData): string | null {
+  return typeof data.user?.claims.sid === 'string' ? data.user.claims.sid : null;
+}
+
+interface MemoryEntry {
+  createdAt: number;
+  expiresAt: number;
+  json: string;
+  sub: string | null;
+  sid: string | null;
+}
+
+/**
+ * In-memory session store, one process only, with idle and absolute expiry and an LRU bound
+ * (`maxSessions`, default 50,000). Hands out copies like {@link PgSessionStore}.
+ */
+export class MemorySessionStore implements SessionStore {
+  readonly #entries = new Map<string, MemoryEntry>();
+  readonly #life: Lifetimes;
+  readonly #max: number;
+  #lastSweepAt = 0;
+
+  constructor(options: SessionStoreOptions & { maxSessions?: number } = {}) {
+    this.#life = new Lifetimes(options);
+    this.#max = options.maxSessions ?? 50_000;
+  }
+
   now(): number {
-    return this.#now();
+    return this.#life.now();
   }
 
   /** Number of live (not yet swept) sessions. */
@@ -120,89 +217,230 @@ export class SessionStore {
     return this.#entries.size;
   }
 
-  /**
-   * Creates an empty session with a new random id and CSRF token.
-   * @returns the new session (already stored).
-   */
-  create(): Session {
-    const now = this.#now();
+  async create(): Promise<Session> {
+    const now = this.now();
     this.#maybeSweep(now);
-    const session: Session = { id: randomToken(), createdAt: now, data: { csrfToken: randomToken(), pending: {} } };
-    this.#entries.set(session.id, { session, lastSeenAt: now });
+    const session = this.#life.fresh(now);
+    this.#put(session, now);
     while (this.#entries.size > this.#max) {
       const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
       this.#entries.delete(oldest);
     }
+    return structuredClone(session);
+  }
+
+  async get(id: string): Promise<Session | undefined> {
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    const now = this.now();
+    this.#entries.delete(id);
+    if (entry.expiresAt <= now) return undefined;
+    const session: Session = { id, createdAt: entry.createdAt, data: JSON.parse(entry.json) as SessionData };
+    // Re-inserted so that Map order is least-recently-used first (for eviction).
+    this.#entries.set(id, { ...entry, expiresAt: this.#life.expiresAt(session, now) });
     return session;
   }
 
-  /**
-   * Looks a session up by id and marks it as used now (sliding idle expiry).
-   * @returns the session, or undefined when unknown or expired (an expired one is deleted).
-   */
-  get(id: string): Session | undefined {
-    const entry = this.#entries.get(id);
-    if (!entry) return undefined;
-    const now = this.#now();
-    if (this.#expired(entry, now)) {
-      this.#entries.delete(id);
-      return undefined;
-    }
-    entry.lastSeenAt = now;
-    // Re-insert so that Map order is least-recently-used first (for eviction).
-    this.#entries.delete(id);
-    this.#entries.set(id, entry);
-    return entry.session;
+  async save(session: Session): Promise<void> {
+    if (this.#entries.has(session.id)) this.#put(session, this.now());
   }
 
-  /**
-   * Ends every signed-in session of `sub` at the IdP — only those of IdP session `sid` when given
-   * (OpenID Connect Back-Channel Logout 1.0 §2.7: the logout token names sub, sid or both).
-   * @returns how many sessions ended.
-   */
-  endForIdpSession(sub: string | undefined, sid: string | undefined): number {
+  async destroy(id: string): Promise<void> {
+    this.#entries.delete(id);
+  }
+
+  async rotate(old: Session, user: SignedInUser): Promise<Session> {
+    this.#entries.delete(old.id);
+    const fresh = this.#life.fresh(this.now());
+    fresh.data.user = user;
+    this.#put(fresh, fresh.createdAt);
+    return structuredClone(fresh);
+  }
+
+  async endForIdpSession(sub: string | undefined, sid: string | undefined): Promise<number> {
+    if (sub === undefined && sid === undefined) return 0;
     let ended = 0;
     for (const [id, entry] of this.#entries) {
-      const user = entry.session.data.user;
-      if (!user) continue;
-      if (sub !== undefined && user.sub !== sub) continue;
-      if (sid !== undefined && user.claims.sid !== sid) continue;
+      if (entry.sub === null) continue;
+      if (sub !== undefined && entry.sub !== sub) continue;
+      if (sid !== undefined && entry.sid !== sid) continue;
       this.#entries.delete(id);
       ended += 1;
     }
     return ended;
   }
 
-  /** Deletes a session; unknown ids are ignored. */
-  destroy(id: string): void {
-    this.#entries.delete(id);
-  }
-
-  /**
-   * Replaces a session by a new one with a new id and a new CSRF token, keeping only `user`
-   * (protection against session fixation, done on every sign-in).
-   * @returns the new session; the old id no longer resolves.
-   */
-  rotate(old: Session, user: SignedInUser): Session {
-    this.#entries.delete(old.id);
-    const fresh = this.create();
-    fresh.data.user = user;
-    return fresh;
-  }
-
-  #expired(entry: Entry, now: number): boolean {
-    const idle = entry.session.data.user ? this.#idleMs : this.#anonymousIdleMs;
-    return now - entry.lastSeenAt >= idle || now - entry.session.createdAt >= this.#absoluteMs;
+  #put(session: Session, now: number): void {
+    this.#entries.delete(session.id);
+    this.#entries.set(session.id, {
+      createdAt: session.createdAt,
+      expiresAt: this.#life.expiresAt(session, now),
+      json: JSON.stringify(session.data),
+      sub: session.data.user?.sub ?? null,
+      sid: idpSid(session.data),
+    });
   }
 
   /** At most once a minute, drops every expired session (lazy: no timers to clean up). */
   #maybeSweep(now: number): void {
     if (now - this.#lastSweepAt < 60_000) return;
     this.#lastSweepAt = now;
-    for (const [id, entry] of this.#entries) {
-      if (this.#expired(entry, now)) this.#entries.delete(id);
-    }
+    for (const [id, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(id);
+  }
+}
+
+/** The one table {@link PgSessionStore} uses (migration 0013); the relying party knows no other. */
+export interface PortalSessionDatabase {
+  portal_sessions: {
+    id_hash: string;
+    client_id: string;
+    sub: string | null;
+    sid: string | null;
+    data: string;
+    created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+    absolute_expires_at: ColumnType<Date, Date | string, Date | string>;
+    expires_at: ColumnType<Date, Date | string, Date | string>;
+  };
+}
+
+/** SHA-256 (hex) of a session id: the table's key. */
+function idHash(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('hex');
+}
+
+/** The AES-256 key of one session's data: HKDF-SHA256 of its id (RFC 5869). */
+function dataKey(id: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(id, 'utf8'), Buffer.alloc(0), 'producer-idp relying-party session data v1', 32));
+}
+
+/** Seals session data: base64url of IV (12 bytes) ‖ ciphertext ‖ GCM tag (16 bytes); the id hash is the associated data. */
+function seal(id: string, data: SessionData): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', dataKey(id), iv).setAAD(Buffer.from(idHash(id)));
+  const body = Buffer.concat([cipher.update(JSON.stringify(data), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+}
+
+/** Opens what {@link seal} sealed; undefined when it does not authenticate. */
+function open(id: string, sealed: string): SessionData | undefined {
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', dataKey(id), raw.subarray(0, 12)).setAAD(Buffer.from(idHash(id)));
+    decipher.setAuthTag(raw.subarray(raw.length - 16));
+    const json = Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString('utf8');
+    return JSON.parse(json) as SessionData;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sessions of one relying party (`clientId`) in PostgreSQL (`portal_sessions`, migration 0013),
+ * shared by all its replicas. See the module comment for what is stored and how.
+ */
+export class PgSessionStore implements SessionStore {
+  readonly #db: Kysely<PortalSessionDatabase>;
+  readonly #clientId: string;
+  readonly #life: Lifetimes;
+  #lastSweepAt = 0;
+
+  /**
+   * @param db a Kysely instance whose search path holds `portal_sessions` (the IdP's database, or
+   *   one of the relying party's own with the same migration).
+   * @param clientId the relying party's client_id: sessions of other clients are never seen or ended.
+   */
+  constructor(db: Kysely<PortalSessionDatabase>, clientId: string, options: SessionStoreOptions = {}) {
+    this.#db = db;
+    this.#clientId = clientId;
+    this.#life = new Lifetimes(options);
+  }
+
+  now(): number {
+    return this.#life.now();
+  }
+
+  async create(): Promise<Session> {
+    const now = this.now();
+    await this.#maybeSweep(now);
+    const session = this.#life.fresh(now);
+    await this.#insert(session, now);
+    return session;
+  }
+
+  async get(id: string): Promise<Session | undefined> {
+    const now = this.now();
+    const row = await this.#db
+      .updateTable('portal_sessions')
+      .set({
+        expires_at: sql<Date>`least(absolute_expires_at, case when sub is null then ${new Date(now + this.#life.anonymousIdleMs)}::timestamptz else ${new Date(now + this.#life.idleMs)}::timestamptz end)`,
+      })
+      .where('id_hash', '=', idHash(id))
+      .where('client_id', '=', this.#clientId)
+      .where('expires_at', '>', new Date(now))
+      .returning(['data', 'created_at'])
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const data = open(id, row.data);
+    return data ? { id, createdAt: row.created_at.getTime(), data } : undefined;
+  }
+
+  async save(session: Session): Promise<void> {
+    await this.#db
+      .updateTable('portal_sessions')
+      .set({
+        data: seal(session.id, session.data),
+        sub: session.data.user?.sub ?? null,
+        sid: idpSid(session.data),
+        expires_at: new Date(this.#life.expiresAt(session, this.now())),
+      })
+      .where('id_hash', '=', idHash(session.id))
+      .where('client_id', '=', this.#clientId)
+      .execute();
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#db.deleteFrom('portal_sessions').where('id_hash', '=', idHash(id)).where('client_id', '=', this.#clientId).execute();
+  }
+
+  async rotate(old: Session, user: SignedInUser): Promise<Session> {
+    const now = this.now();
+    const fresh = this.#life.fresh(now);
+    fresh.data.user = user;
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('portal_sessions').where('id_hash', '=', idHash(old.id)).where('client_id', '=', this.#clientId).execute();
+      await this.#insert(fresh, now, trx);
+    });
+    return fresh;
+  }
+
+  async endForIdpSession(sub: string | undefined, sid: string | undefined): Promise<number> {
+    if (sub === undefined && sid === undefined) return 0;
+    let query = this.#db.deleteFrom('portal_sessions').where('client_id', '=', this.#clientId).where('sub', 'is not', null);
+    if (sub !== undefined) query = query.where('sub', '=', sub);
+    if (sid !== undefined) query = query.where('sid', '=', sid);
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async #insert(session: Session, now: number, db: Kysely<PortalSessionDatabase> = this.#db): Promise<void> {
+    await db.insertInto('portal_sessions').values({
+      id_hash: idHash(session.id),
+      client_id: this.#clientId,
+      sub: session.data.user?.sub ?? null,
+      sid: idpSid(session.data),
+      data: seal(session.id, session.data),
+      created_at: new Date(session.createdAt),
+      absolute_expires_at: new Date(session.createdAt + this.#life.absoluteMs),
+      expires_at: new Date(this.#life.expiresAt(session, now)),
+    }).execute();
+  }
+
+  /** At most once a minute per process, deletes the expired sessions (of every client). */
+  async #maybeSweep(now: number): Promise<void> {
+    if (now - this.#lastSweepAt < 60_000) return;
+    this.#lastSweepAt = now;
+    await this.#db.deleteFrom('portal_sessions').where('expires_at', '<=', new Date(now)).execute();
   }
 }
 

@@ -119,6 +119,7 @@ export function myInformation(user: SignedInUser): Fact[] {
 /**
  * Builds the fields the layout needs.
  * @param currentPath request path, to mark the current navigation entry with aria-current.
+ * @param nav the navigation entries (default the portal's, {@link NAV_ITEMS}; empty: no navigation).
  */
 export function baseModel(
   branding: Branding,
@@ -126,6 +127,7 @@ export function baseModel(
   user: SignedInUser | undefined,
   csrfToken: string | undefined,
   currentPath: string,
+  nav: readonly NavItem[] = NAV_ITEMS,
 ): BaseModel {
   return {
     title,
@@ -133,7 +135,7 @@ export function baseModel(
     organizationName: branding.organizationName,
     user: user ? { displayName: displayName(user) } : null,
     csrfToken: user && csrfToken ? csrfToken : null,
-    nav: NAV_ITEMS.map((item) => ({ ...item, current: item.href === currentPath })),
+    nav: nav.map((item) => ({ ...item, current: item.href === currentPath })),
   };
 }
 

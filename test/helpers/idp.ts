@@ -58,6 +58,8 @@ export async function startIdp(overrides: Record<string, unknown> = {}, options:
     MFA_FACTORS: 'email,sms',
     // PORTAL_URL is a dead address here: no logout tokens to it unless a test asks (portal tests).
     PORTAL_BACKCHANNEL_LOGOUT: false,
+    // The example downstream application's client is registered only by the tests about it.
+    EXAMPLE_APP_ENABLED: false,
     ...overrides,
   });
   const clock = new ManualClock(new Date());

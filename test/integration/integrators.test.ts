@@ -386,9 +386,10 @@ describe('back-channel logout (item 5)', () => {
     expect(claims.sub).toBe(accountId);
     expect(claims.nonce).toBeUndefined();
     expect(claims.jti).toBeTruthy();
-    await idp.services.settle();
-    const events = await idp.services.db.selectFrom('audit_events').select(['type', 'client_id']).where('type', 'like', 'backchannel_logout.%').execute();
-    expect(events).toContainEqual({ type: 'backchannel_logout.delivered', client_id: c.client_id });
+    // The delivery is audited once the relying party's answer is back (after it received the token).
+    const delivered = () => idp.services.db.selectFrom('audit_events').select(['type', 'client_id']).where('type', '=', 'backchannel_logout.delivered').where('client_id', '=', c.client_id as string).execute();
+    for (let i = 0; i < 100 && (await delivered()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await delivered()).toEqual([{ type: 'backchannel_logout.delivered', client_id: c.client_id }]);
   });
 
   it('ending the account\'s sessions (deactivation) sends logout tokens; a failing relying party is retried with back-off', async () => {
@@ -404,7 +405,9 @@ describe('back-channel logout (item 5)', () => {
     const [token] = await rp.waitForTokens(1);
     const claims = await logoutTokenClaims(token!, c.client_id as string);
     expect(claims.sid).toBe(tokens.claims()!.sid);
-    const types = (await idp.services.db.selectFrom('audit_events').select(['type', 'details']).where('client_id', '=', c.client_id as string).where('type', 'like', 'backchannel_logout.%').orderBy('id').execute());
+    const audited = () => idp.services.db.selectFrom('audit_events').select(['type', 'details']).where('client_id', '=', c.client_id as string).where('type', 'like', 'backchannel_logout.%').orderBy('id').execute();
+    for (let i = 0; i < 100 && (await audited()).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const types = await audited();
     expect(types.map((t) => t.type)).toEqual(['backchannel_logout.retrying', 'backchannel_logout.delivered']);
     expect(types[0]!.details).toMatchObject({ reason: 'account_disabled', attempt: 1 });
   });

@@ -202,7 +202,7 @@ describe('start-up while PostgreSQL is unreachable', () => {
     const { tmpdir } = await import('node:os');
     const { freePort } = await import('../helpers/postgres-server.ts');
     const child = spawn(process.execPath, ['src/main.ts'], {
-      env: { ...process.env, NODE_ENV: 'development', PORT: String(await freePort()), PORTAL_ENABLED: 'false', DATA_DIR: mkdtempSync(`${tmpdir()}/pidp-`), LOG_LEVEL: 'warn', ...env },
+      env: { ...process.env, NODE_ENV: 'development', PORT: String(await freePort()), PORTAL_ENABLED: 'false', EXAMPLE_APP_ENABLED: 'false', DATA_DIR: mkdtempSync(`${tmpdir()}/pidp-`), LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -27,7 +27,7 @@ async function startReplica(port: number, portalPort: number): Promise<void> {
     env: {
       ...process.env, NODE_ENV: 'development', PORT: String(port), ISSUER: issuer, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema,
       COOKIE_KEYS: 'replica-cookie-key-0123456789abcdefghijklmnop', PORTAL_CLIENT_SECRET: CLIENT_SECRET, PORTAL_URL, PORTAL_PORT: String(portalPort),
-      SMTP_URL: smtp.url, MFA_FACTORS: 'email,sms', LOG_LEVEL: 'warn', DATA_DIR: mkdtempSync(`${tmpdir()}/pidp-replica-`),
+      SMTP_URL: smtp.url, EXAMPLE_APP_ENABLED: 'false', MFA_FACTORS: 'email,sms', LOG_LEVEL: 'warn', DATA_DIR: mkdtempSync(`${tmpdir()}/pidp-replica-`),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -42,6 +42,31 @@ describe('configuration', () => {
     expect(c.embeddedDatabase).toBe(false);
   });
 
+  it('the example application: on in development with its URL following EXAMPLE_APP_PORT unless set, a generated client secret kept in DATA_DIR; off in test and production unless asked', () => {
+    const dir = dataDir();
+    const dev = loadConfig({ DATA_DIR: dir });
+    expect(dev.EXAMPLE_APP_ENABLED).toBe(true);
+    expect(dev.EXAMPLE_APP_PORT).toBe(3002);
+    expect(dev.EXAMPLE_APP_URL).toBe('http://localhost:3002');
+    expect(dev.EXAMPLE_APP_CLIENT_SECRET.length).toBeGreaterThanOrEqual(32);
+    expect(dev.EXAMPLE_APP_CLIENT_SECRET).not.toBe(dev.PORTAL_CLIENT_SECRET);
+    expect(loadConfig({ DATA_DIR: dir }).EXAMPLE_APP_CLIENT_SECRET).toBe(dev.EXAMPLE_APP_CLIENT_SECRET);
+    expect(loadConfig({ DATA_DIR: dir, EXAMPLE_APP_PORT: '4102' }).EXAMPLE_APP_URL).toBe('http://localhost:4102');
+    expect(loadConfig({ DATA_DIR: dir, EXAMPLE_APP_PORT: '4102', EXAMPLE_APP_URL: 'https://quote.example.test' }).EXAMPLE_APP_URL).toBe('https://quote.example.test');
+    expect(loadConfig({ DATA_DIR: dir, EXAMPLE_APP_ENABLED: 'false' }).EXAMPLE_APP_ENABLED).toBe(false);
+    expect(loadConfig({ DATA_DIR: dir, NODE_ENV: 'test' }).EXAMPLE_APP_ENABLED).toBe(false);
+    expect(loadConfig({ DATA_DIR: dir, PORTAL_ENABLED: 'false' }).EXAMPLE_APP_ENABLED).toBe(false);
+    expect(() => loadConfig({ DATA_DIR: dir, EXAMPLE_APP_URL: 'http://localhost:3002/quote' })).toThrow(/EXAMPLE_APP_URL/);
+
+    const production = {
+      NODE_ENV: 'production', DATABASE_URL: 'postgres://db/idp', SMTP_URL: 'smtps://u:p@mail.example.com', ISSUER: 'https://login.example.com',
+      COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40), SIGNING_KEYS_ENCRYPTION_KEY: 'e'.repeat(40), SMS_WEBHOOK_URL: 'https://sms.example.com/send', SMS_WEBHOOK_SECRET: 'w'.repeat(40), PORTAL_URL: 'https://portal.example.com', DATA_DIR: dataDir(),
+    };
+    expect(loadConfig(production).EXAMPLE_APP_ENABLED).toBe(false);
+    expect(() => loadConfig({ ...production, EXAMPLE_APP_ENABLED: 'true' })).toThrow(/EXAMPLE_APP_CLIENT_SECRET/);
+    expect(loadConfig({ ...production, EXAMPLE_APP_ENABLED: 'true', EXAMPLE_APP_CLIENT_SECRET: 'x'.repeat(40) }).EXAMPLE_APP_ENABLED).toBe(true);
+  });
+
   it('rejects invalid values with the key name', () => {
     expect(() => loadConfig({ PORT: 'abc', DATA_DIR: dataDir() })).toThrow(/PORT/);
     expect(() => loadConfig({ ARGON2_MEMORY_KIB: '1024', DATA_DIR: dataDir() })).toThrow(/ARGON2_MEMORY_KIB/);
