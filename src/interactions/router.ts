@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
 import { isTemporarilyUnavailable } from '../db/availability.ts';
 import { AppError } from '../http/errors.ts';
 import { render } from '../http/render.ts';
@@ -29,8 +30,13 @@ class InteractionHost implements StepHost<InteractionContext, InteractionState> 
     this.#byName = new Map(prompts.map((p) => [p.name, p]));
   }
 
-  /** The interaction of this browser (uid of the URL), or AppError `interaction.expired` (400). */
+  /**
+   * The interaction of this browser (uid of the URL), or AppError `interaction.expired` (400).
+   * Read once per request (issue 12): later calls of the same request get the same context.
+   */
   async load(ctx: Context): Promise<InteractionContext> {
+    const loaded = ctx.state.interactionContext as InteractionContext | undefined;
+    if (loaded) return loaded;
     let details: InteractionDetails;
     try {
       details = await this.#provider.interactionDetails(ctx.req, ctx.res);
@@ -41,7 +47,9 @@ class InteractionHost implements StepHost<InteractionContext, InteractionState> 
     }
     if (details.uid !== ctx.params.uid) throw new AppError('interaction.expired', 400);
     const info = { ...requestInfo(ctx), clientId: String(details.params.client_id ?? '') };
-    return { ctx, provider: this.#provider, details, services: this.#services, info, state: pendingOf(details) };
+    const c: InteractionContext = { ctx, provider: this.#provider, details, services: this.#services, info, state: pendingOf(details) };
+    ctx.state.interactionContext = c;
+    return c;
   }
 
   promptOf(c: InteractionContext): PromptSteps {
@@ -92,10 +100,21 @@ class InteractionHost implements StepHost<InteractionContext, InteractionState> 
     }
     if ('page' in result) return render(c.ctx, result.page.view ?? 'idp/error', result.page.data, result.page.status);
     if (!('result' in result)) throw new Error('an interaction step finishes with an interaction result or a page');
-    const redirectTo = await this.#provider.interactionResult(c.ctx.req, c.ctx.res, result.result, { mergeWithLastSubmission: true });
     c.ctx.status = 303;
-    c.ctx.redirect(redirectTo);
+    c.ctx.redirect(await finishInteraction(c.details, result.result, true));
   }
+}
+
+/**
+ * Stores the result of an interaction on the interaction already read in this request and returns
+ * where oidc-provider resumes the authorization request: what `provider.interactionResult` does
+ * (merging with the last submission unless `merge` is false or the result is an error), without
+ * reading the interaction and its session again (issue 12).
+ */
+async function finishInteraction(details: InteractionDetails, result: InteractionResults, merge: boolean): Promise<string> {
+  details.result = merge && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
+  await details.save(details.exp - Math.floor(Date.now() / 1000));
+  return details.returnTo;
 }
 
 /**
@@ -128,11 +147,11 @@ export function interactionRoutes(router: Router, services: Services, provider: 
   });
 
   router.get('/interaction/:uid/abort', async (ctx) => {
-    await provider.interactionDetails(ctx.req, ctx.res).catch(() => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res).catch((err: unknown) => {
+      if (isTemporarilyUnavailable(err)) throw err;
       throw new AppError('interaction.expired', 400);
     });
-    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
     ctx.status = 303;
-    ctx.redirect(redirectTo);
+    ctx.redirect(await finishInteraction(details, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false));
   });
 }

@@ -51,6 +51,9 @@ export async function rememberDevice(services: MfaDeps, ctx: Context, account: A
   return id;
 }
 
+/** How stale a remembered device's "last used" time may be, seconds (it is written at most this often). */
+export const DEVICE_LAST_USED_RESOLUTION_SECONDS = 15 * 60;
+
 /**
  * The browser's remembered device for `account`, when the cookie is present, well-formed, its
  * secret matches (constant time), it belongs to this account, is not revoked, has not expired, and
@@ -69,7 +72,8 @@ export async function findRememberedDevice(services: MfaDeps, ctx: Context, acco
   const now = clock.now();
   if (!ok || row.accountId !== account.id || row.scope !== scope || row.revokedAt || row.expiresAt <= now) return undefined;
   if (row.createdAt < account.passwordChangedAt) return undefined;
-  await touchDevice(db, id, now);
+  // "Last used" to the quarter hour: one statement per sign-in instead of two (issue 12).
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() >= DEVICE_LAST_USED_RESOLUTION_SECONDS * 1000) await touchDevice(db, id, now);
   return { id, createdAt: row.createdAt };
 }
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { addSeconds } from '../clock.ts';
-import { clearAccountLock, countAccountAttempt, countUnknownAttempt, deleteUnknownLocks, lockAccount, lockUnknown, uncountAccountAttempt } from '../db/repositories/login-locks.ts';
+import { completeAccountLogin, countAccountAttempt, countUnknownAttempt, deleteUnknownLocks, lockAccount, lockUnknown, uncountAccountAttempt } from '../db/repositories/login-locks.ts';
 import type { Database } from '../db/schema.ts';
 
 /** Lockout parameters (guide slide 6: 5 wrong passwords lock for 30 minutes). */
@@ -48,9 +48,10 @@ export async function refundAttempt(db: Kysely<Database>, accountId: string): Pr
  * starts over. A correct password alone must not call this: failures of every factor (password,
  * email/SMS code, keyboard pattern) count toward the same lock until a sign-in completes (issue 9,
  * item 1); after a correct password the caller gives its attempt back with {@link refundAttempt}.
+ * Records the sign-in's time (`last_login_at`) in the same UPDATE.
  */
-export async function succeedAttempt(db: Kysely<Database>, accountId: string): Promise<void> {
-  await clearAccountLock(db, accountId);
+export async function succeedAttempt(db: Kysely<Database>, accountId: string, at: Date): Promise<void> {
+  await completeAccountLogin(db, accountId, at);
 }
 
 /** True when the account is locked at `now`. */

@@ -131,11 +131,6 @@ export async function replacePasswordHash(db: Kysely<Database>, accountId: strin
   await db.updateTable('accounts').set({ password_hash: phc }).where('id', '=', accountId).execute();
 }
 
-/** Records a completed sign-in. */
-export async function recordLogin(db: Kysely<Database>, accountId: string, at: Date): Promise<void> {
-  await db.updateTable('accounts').set({ last_login_at: at }).where('id', '=', accountId).execute();
-}
-
 /**
  * Sets the account's status (`active` | `disabled`) and nothing else. To disable an account so
  * that its sessions and tokens end too, use `changeAccountStatus` (src/oidc/revocation.ts).

@@ -38,6 +38,14 @@ export async function uncountAccountAttempt(db: Kysely<Database>, accountId: str
   await db.updateTable('accounts').set({ failed_login_count: sql`greatest(failed_login_count - 1, 0)` }).where('id', '=', accountId).execute();
 }
 
+/**
+ * A completed sign-in, in one UPDATE of the account row (issue 12): the count and lock start over
+ * and `last_login_at` is `at`. @param db a database or transaction.
+ */
+export async function completeAccountLogin(db: Kysely<Database>, accountId: string, at: Date): Promise<void> {
+  await db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null, last_login_at: at }).where('id', '=', accountId).execute();
+}
+
 /** Clears the account's count and lock. @param db a database or transaction. */
 export async function clearAccountLock(db: Kysely<Database>, accountId: string): Promise<void> {
   await db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null }).where('id', '=', accountId).execute();
