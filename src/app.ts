@@ -1,6 +1,8 @@
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
+import { sessionActivity } from './account/activity.ts';
+import { accountRoutes } from './account/index.ts';
 import { forgotPasswordRoutes } from './flows/forgot-password/index.ts';
 import { forgotUsernameRoutes } from './flows/forgot-username/index.ts';
 import { linkRoutes } from './flows/links.ts';
@@ -69,6 +71,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   provider.use(staticFiles());
   provider.use(csrf({ secure: production }));
   provider.use(hashAdmission(services.hasher));
+  // My Account's "Signed-in sessions": each session's browser and last activity (src/account/activity.ts).
+  provider.use(sessionActivity(services) as never);
 
   const router = new Router();
   router.use(bodyParser({
@@ -85,6 +89,8 @@ export async function createIdp(services: Services): Promise<Provider> {
   forgotPasswordRoutes(router, services, provider);
   linkRoutes(router, services, provider, { registration, forgotUsername });
   apiRoutes(router, services);
+  // The signed-in person's own pages (issue 14): the session guard and its sign-in, then the pages.
+  accountRoutes(router, services, provider);
   router.get('/favicon.ico', async (ctx) => {
     ctx.status = 204; // no icon, and no 404 noise in browser consoles
   });

@@ -45,6 +45,10 @@ export type AuditType =
   | 'keystroke.enrolled'
   | 'keystroke.updated'
   | 'keystroke.reset'
+  // My Account pages (issue 14 item 6; src/account)
+  | 'account.password_changed'
+  | 'account.password_change_failed'
+  | 'account.sessions_ended'
   // clients (oidc-provider events; src/observability/oidc-events.ts)
   | 'client.auth_failed'
   // integrators (issue 10): dynamic registration and back-channel logout (src/oidc/registration.ts, backchannel.ts)

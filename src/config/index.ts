@@ -145,6 +145,8 @@ export const configSchema = z.object({
   MAIL_SENDS_PER_HOUR: int(1, 100).default(5),
   /** Lifetime of the IdP session, seconds. Default 28800 (8 hours). */
   SESSION_TTL_SECONDS: int(60, 30 * DAY, 'seconds').default(28800),
+  /** My Account pages (/account): a change asks for the password again when the last sign-in is older than this, seconds (`max_age` semantics). Default 300 (5 minutes). */
+  ACCOUNT_REAUTH_SECONDS: int(30, 3600, 'seconds').default(300),
   /** How long "Remember this device for 30 days" lasts, seconds (guide slides 8-11). Default 2592000 (30 days). */
   DEVICE_TTL_SECONDS: int(60, 400 * DAY, 'seconds').default(2592000),
   /** Second factors offered on "Verify your Account", in order (comma-separated: email, sms, keystroke). Default all three. */

@@ -104,6 +104,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   one_time_codes: OneTimeCodesTable;
   trusted_devices: TrustedDevicesTable;
+  session_activity: SessionActivityTable;
   keystroke_profiles: KeystrokeProfilesTable;
   keystroke_presented: KeystrokePresentedTable;
   single_use_links: SingleUseLinksTable;
@@ -184,6 +185,17 @@ export interface TrustedDevicesTable {
   revoked_at: Timestamp | null;
   /** What it skips: `mfa` (Verify your Account) or `typing` (the typing-pattern page). */
   scope: Generated<'mfa' | 'typing'>;
+}
+
+/** What the "Signed-in sessions" page shows of an IdP session (migration 0015; src/account/activity.ts). */
+export interface SessionActivityTable {
+  /** oidc-provider's session uid. */
+  session_uid: string;
+  account_id: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
 }
 
 /** The typing-pattern template of an account (src/keystroke/template.ts), for one sentence. */

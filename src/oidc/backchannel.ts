@@ -22,7 +22,7 @@ import type { Services } from '../services.ts';
  */
 
 /** Why sessions ended (the `reason` of a delivery, in its audit event). */
-export type LogoutReason = 'rp_logout' | 'password_reset' | 'account_disabled' | 'signed_out' | 'producer_inactive' | 'device_revoked';
+export type LogoutReason = 'rp_logout' | 'password_reset' | 'account_disabled' | 'signed_out' | 'producer_inactive' | 'device_revoked' | 'signed_out_others' | 'password_changed';
 
 /** Set while the worker delivers: the fetch hook then really sends. */
 const delivering = new AsyncLocalStorage<{ timeoutMs: number }>();
@@ -55,10 +55,12 @@ export async function stopBackchannelDelivery(provider: Provider): Promise<void>
  * Queues a logout token for every relying party with a `backchannel_logout_uri` that has a session
  * of one of these accounts (oidc-provider `Session` rows: `authorizations[client_id].sid`). Call it
  * in the transaction that deletes the sessions, before deleting them.
+ * @param exceptSessionId a session (its id) that stays: no logout token for it (My Account's
+ *   "Sign out of the others", src/oidc/revocation.ts endOtherSessions).
  * @param db the database or the transaction.
  * @returns how many deliveries were queued.
  */
-export async function enqueueAccountLogouts(db: Kysely<Database>, accountIds: readonly string[], reason: LogoutReason): Promise<number> {
+export async function enqueueAccountLogouts(db: Kysely<Database>, accountIds: readonly string[], reason: LogoutReason, exceptSessionId?: string): Promise<number> {
   if (accountIds.length === 0) return 0;
   const res = await sql`
     INSERT INTO backchannel_logouts (client_id, account_id, sid, reason)
@@ -69,6 +71,7 @@ export async function enqueueAccountLogouts(db: Kysely<Database>, accountIds: re
      WHERE s.model = 'Session'
        AND s.payload->>'accountId' IN (${sql.join([...accountIds])})
        AND a.value ? 'sid'
+       AND s.id <> ${exceptSessionId ?? ''}
        AND (s.expires_at IS NULL OR s.expires_at > now())`.execute(db);
   return Number(res.numAffectedRows ?? 0);
 }

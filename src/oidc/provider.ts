@@ -45,6 +45,29 @@ const CLIENT_CACHE_MAX_AGE_MS = 60_000;
 /** oidc-provider's per-instance state (where its configuration lives); see createProvider. */
 const OIDC_PROVIDER_INTERNALS: string = 'oidc-provider/lib/helpers/weak_cache.js';
 
+/** Client id of the IdP's own pages (My Account, src/account/session.ts): a static first-party public client. */
+export const ACCOUNT_CLIENT_ID = 'idp-account';
+/** Redirect URI path of {@link ACCOUNT_CLIENT_ID} (under ISSUER). */
+export const ACCOUNT_CALLBACK_PATH = '/account/callback';
+
+/**
+ * The static client through which the IdP's own pages (/account) send an anonymous visitor to sign
+ * in: first-party (no consent), public with PKCE (`none`), code flow, its only redirect URI
+ * `<ISSUER>/account/callback`. It never receives a token: the callback throws the code away and the
+ * pages read the IdP session (src/account/session.ts).
+ */
+export function accountPagesClient(issuer: string) {
+  return {
+    client_id: ACCOUNT_CLIENT_ID,
+    client_name: 'My Account',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [new URL(ACCOUNT_CALLBACK_PATH, issuer).href],
+    first_party: true,
+  };
+}
+
 /** The OpenID Connect scopes (API scopes come from `resources add`). */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'producer'] as const;
 
@@ -64,6 +87,8 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
   const keys = await loadSigningKeys(services.db, keyOptions(services));
   return {
     adapter: createAdapterClass(services.db, new ReadCache(services.changes, 'oidc_payloads', CLIENT_CACHE_MAX_AGE_MS)),
+    // The IdP's own pages (/account) sign people in through this static client (src/account/session.ts).
+    clients: [accountPagesClient(config.ISSUER)] as never,
     findAccount: guardedFindAccount(createFindAccount(services)),
     jwks: { keys: keys as never },
     // Issue 10 item 10: discovery names only what a registered client can use.

@@ -46,6 +46,39 @@ export async function endAccountSessions(db: Kysely<Database>, accountIds: strin
 }
 
 /**
+ * Ends every session, grant and token of the account ({@link endAccountSessions}) except the
+ * session `keepSessionId` (oidc-provider's Session id, the `oidc_payloads` row) and the grants it
+ * holds (`authorizations[client].grantId`) with their tokens: the browser that asks keeps working,
+ * every other browser must sign in again, and refresh tokens of other grants stop (RFC 6749 §5.2
+ * `invalid_grant`). Relying parties of the ended sessions are sent a logout token (queued here).
+ * My Account: "Sign out of the others", and a password change (issue 14 item 6).
+ * Run it in a transaction with the change that asks for it.
+ * @returns how many oidc-provider records were deleted.
+ */
+export async function endOtherSessions(db: Kysely<Database>, accountId: string, keepSessionId: string, reason: LogoutReason = 'signed_out_others'): Promise<number> {
+  await enqueueAccountLogouts(db, [accountId], reason, keepSessionId);
+  const kept = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Session').where('id', '=', keepSessionId).executeTakeFirst();
+  const authorizations = ((kept?.payload as { authorizations?: Record<string, { grantId?: string }> } | undefined)?.authorizations) ?? {};
+  const keepGrants = Object.values(authorizations).map((a) => a.grantId).filter((g): g is string => typeof g === 'string');
+  const keepIds = [keepSessionId, ...keepGrants];
+  const res = await db
+    .deleteFrom('oidc_payloads')
+    .where('model', '!=', 'Client')
+    .where('id', 'not in', keepIds)
+    .where((eb) => eb.or([eb('grant_id', 'is', null), eb('grant_id', 'not in', keepIds)]))
+    .where((eb) =>
+      eb.or([
+        eb(sql<string>`payload->>'accountId'`, '=', accountId),
+        eb(sql<string>`payload->'session'->>'accountId'`, '=', accountId),
+        eb(sql<string>`payload->'result'->'login'->>'accountId'`, '=', accountId),
+        eb('grant_id', 'in', db.selectFrom('oidc_payloads as g').select('g.id').where('g.model', '=', 'Grant').where(sql<string>`g.payload->>'accountId'`, '=', accountId)),
+      ]),
+    )
+    .executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
+/**
  * Ends every session, grant and token ({@link endAccountSessions}) of the accounts of these
  * producers (e.g. the producers a `producers import` marks `inactive`).
  * @param producerNumbers producer numbers; an empty list does nothing.

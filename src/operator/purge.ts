@@ -45,6 +45,11 @@ const RULES: PurgeRule[] = [
   { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
   { table: 'portal_sessions', purge: async (db, now) => deleted(await db.deleteFrom('portal_sessions').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
   { table: 'oidc_payloads', purge: async (db, now) => deleted(await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  // My Account's record of each session (migration 0015): gone once its session is (after the rule above).
+  {
+    table: 'session_activity',
+    purge: async (db) => deleted(await db.deleteFrom('session_activity as a').where((eb) => eb.not(eb.exists(eb.selectFrom('oidc_payloads as s').select('s.id').where('s.model', '=', 'Session').whereRef('s.uid', '=', 'a.session_uid')))).executeTakeFirstOrThrow()),
+  },
   { table: 'trusted_devices', purge: (db, now) => purgeDevices(db, new Date(now.getTime() - DEVICE_HISTORY_KEEP_MS)) },
   { table: 'keystroke_presented', purge: (db, now) => purgePresented(db, new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)) },
   { table: 'unknown_login_locks', purge: (db, now, _days, lockoutSeconds) => purgeUnknownLocks(db, now, lockoutSeconds) },

@@ -14,7 +14,7 @@
  *   POST /logout                 CSRF-checked; ends the portal session, 303 to the IdP end_session_endpoint
  *   POST /backchannel-logout     logout token from the IdP (Back-Channel Logout 1.0); ends the matching sessions
  *   GET  /                       Home: navigation + My Information panel (signed-in)
- *   GET  /my-information         My Information panel (signed-in)
+ *   GET  /my-information         My Information panel and "Manage sign-in and security" (the IdP's /account) (signed-in)
  *   GET  /my-hierarchy           upline and downline from the IdP's producer API (signed-in)
  *   GET  /quote-enroll, /commissions-reporting   the downstream application's link (signed-in)
  *   GET  /resources              the configured resources, by group (signed-in)
@@ -256,7 +256,9 @@ export function createPortalApp(opts: PortalOptions): Koa {
 
   const homeLinks = opts.homeLinks ?? [];
   routes.get('/', (ctx) => renderPage(ctx, 'home', 'Home', { info: myInformation(user(ctx)), homeLinks }));
-  routes.get('/my-information', (ctx) => renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user(ctx)) }));
+  // "Manage sign-in and security": the IdP's own account pages (issue 14 item 6; src/account).
+  const accountUrl = new URL('/account', opts.issuer).href;
+  routes.get('/my-information', (ctx) => renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user(ctx)), accountUrl }));
   for (const [path, title] of APP_PAGES) {
     routes.get(path, (ctx) => renderPage(ctx, 'app-link', title, { link: homeLinks.find((l) => l.label === title) ?? null }));
   }

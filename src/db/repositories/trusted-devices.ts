@@ -71,14 +71,15 @@ export async function devicesOf(db: Kysely<Database>, accountId: string): Promis
 }
 
 /**
- * Revokes one device of the account (`id`) or all of them (`id` undefined) at `now`; already
- * revoked ones are left as they are.
+ * Revokes one device of the account (`id`) or all of them (`id` undefined) at `now`, only those
+ * remembered for `scope` when given ('mfa' or 'typing'); already revoked ones are left as they are.
  * @param db a database or transaction.
  * @returns how many devices were revoked.
  */
-export async function revokeDeviceRows(db: Kysely<Database>, accountId: string, now: Date, id?: string): Promise<number> {
+export async function revokeDeviceRows(db: Kysely<Database>, accountId: string, now: Date, id?: string, scope?: DeviceScope): Promise<number> {
   let q = db.updateTable('trusted_devices').set({ revoked_at: now }).where('account_id', '=', accountId).where('revoked_at', 'is', null);
   if (id !== undefined) q = q.where('id', '=', id);
+  if (scope !== undefined) q = q.where('scope', '=', scope);
   return Number((await q.executeTakeFirst()).numUpdatedRows);
 }
 

@@ -72,7 +72,10 @@ export async function finishLogin(c: InteractionContext, account: Account, pendi
   if (saved === 'enrolled') services.later('typing-pattern mail', () => sendTypingPatternMail(services, account));
   if (pending.rememberTyping) await rememberDevice(services, ctx, account, 'typing', info, 'typing');
   await auditAll(services.db, services.clock, [...events, { type: 'login.success', accountId: account.id, ctx: info, details: { amr, acr } }]);
-  return { kind: 'finish', result: { login: { accountId: account.id, amr, acr, remember: true } } };
+  // `ts` (the session's loginTs, OIDC auth_time) from the injectable clock: the account pages'
+  // re-authentication rule (src/account/session.ts) compares it with the same clock.
+  const ts = Math.floor(services.clock.now().getTime() / 1000);
+  return { kind: 'finish', result: { login: { accountId: account.id, amr, acr, remember: true, ts } } };
 }
 
 /**
