@@ -426,7 +426,9 @@ export async function registerThroughPages(bench: Bench, p: Bench['producers'][n
   if (pw.status === 303) verifyPage = expect(await http(url, jar, 'GET', pw.location!), 200, 'verify your account');
   if (!verifyPage.text.includes('Verify your Account')) throw new Error(`expected Verify your Account after the first password: ${verifyPage.text.slice(0, 300)}`);
   const before = bench.smtp.messages.filter((m) => m.to === p.email && /verification code/i.test(m.subject)).length;
-  const chosen = expect(await http(url, jar, 'POST', `/interaction/${uid}/login`, { form: { _csrf: csrfIn(verifyPage.text), action: 'choose', factor: 'email' } }), 200, 'choose email');
+  // Send Code answers with a 303 to the interaction (GET-after-POST), whose page asks for the code.
+  const sent = expect(await http(url, jar, 'POST', `/interaction/${uid}/login`, { form: { _csrf: csrfIn(verifyPage.text), action: 'choose', factor: 'email' } }), 303, 'choose email');
+  const chosen = expect(await http(url, jar, 'GET', sent.location!), 200, 'enter the code');
   const deadline = Date.now() + 30_000;
   let codeMail;
   while (!(codeMail = bench.smtp.messages.filter((m) => m.to === p.email && /verification code/i.test(m.subject))[before])) {

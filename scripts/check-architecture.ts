@@ -3,7 +3,10 @@
  * - no import cycles between files, and no two top-level folders of src/ that import each other
  *   (reads `import … from './x.ts'` lines, type imports included: a type cycle is still a tie);
  * - no function longer than {@link MAX_FUNCTION_LINES} lines unless the comment just above it
- *   states why (`long-function: <reason>`).
+ *   states why (`long-function: <reason>`);
+ * - no SQL on a table that has a repository ({@link HOMED_TABLES}; writes to `accounts`) outside
+ *   src/db/repositories (kysely's `selectFrom('t')`, `insertInto`, `updateTable`, `deleteFrom`,
+ *   joins, and `from/into/update/join t` inside sql`…` templates).
  * Prints the problems and exits 1 when there are any. Run: `node scripts/check-architecture.ts`
  * (test/unit/architecture.test.ts runs the same checks).
  */
@@ -94,6 +97,43 @@ export function longFunctions(srcDir: string, max = MAX_FUNCTION_LINES): string[
   return found;
 }
 
+/**
+ * Tables whose every query lives in src/db/repositories (one file per table or aggregate): the
+ * flows, one-time codes, remembered devices, typing patterns, fake locks of unknown usernames,
+ * single-use links and send history. Other tables keep their queries in the one module that owns
+ * them (README "Architecture", Persistence).
+ */
+export const HOMED_TABLES = ['flows', 'one_time_codes', 'trusted_devices', 'keystroke_profiles', 'keystroke_presented', 'unknown_login_locks', 'single_use_links', 'message_sends'];
+
+/** Tables that may be read elsewhere but written only by a repository (the lock counters live in `accounts`). */
+export const WRITE_HOMED_TABLES = ['accounts'];
+
+const names = (list: string[]) => list.join('|');
+const KYSELY_ANY = new RegExp(String.raw`\b(?:selectFrom|insertInto|updateTable|deleteFrom|innerJoin|leftJoin|rightJoin|fullJoin)\(\s*['"](${names(HOMED_TABLES)})(?:\s+as\s+\w+)?['"]`, 'g');
+const KYSELY_WRITE = new RegExp(String.raw`\b(?:insertInto|updateTable|deleteFrom)\(\s*['"](${names(WRITE_HOMED_TABLES)})(?:\s+as\s+\w+)?['"]`, 'g');
+const RAW_ANY = new RegExp(String.raw`\b(?:from|into|update|join)\s+"?(${names(HOMED_TABLES)})\b`, 'gi');
+const RAW_WRITE = new RegExp(String.raw`\b(?:into|update|delete\s+from)\s+"?(${names(WRITE_HOMED_TABLES)})\b`, 'gi');
+
+/**
+ * SQL on {@link HOMED_TABLES} (or writes to {@link WRITE_HOMED_TABLES}) in files of `srcDir`
+ * outside db/repositories, as `file:line (table)`.
+ */
+export function homelessSql(srcDir: string): string[] {
+  const home = path.join(srcDir, 'db', 'repositories') + path.sep;
+  const found: string[] = [];
+  for (const file of filesBelow(srcDir)) {
+    if (file.startsWith(home) || file === path.join(srcDir, 'db', 'schema.ts')) continue;
+    const text = readFileSync(file, 'utf8');
+    const lineOf = (index: number) => text.slice(0, index).split('\n').length;
+    const report = (m: RegExpMatchArray, offset = 0) => found.push(`${path.relative(srcDir, file)}:${lineOf(offset + (m.index ?? 0))} (${m[1]})`);
+    for (const re of [KYSELY_ANY, KYSELY_WRITE]) for (const m of text.matchAll(re)) report(m);
+    for (const tpl of text.matchAll(/\bsql`([^`]*)`/g)) {
+      for (const re of [RAW_ANY, RAW_WRITE]) for (const m of tpl[1].matchAll(re)) report(m, (tpl.index ?? 0) + 4);
+    }
+  }
+  return found;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const srcDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
   const graph = importGraph(srcDir);
@@ -104,7 +144,13 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   for (const tie of t) console.log(`folder tie: ${tie}`);
   const long = longFunctions(srcDir);
   for (const f of long) console.log(`function over ${MAX_FUNCTION_LINES} lines without a stated reason: ${f}`);
-  const problems = c.length + t.length + long.length;
-  console.log(problems ? `${c.length} cycle(s), ${t.length} folder tie(s), ${long.length} long function(s)` : `no cycles, no folder ties, no long functions (${graph.size} files)`);
+  const homeless = homelessSql(srcDir);
+  for (const f of homeless) console.log(`SQL outside src/db/repositories on a table that has one: ${f}`);
+  const problems = c.length + t.length + long.length + homeless.length;
+  console.log(
+    problems
+      ? `${c.length} cycle(s), ${t.length} folder tie(s), ${long.length} long function(s), ${homeless.length} query(ies) outside a repository`
+      : `no cycles, no folder ties, no long functions, no queries outside their repository (${graph.size} files)`,
+  );
   process.exitCode = problems ? 1 : 0;
 }

@@ -94,11 +94,30 @@ export async function audit(
   ctx: AuditContext = {},
   details: Record<string, unknown> = {},
 ): Promise<void> {
+  await auditAll(db, clock, [{ type, accountId, ctx, details }]);
+}
+
+/** One event for {@link auditAll}. */
+export interface AuditEvent {
+  type: AuditType;
+  accountId: string | null;
+  ctx?: AuditContext;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Appends several audit events in one INSERT (issue 12: the events of one step, one round trip),
+ * in the order given, each as {@link audit} would.
+ * @throws the database error when the rows cannot be written (none is then written).
+ */
+export async function auditAll(db: Kysely<Database>, clock: Clock, events: AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
   const request = currentRequest();
+  const at = clock.now();
   await db
     .insertInto('audit_events')
-    .values({
-      at: clock.now(),
+    .values(events.map(({ type, accountId, ctx = {}, details = {} }) => ({
+      at,
       type,
       account_id: accountId,
       client_id: ctx.clientId ?? null,
@@ -106,8 +125,10 @@ export async function audit(
       user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 512) : null,
       details: JSON.stringify(details),
       request_id: request?.requestId ?? null,
-    })
+    })))
     .execute();
-  if (request && type === 'rate_limited' && typeof details.limit === 'string') request.rateLimit = details.limit;
-  request?.metrics?.observeAudit(type, details);
+  for (const { type, details = {} } of events) {
+    if (request && type === 'rate_limited' && typeof details.limit === 'string') request.rateLimit = details.limit;
+    request?.metrics?.observeAudit(type, details);
+  }
 }

@@ -1,10 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { render } from '../http/render.ts';
-import { verifyCsrf } from '../security/csrf.ts';
+import { AppError } from '../http/errors.ts';
 import type { Services } from '../services.ts';
-import { runStep, type StepHost } from '../steps/engine.ts';
-import { bodyOf, requestInfo, type Fields, type Page, type Step, type StepContextBase, type StepResult } from '../steps/step.ts';
+import { postStep, type Position, type StepHost } from '../steps/engine.ts';
+import { requestInfo, type Page, type Step, type StepContextBase, type StepResult } from '../steps/step.ts';
 import type { AccountGuard, AccountSession } from './session.ts';
 
 /** What an account page sees: the signed-in person (the step's state) and the services. */
@@ -82,6 +82,16 @@ class AccountHost implements StepHost<AccountContext, AccountSession> {
     // The state is the IdP session itself; a step changes the database, never the state.
   }
 
+  /** A form whose CSRF token failed: the 403 error page ("Please try again"); nothing is written. */
+  async refuse(_ctx: Context, refusal: AppError): Promise<never> {
+    throw refusal;
+  }
+
+  /** Never reached: without a session the guard answers (303 to sign in) before any step. */
+  async startOver(): Promise<never> {
+    throw new AppError('http.bad_request', 400);
+  }
+
   async settle(step: Step<AccountContext, AccountSession, unknown>, c: AccountContext, result: Exclude<StepResult<AccountSession>, { kind: 'retry' }>): Promise<void> {
     const { ctx } = c;
     if (result.kind === 'finish' && 'redirect' in result) {
@@ -117,14 +127,13 @@ export function mountAccountPages(router: Router, services: Services, guard: Acc
     });
     const posts: AccountAction[] = [...(page.postsHere === false ? [] : [{ path: page.path, input: page.input, rateLimit: page.rateLimit, submit: page.submit }]), ...(page.actions ?? [])];
     for (const post of posts) {
-      router.post(post.path, async (ctx) => {
-        verifyCsrf(ctx);
+      const step: AccountPage = { ...page, input: post.input, rateLimit: post.rateLimit, submit: post.submit };
+      // The engine checks CSRF first; then the session and a recent sign-in (else 303 to sign in).
+      router.post(post.path, (ctx) => postStep(services, host, ctx, async (): Promise<Position<AccountContext>> => {
         const s = await guard.require(ctx, page.path);
-        if (!s) return;
-        if (!guard.requireRecentAuth(ctx, s, page.path)) return;
-        const step: AccountPage = { ...page, input: post.input, rateLimit: post.rateLimit, submit: post.submit };
-        await runStep(services, host, step, context(ctx, s), bodyOf(ctx) as Fields);
-      });
+        if (!s || !guard.requireRecentAuth(ctx, s, page.path)) return { at: 'shown' };
+        return { at: 'here', c: context(ctx, s) };
+      }, () => step as Step<AccountContext, AccountSession, unknown>));
     }
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { audit } from '../audit.ts';
-import { findAccountById, lockAccountRow, revokeRememberedDevices, setPasswordWithHistory, type Account } from '../db/repositories/accounts.ts';
+import { findAccountById, lockAccountRow, setPasswordWithHistory, type Account } from '../db/repositories/accounts.ts';
+import { revokeDeviceRows } from '../db/repositories/trusted-devices.ts';
 import { PASSWORD_HISTORY_DEPTH, passwordWasUsed } from '../flows/recovery/forgot-password.ts';
 import { LOGIN_IP_LIMIT } from '../interactions/steps/login/index.ts';
 import { sendLockMail } from '../interactions/steps/login/account.ts';
@@ -105,7 +106,7 @@ export const passwordPage: AccountPage<z.infer<typeof input>> = {
       await setPasswordWithHistory(trx, account.id, phc, now, { keep: PASSWORD_HISTORY_DEPTH, emailProven: false });
       const oidcRecords = await endOtherSessions(trx, account.id, state.sessionId, 'password_changed');
       await forgetOtherSessions(trx, account.id, state.sessionUid);
-      const devices = await revokeRememberedDevices(trx, account.id, now);
+      const devices = await revokeDeviceRows(trx, account.id, now);
       return { oidcRecords, devices };
     });
     if (!done) return { kind: 'retry', status: 409, formError: 'account.password_changed_meanwhile' };

@@ -1,4 +1,6 @@
 import { audit } from '../audit.ts';
+import { findProfile } from '../db/repositories/keystroke.ts';
+import { revokeDeviceRows } from '../db/repositories/trusted-devices.ts';
 import { resetProfile } from '../mfa/keystroke.ts';
 import { renderMessage } from '../notify/mail.ts';
 import { doneAt, formatTime, type AccountPage } from './pages.ts';
@@ -19,11 +21,11 @@ export const typingPatternPage: AccountPage = {
   postsHere: false,
   notices: { reset: 'account.typing_pattern_reset' },
   async model({ services, state }) {
-    const profile = await services.db.selectFrom('keystroke_profiles').select(['updated_at']).where('account_id', '=', state.accountId).executeTakeFirst();
+    const profile = await findProfile(services.db, state.accountId);
     return {
       title: 'Typing pattern',
       enrolled: !!profile,
-      updatedAt: profile ? formatTime(new Date(profile.updated_at)) : null,
+      updatedAt: profile ? formatTime(profile.updatedAt) : null,
       offered: services.config.MFA_FACTORS.includes('keystroke'),
     };
   },
@@ -38,7 +40,7 @@ export const typingPatternPage: AccountPage = {
         const now = clock.now();
         const removed = await db.transaction().execute(async (trx) => {
           const had = await resetProfile(trx, state.accountId);
-          await trx.updateTable('trusted_devices').set({ revoked_at: now }).where('account_id', '=', state.accountId).where('scope', '=', 'typing').where('revoked_at', 'is', null).execute();
+          await revokeDeviceRows(trx, state.accountId, now, undefined, 'typing');
           return had;
         });
         if (!removed) return { kind: 'retry', status: 409, formError: 'account.typing_pattern_none' };

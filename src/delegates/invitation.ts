@@ -145,7 +145,6 @@ function invitationFlow(config: Services['config']): FlowDefinition<InvitationSt
     kind: 'delegate-invitation',
     ttlSeconds: config.REGISTRATION_FLOW_TTL_SECONDS,
     steps: [acceptStep, termsStep, loginStep],
-    outOfOrder: 'resume',
     restartPage: (_c, { expired }) => donePage(config, 409, { formError: expired ? 'register.flow_expired' : 'invite.open_link_again' }),
   };
 }

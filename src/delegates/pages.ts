@@ -113,7 +113,6 @@ function addFlow(config: Services['config']): FlowDefinition<AddState> {
     kind: 'delegate-add',
     ttlSeconds: 600,
     steps: [addStep],
-    outOfOrder: 'restart',
     restartPage: () => ({ status: 409, data: { title: 'Add Delegate', formError: 'interaction.expired', days: Math.round(config.DELEGATE_INVITATION_TTL_SECONDS / 86400) } }),
   };
 }

@@ -2,9 +2,9 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { render } from '../http/render.ts';
-import { verifyCsrf } from '../security/csrf.ts';
+import type { AppError } from '../http/errors.ts';
 import type { Services } from '../services.ts';
-import { runStep, type StepHost } from '../steps/engine.ts';
+import { arrive, postStep, showStep, type Position, type StepHost } from '../steps/engine.ts';
 import { bodyOf, requestInfo, type Fields, type Page, type Step, type StepContextBase, type StepResult } from '../steps/step.ts';
 import { interactionUidOf, loginUrl } from './login-link.ts';
 import { FlowStore } from './store.ts';
@@ -41,8 +41,6 @@ export interface FlowStep<S extends FlowState, I = Fields> extends Step<FlowCont
    * step's `next` starts a new flow (replacing the browser's previous one).
    */
   at: string[] | 'start';
-  /** Values shown on a GET only (e.g. "we sent a code" when arriving from the previous step). */
-  greeting?(c: FlowContext<S>): Fields;
   /** A GET here begins the flow at once (registration's Terms of Use; `at` then applies to POST only), or refuses with a page. */
   enter?(c: FlowContext<S>): Promise<{ state: S } | Page>;
   /** false: the state `enter` makes is not stored until the step is submitted (no row for a page view). */
@@ -51,19 +49,15 @@ export interface FlowStep<S extends FlowState, I = Fields> extends Step<FlowCont
   actions?: { path: string; rateLimit?: string; submit: FlowStep<S, Fields>['submit'] }[];
 }
 
-/** A self-service flow: its steps, where its state lives, and its one answer to a step taken out of order. */
+/**
+ * A self-service flow: its steps, where its state lives, and its first page when there is no usable
+ * flow. A step taken out of order has ONE answer for every flow, the engine's ({@link arrive}).
+ */
 export interface FlowDefinition<S extends FlowState> {
   /** Flow kind: the cookie is `pidp.flow.<kind>` (see store.ts). */
   kind: string;
   ttlSeconds: number;
   steps: FlowStep<S, any>[];
-  /**
-   * A step taken out of order (a later URL, the back button, a replayed form) while the flow is
-   * alive: `resume` answers 303 to the flow's current step; `restart` ends the flow and shows the
-   * first step again (409 `recovery.start_over`): for flows where going back must not reuse what was
-   * done (Forgot Password: a code was already sent or verified).
-   */
-  outOfOrder: 'resume' | 'restart';
   /** The page shown when there is no usable flow (409), or it expired (410), or it restarts. */
   restartPage(c: FlowContext<S>, reason: { expired: boolean; formError?: string }): Page;
 }
@@ -117,21 +111,26 @@ class FlowHost<S extends FlowState> implements StepHost<FlowContext<S>, S> {
     await this.show(this.#def.steps[0], c, { ...this.#def.restartPage(c, reason), status });
   }
 
-  /** The browser's flow when `step` may be used now (see {@link mountFlow}); otherwise answers and returns undefined. */
-  async guard(ctx: Context, step: FlowStep<S, unknown>, entering = false): Promise<FlowContext<S> | undefined> {
-    if (step.at === 'start' || entering) return this.context(ctx, undefined, false);
+  async refuse(_ctx: Context, refusal: AppError): Promise<void> {
+    throw refusal; // the error page (src/http/error-pages.ts) with the refusal's status and message
+  }
+
+  async startOver(ctx: Context, reason: { expired: boolean }): Promise<void> {
+    await this.restart(ctx, undefined, reason, reason.expired ? 410 : 409);
+  }
+
+  /**
+   * Where this browser's flow stands for `step` (see {@link mountFlow}): `here` at one of the
+   * step's `at` steps (or a step that starts the flow), `elsewhere` (the current step's URL) in a
+   * live flow at another step, `nowhere` without one (`expired` while the browser still carries the
+   * cookie of an expired flow).
+   */
+  async locate(ctx: Context, step: FlowStep<S, unknown>, entering = false): Promise<Position<FlowContext<S>>> {
+    if (step.at === 'start' || entering) return { at: 'here', c: this.context(ctx, undefined, false) };
     const state = await this.store.load(ctx);
-    if (state && step.at.includes(state.step)) return this.context(ctx, state, true);
-    if (!state) {
-      const expired = this.store.hasCookie(ctx);
-      await this.restart(ctx, undefined, { expired }, expired ? 410 : 409);
-    } else if (this.#def.outOfOrder === 'resume') {
-      ctx.status = 303;
-      ctx.redirect(this.#pathOf(state.step));
-    } else {
-      await this.restart(ctx, state, { expired: false, formError: 'recovery.start_over' }, 409);
-    }
-    return undefined;
+    if (state && step.at.includes(state.step)) return { at: 'here', c: this.context(ctx, state, true) };
+    if (state) return { at: 'elsewhere', location: this.#pathOf(state.step) };
+    return { at: 'nowhere', expired: this.store.hasCookie(ctx) };
   }
 
   async save(c: FlowContext<S>, state: S): Promise<void> {
@@ -162,11 +161,12 @@ class FlowHost<S extends FlowState> implements StepHost<FlowContext<S>, S> {
 }
 
 /**
- * Mounts a flow's steps on the router. The rules every flow shares live here and in the engine:
+ * Mounts a flow's steps on the router. The rules every flow shares live in the engine
+ * (src/steps/engine.ts):
  * - every POST checks the CSRF token first (403 error page, nothing read or written);
  * - a step needs a live flow of this browser at one of its `at` steps. No flow: the flow's restart
  *   page, 409 (410 with `…flow_expired` while the browser still carries the cookie of an expired
- *   flow); a flow at another step: {@link FlowDefinition.outOfOrder};
+ *   flow); a flow at another step: 303 to that step's URL ({@link arrive});
  * - input, rate limits, 422/429 and the outcomes: {@link runStep}; `next` saves the state and
  *   answers 303 to its step's URL (GET-after-POST); `finish` ends the flow.
  * @returns the flow's store (pages outside the steps read the browser's flow with it).
@@ -175,7 +175,7 @@ export function mountFlow<S extends FlowState>(router: Router, services: Service
   const host = new FlowHost(services, provider, def);
   for (const step of def.steps as FlowStep<S, unknown>[]) {
     router.get(step.path, async (ctx) => {
-      const c = await host.guard(ctx, step, !!step.enter);
+      const c = await arrive(host, ctx, await host.locate(ctx, step, !!step.enter));
       if (!c) return;
       if (step.enter) {
         const entered = await step.enter(c);
@@ -183,27 +183,32 @@ export function mountFlow<S extends FlowState>(router: Router, services: Service
         if (step.storeOnEnter === false) c.state = entered.state;
         else await host.save(c, entered.state);
       }
-      await host.show(step, c, { status: 200, data: step.greeting?.(c) ?? {} });
+      await showStep(host, step, c);
     });
     const posts = [...(step.postPath === null ? [] : [{ path: step.postPath ?? step.path, run: step }])];
     for (const action of step.actions ?? []) posts.push({ path: action.path, run: { ...step, input: undefined, rateLimit: action.rateLimit, submit: action.submit } });
     for (const post of posts) {
-      router.post(post.path, async (ctx) => {
-        verifyCsrf(ctx);
-        // A step entered without storing its state is submitted from no stored state: enter again.
-        // (or from a flow at a step that cannot come back here, which the new one replaces, as a new GET did)
-        const stored = step.enter && step.storeOnEnter === false ? await host.store.load(ctx) : undefined;
-        const fresh = step.enter && step.storeOnEnter === false && (!stored || (step.at !== 'start' && !step.at.includes(stored.step)));
-        const c = await host.guard(ctx, step, !!fresh);
-        if (!c) return;
-        if (fresh) {
-          const entered = await step.enter!(c);
-          if (!('state' in entered)) return host.show(step, c, entered);
-          c.state = entered.state;
-        }
-        await runStep(services, host, post.run, c, bodyOf(ctx));
-      });
+      router.post(post.path, (ctx) => postStep(services, host, ctx, () => locatePost(host, ctx, step), () => post.run));
     }
   }
   return host.store;
+}
+
+/**
+ * The position of a flow POST. A step entered without storing its state (`storeOnEnter: false`) is
+ * submitted from no stored state, or from a flow at a step that cannot come back here (which the
+ * new one replaces, as a new GET did): it is entered again first.
+ */
+async function locatePost<S extends FlowState>(host: FlowHost<S>, ctx: Context, step: FlowStep<S, unknown>): Promise<Position<FlowContext<S>>> {
+  const stored = step.enter && step.storeOnEnter === false ? await host.store.load(ctx) : undefined;
+  const fresh = !!step.enter && step.storeOnEnter === false && (!stored || (step.at !== 'start' && !step.at.includes(stored.step)));
+  const position = await host.locate(ctx, step, fresh);
+  if (!fresh || position.at !== 'here') return position;
+  const entered = await step.enter!(position.c);
+  if (!('state' in entered)) {
+    await host.show(step, position.c, entered);
+    return { at: 'shown' };
+  }
+  position.c.state = entered.state;
+  return position;
 }

@@ -1,13 +1,15 @@
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import { addSeconds, type Clock } from '../clock.ts';
+import { deleteFlow, findFlow, insertFlow, updateFlowState } from '../db/repositories/flows.ts';
 import type { Database } from '../db/schema.ts';
 import { hashToken, randomToken } from '../security/tokens.ts';
 
 /**
- * Self-service flow state (registration; later forgot-username/password): one row per flow, keyed
- * by the SHA-256 of a random id that lives only in the browser's cookie, with an expiry. A flow is
- * thus bound to the browser that started it; an expired or unknown one reads as undefined.
+ * Self-service flow state (registration, Forgot Username, Forgot Password): one row per flow
+ * (src/db/repositories/flows.ts), keyed by the SHA-256 of a random id that lives only in the
+ * browser's cookie, with an expiry. A flow is thus bound to the browser that started it; an expired
+ * or unknown one reads as undefined.
  */
 export class FlowStore<S extends Record<string, unknown>> {
   readonly kind: string;
@@ -33,10 +35,7 @@ export class FlowStore<S extends Record<string, unknown>> {
     await this.end(ctx);
     const id = randomToken(32);
     const now = this.#clock.now();
-    await this.#db
-      .insertInto('flows')
-      .values({ id_hash: hashToken(id), kind: this.kind, state: JSON.stringify(state), created_at: now, expires_at: addSeconds(now, this.#ttlSeconds) })
-      .execute();
+    await insertFlow(this.#db, { idHash: hashToken(id), kind: this.kind, state, createdAt: now, expiresAt: addSeconds(now, this.#ttlSeconds) });
     ctx.cookies.set(this.#cookie, id, { httpOnly: true, sameSite: 'lax', secure: this.#secure, signed: true, path: '/', overwrite: true });
   }
 
@@ -44,14 +43,9 @@ export class FlowStore<S extends Record<string, unknown>> {
   async load(ctx: Context): Promise<S | undefined> {
     const id = ctx.cookies.get(this.#cookie, { signed: true });
     if (!id || id.length > 100) return undefined;
-    const row = await this.#db
-      .selectFrom('flows')
-      .select(['state', 'expires_at'])
-      .where('id_hash', '=', hashToken(id))
-      .where('kind', '=', this.kind)
-      .executeTakeFirst();
-    if (!row || new Date(row.expires_at).getTime() <= this.#clock.now().getTime()) return undefined;
-    return row.state as unknown as S;
+    const row = await findFlow(this.#db, hashToken(id), this.kind);
+    if (!row || row.expiresAt.getTime() <= this.#clock.now().getTime()) return undefined;
+    return row.state as S;
   }
 
   /** True when the browser carries a cookie for this kind of flow (even an expired one). */
@@ -63,13 +57,13 @@ export class FlowStore<S extends Record<string, unknown>> {
   async save(ctx: Context, state: S): Promise<void> {
     const id = ctx.cookies.get(this.#cookie, { signed: true });
     if (!id) return;
-    await this.#db.updateTable('flows').set({ state: JSON.stringify(state) }).where('id_hash', '=', hashToken(id)).execute();
+    await updateFlowState(this.#db, hashToken(id), state);
   }
 
   /** Ends the browser's flow of this kind (row deleted, cookie cleared). */
   async end(ctx: Context): Promise<void> {
     const id = ctx.cookies.get(this.#cookie, { signed: true });
-    if (id) await this.#db.deleteFrom('flows').where('id_hash', '=', hashToken(id)).execute();
+    if (id) await deleteFlow(this.#db, hashToken(id));
     ctx.cookies.set(this.#cookie, null, { path: '/', signed: true, overwrite: true });
   }
 }

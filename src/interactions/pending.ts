@@ -23,6 +23,11 @@ export interface PendingLogin {
   typings?: Sample[];
   /** "Remember this device for 30 days" on the typing page. */
   rememberTyping?: boolean;
+  /**
+   * What the factor's page says on arrival (a message code and its values, e.g. "we sent a code to
+   * xxxxxx0101"), set when the factor starts: the page is shown by the GET after the POST's 303.
+   */
+  notice?: { code: string; params: Record<string, string | number> };
 }
 
 /** The pending sign-in of an interaction, if any. */

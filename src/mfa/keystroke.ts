@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Account } from '../db/repositories/accounts.ts';
+import { addPresented, deleteProfile, findProfile, recentPresented, saveProfile } from '../db/repositories/keystroke.ts';
 import type { Database } from '../db/schema.ts';
 import { renderMessage } from '../notify/mail.ts';
 import { accept, createTemplate, isReplay, parseSample, parseTemplate, templateSamples, updateTemplate, type Sample, type Template } from '../keystroke/index.ts';
@@ -12,7 +13,7 @@ const PRESENTED_KEPT = 60;
 
 /** The account's template for the configured sentence, or undefined (none, another sentence, unreadable). */
 export async function loadProfile(db: Kysely<Database>, accountId: string, sentence: string): Promise<Template | undefined> {
-  const row = await db.selectFrom('keystroke_profiles').select(['sentence', 'template']).where('account_id', '=', accountId).executeTakeFirst();
+  const row = await findProfile(db, accountId);
   if (!row || row.sentence !== sentence) return undefined;
   return parseTemplate(row.template) ?? undefined;
 }
@@ -37,17 +38,14 @@ export function readSamples(body: Record<string, unknown>, sentence: string): { 
  * same submission.
  */
 export async function isReplayed(db: Kysely<Database>, accountId: string, template: Template | undefined, samples: Sample[]): Promise<boolean> {
-  const presented = await db.selectFrom('keystroke_presented').select('sample').where('account_id', '=', accountId).orderBy('id', 'desc').limit(PRESENTED_KEPT).execute();
-  const known: Sample[] = [...(template ? templateSamples(template) : []), ...presented.map((p) => p.sample as unknown as Sample)];
+  const presented = (await recentPresented(db, accountId, PRESENTED_KEPT)) as Sample[];
+  const known: Sample[] = [...(template ? templateSamples(template) : []), ...presented];
   return samples.some((s, i) => isReplay(s, [...known, ...samples.slice(0, i)]));
 }
 
 /** Records presented samples (timing features only) for the replay defence, keeping the last 60. */
 export async function recordPresented(db: Kysely<Database>, accountId: string, samples: Sample[], at: Date): Promise<void> {
-  if (!samples.length) return;
-  await db.insertInto('keystroke_presented').values(samples.map((s) => ({ account_id: accountId, sample: JSON.stringify(s), at }))).execute();
-  const keep = await db.selectFrom('keystroke_presented').select('id').where('account_id', '=', accountId).orderBy('id', 'desc').offset(PRESENTED_KEPT).limit(1).executeTakeFirst();
-  if (keep) await db.deleteFrom('keystroke_presented').where('account_id', '=', accountId).where('id', '<=', keep.id).execute();
+  await addPresented(db, accountId, samples, at, PRESENTED_KEPT);
 }
 
 /** What verified the sign-in that brings typings: a fresh email/SMS code, the keyboard pattern itself, or nothing (remembered device). */
@@ -93,19 +91,13 @@ export async function saveTypings(services: Pick<MfaDeps, 'db' | 'clock' | 'conf
   const now = clock.now();
   const current = await loadProfile(db, accountId, config.KEYSTROKE_SENTENCE);
   const template = current ? updateTemplate(current, samples) : createTemplate(samples);
-  await db
-    .insertInto('keystroke_profiles')
-    .values({ account_id: accountId, sentence: config.KEYSTROKE_SENTENCE, template: JSON.stringify(template), created_at: now, updated_at: now })
-    .onConflict((oc) => oc.column('account_id').doUpdateSet({ sentence: config.KEYSTROKE_SENTENCE, template: JSON.stringify(template), updated_at: now }))
-    .execute();
+  await saveProfile(db, accountId, config.KEYSTROKE_SENTENCE, template, now);
   return current ? 'updated' : 'enrolled';
 }
 
 /** Removes an account's typing pattern (CLI `keystroke reset`: the guide's "contact Service Desk"). */
 export async function resetProfile(db: Kysely<Database>, accountId: string): Promise<boolean> {
-  const res = await db.deleteFrom('keystroke_profiles').where('account_id', '=', accountId).executeTakeFirst();
-  await db.deleteFrom('keystroke_presented').where('account_id', '=', accountId).execute();
-  return Number(res.numDeletedRows) > 0;
+  return deleteProfile(db, accountId);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import { revokeRememberedDevices, setAccountStatus } from '../db/repositories/accounts.ts';
+import { setAccountStatus } from '../db/repositories/accounts.ts';
+import { revokeDeviceRows } from '../db/repositories/trusted-devices.ts';
 import type { Database } from '../db/schema.ts';
 import { deleteGrantPrincipals, grantsOfDelegations, liveDelegationsOfProducerAccount, liveDelegationsOfProducers } from '../db/repositories/delegations.ts';
 import { enqueueAccountLogouts, enqueueSessionLogouts, type LogoutReason } from './backchannel.ts';
@@ -148,11 +149,11 @@ export async function changeAccountStatus(db: Kysely<Database>, accountId: strin
 /**
  * What a password reset ends (guide slides 12-17): every session, grant and token of the account
  * ({@link endAccountSessions}, which first queues back-channel logout tokens for every relying party
- * of its sessions), and its remembered devices ({@link revokeRememberedDevices}).
+ * of its sessions), and its remembered devices ({@link revokeDeviceRows}).
  * @returns how many oidc-provider records and remembered devices were ended.
  */
 export async function endAccessAfterPasswordReset(db: Kysely<Database>, accountId: string, now: Date): Promise<{ oidcRecords: number; devices: number }> {
   const oidcRecords = await endAccountSessions(db, accountId, 'password_reset');
-  const devices = await revokeRememberedDevices(db, accountId, now);
+  const devices = await revokeDeviceRows(db, accountId, now);
   return { oidcRecords, devices };
 }

@@ -1,6 +1,12 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/schema.ts';
+import { purgeFlows } from '../db/repositories/flows.ts';
+import { purgePresented } from '../db/repositories/keystroke.ts';
+import { purgeSends } from '../db/repositories/message-sends.ts';
+import { purgeCodes } from '../db/repositories/one-time-codes.ts';
+import { purgeLinks } from '../db/repositories/single-use-links.ts';
+import { purgeDevices } from '../db/repositories/trusted-devices.ts';
 import { purgeUnknownLocks } from '../security/lockout.ts';
 import { purgeDelegationGrants } from '../db/repositories/delegations.ts';
 
@@ -32,10 +38,10 @@ const deleted = (r: { numDeletedRows: bigint }) => r.numDeletedRows;
  * AUDIT_RETENTION_DAYS).
  */
 const RULES: PurgeRule[] = [
-  { table: 'flows', purge: async (db, now) => deleted(await db.deleteFrom('flows').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
-  { table: 'one_time_codes', purge: async (db, now) => deleted(await db.deleteFrom('one_time_codes').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
-  { table: 'single_use_links', purge: async (db, now) => deleted(await db.deleteFrom('single_use_links').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
-  { table: 'message_sends', purge: async (db, now) => deleted(await db.deleteFrom('message_sends').where('sent_at', '<', new Date(now.getTime() - SEND_HISTORY_KEEP_MS)).executeTakeFirstOrThrow()) },
+  { table: 'flows', purge: (db, now) => purgeFlows(db, now) },
+  { table: 'one_time_codes', purge: (db, now) => purgeCodes(db, now) },
+  { table: 'single_use_links', purge: (db, now) => purgeLinks(db, now) },
+  { table: 'message_sends', purge: (db, now) => purgeSends(db, new Date(now.getTime() - SEND_HISTORY_KEEP_MS)) },
   // rate-limiter-flexible's table: `expire` is epoch milliseconds (null: never).
   { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
   { table: 'portal_sessions', purge: async (db, now) => deleted(await db.deleteFrom('portal_sessions').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
@@ -45,16 +51,10 @@ const RULES: PurgeRule[] = [
     table: 'session_activity',
     purge: async (db) => deleted(await db.deleteFrom('session_activity as a').where((eb) => eb.not(eb.exists(eb.selectFrom('oidc_payloads as s').select('s.id').where('s.model', '=', 'Session').whereRef('s.uid', '=', 'a.session_uid')))).executeTakeFirstOrThrow()),
   },
-  {
-    table: 'trusted_devices',
-    purge: async (db, now) => {
-      const before = new Date(now.getTime() - DEVICE_HISTORY_KEEP_MS);
-      return deleted(await db.deleteFrom('trusted_devices').where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)])).executeTakeFirstOrThrow());
-    },
-  },
+  { table: 'trusted_devices', purge: (db, now) => purgeDevices(db, new Date(now.getTime() - DEVICE_HISTORY_KEEP_MS)) },
   // Whom each grant acts for (issue 14): kept while its grant exists (a grant's life moves on at each save).
   { table: 'delegation_grants', purge: (db, now) => purgeDelegationGrants(db, now) },
-  { table: 'keystroke_presented', purge: async (db, now) => deleted(await db.deleteFrom('keystroke_presented').where('at', '<', new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)).executeTakeFirstOrThrow()) },
+  { table: 'keystroke_presented', purge: (db, now) => purgePresented(db, new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)) },
   { table: 'unknown_login_locks', purge: (db, now, _days, lockoutSeconds) => purgeUnknownLocks(db, now, lockoutSeconds) },
   { table: 'audit_events', purge: async (db, now, days) => deleted(await db.deleteFrom('audit_events').where('at', '<', new Date(now.getTime() - days * DAY_MS)).executeTakeFirstOrThrow()) },
 ];

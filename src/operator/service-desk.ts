@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import { audit, type AuditType } from '../audit.ts';
 import { findAccountByUsername, type Account } from '../db/repositories/accounts.ts';
+import { findProfile } from '../db/repositories/keystroke.ts';
+import { clearAccountLock } from '../db/repositories/login-locks.ts';
 import { isLocked } from '../security/lockout.ts';
 import { listDevices } from '../mfa/trusted-devices.ts';
 import { changeAccountStatus, endAccountSessions } from '../oidc/revocation.ts';
@@ -72,7 +74,7 @@ export async function summarizeAccount(services: Pick<Services, 'db' | 'clock' |
   const now = clock.now();
   const [devices, profile, events] = await Promise.all([
     listDevices(services, account.id),
-    db.selectFrom('keystroke_profiles').select(['updated_at']).where('account_id', '=', account.id).executeTakeFirst(),
+    findProfile(db, account.id),
     db.selectFrom('audit_events').select(['at', 'type', 'ip', 'user_agent', 'details'])
       .where('account_id', '=', account.id).where('type', 'like', 'login.%')
       .orderBy('at', 'desc').orderBy('id', 'desc').limit(recent).execute(),
@@ -93,7 +95,7 @@ export async function summarizeAccount(services: Pick<Services, 'db' | 'clock' |
     email: account.producer.email,
     email_confirmed_at: iso(account.emailVerifiedAt),
     factors,
-    typing_pattern: { enrolled: !!profile, updated_at: iso(profile?.updated_at) },
+    typing_pattern: { enrolled: !!profile, updated_at: iso(profile?.updatedAt) },
     remembered_devices: devices
       .filter((d) => !d.revokedAt && d.expiresAt.getTime() > now.getTime())
       .map((d) => ({ id: d.id, scope: d.scope, factor: d.factor, created_at: iso(d.createdAt)!, last_used_at: iso(d.lastUsedAt), expires_at: iso(d.expiresAt)!, user_agent: d.userAgent })),
@@ -120,7 +122,7 @@ async function operatorAudit(services: Pick<Services, 'db' | 'clock'>, type: Aud
 export async function unlockAccount(services: Pick<Services, 'db' | 'clock'>, username: string, operator: string): Promise<boolean> {
   const account = await accountFor(services, username);
   const wasLocked = isLocked(account.lockedUntil, services.clock.now());
-  await services.db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null }).where('id', '=', account.id).execute();
+  await clearAccountLock(services.db, account.id);
   await operatorAudit(services, 'operator.account_unlocked', account, operator, { wasLocked });
   return wasLocked;
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { addSeconds } from '../clock.ts';
+import { completeAccountLogin, countAccountAttempt, countUnknownAttempt, deleteUnknownLocks, lockAccount, lockUnknown, uncountAccountAttempt } from '../db/repositories/login-locks.ts';
 import type { Database } from '../db/schema.ts';
 
 /** Lockout parameters (guide slide 6: 5 wrong passwords lock for 30 minutes). */
@@ -11,6 +12,12 @@ export interface LockoutPolicy {
   lockSeconds: number;
 }
 
+/** The answer of a counted attempt: allowed while the count is within the threshold; none counted (locked): refused. */
+function allowedUnder(policy: LockoutPolicy, count: number | undefined): { allowed: boolean; attempt: number } {
+  if (count === undefined) return { allowed: false, attempt: 0 };
+  return { allowed: count <= policy.threshold, attempt: count };
+}
+
 /**
  * Counts one attempt against the account BEFORE the secret is compared, in one atomic UPDATE, so
  * parallel attempts cannot get more than `threshold` comparisons. A lock whose time has passed is
@@ -19,18 +26,7 @@ export interface LockoutPolicy {
  *   `{ allowed: false }` when the account is locked or this attempt is beyond the threshold.
  */
 export async function beginAttempt(db: Kysely<Database>, accountId: string, now: Date, policy: LockoutPolicy): Promise<{ allowed: boolean; attempt: number }> {
-  const row = await db
-    .updateTable('accounts')
-    .set({
-      failed_login_count: sql`CASE WHEN locked_until IS NOT NULL AND locked_until <= ${now} THEN 1 ELSE failed_login_count + 1 END`,
-      locked_until: sql`CASE WHEN locked_until IS NOT NULL AND locked_until <= ${now} THEN NULL ELSE locked_until END`,
-    })
-    .where('id', '=', accountId)
-    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
-    .returning('failed_login_count')
-    .executeTakeFirst();
-  if (!row) return { allowed: false, attempt: 0 };
-  return { allowed: row.failed_login_count <= policy.threshold, attempt: row.failed_login_count };
+  return allowedUnder(policy, await countAccountAttempt(db, accountId, now));
 }
 
 /**
@@ -39,19 +35,12 @@ export async function beginAttempt(db: Kysely<Database>, accountId: string, now:
  */
 export async function failAttempt(db: Kysely<Database>, accountId: string, attempt: number, now: Date, policy: LockoutPolicy): Promise<boolean> {
   if (attempt < policy.threshold) return false;
-  const row = await db
-    .updateTable('accounts')
-    .set({ locked_until: addSeconds(now, policy.lockSeconds) })
-    .where('id', '=', accountId)
-    .where('locked_until', 'is', null)
-    .returning('id')
-    .executeTakeFirst();
-  return !!row;
+  return lockAccount(db, accountId, addSeconds(now, policy.lockSeconds));
 }
 
 /** Gives back an attempt counted by {@link beginAttempt} whose secret was never compared (e.g. an expired code). */
 export async function refundAttempt(db: Kysely<Database>, accountId: string): Promise<void> {
-  await db.updateTable('accounts').set({ failed_login_count: sql`greatest(failed_login_count - 1, 0)` }).where('id', '=', accountId).execute();
+  await uncountAccountAttempt(db, accountId);
 }
 
 /**
@@ -59,9 +48,10 @@ export async function refundAttempt(db: Kysely<Database>, accountId: string): Pr
  * starts over. A correct password alone must not call this: failures of every factor (password,
  * email/SMS code, keyboard pattern) count toward the same lock until a sign-in completes (issue 9,
  * item 1); after a correct password the caller gives its attempt back with {@link refundAttempt}.
+ * Records the sign-in's time (`last_login_at`) in the same UPDATE.
  */
-export async function succeedAttempt(db: Kysely<Database>, accountId: string): Promise<void> {
-  await db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null }).where('id', '=', accountId).execute();
+export async function succeedAttempt(db: Kysely<Database>, accountId: string, at: Date): Promise<void> {
+  await completeAccountLogin(db, accountId, at);
 }
 
 /** True when the account is locked at `now`. */
@@ -89,36 +79,13 @@ export function unknownLockKey(secret: string, username: string): string {
  * @returns `{ allowed: false }` while the fake lock holds; otherwise the 1-based attempt number.
  */
 export async function beginUnknownAttempt(db: Kysely<Database>, key: string, now: Date, policy: LockoutPolicy): Promise<{ allowed: boolean; attempt: number }> {
-  const row = await db
-    .insertInto('unknown_login_locks')
-    .values({ key, failed_login_count: 1, locked_until: null, updated_at: now })
-    .onConflict((oc) =>
-      oc
-        .column('key')
-        .doUpdateSet({
-          failed_login_count: sql`CASE WHEN unknown_login_locks.locked_until IS NOT NULL AND unknown_login_locks.locked_until <= ${now} THEN 1 ELSE unknown_login_locks.failed_login_count + 1 END`,
-          locked_until: sql`CASE WHEN unknown_login_locks.locked_until IS NOT NULL AND unknown_login_locks.locked_until <= ${now} THEN NULL ELSE unknown_login_locks.locked_until END`,
-          updated_at: now,
-        })
-        .where((eb) => eb.or([eb('unknown_login_locks.locked_until', 'is', null), eb('unknown_login_locks.locked_until', '<=', now)])),
-    )
-    .returning('failed_login_count')
-    .executeTakeFirst();
-  if (!row) return { allowed: false, attempt: 0 };
-  return { allowed: row.failed_login_count <= policy.threshold, attempt: row.failed_login_count };
+  return allowedUnder(policy, await countUnknownAttempt(db, key, now));
 }
 
 /** {@link failAttempt} for a username without an account (every attempt is wrong). @returns true when this call set the lock. */
 export async function failUnknownAttempt(db: Kysely<Database>, key: string, attempt: number, now: Date, policy: LockoutPolicy): Promise<boolean> {
   if (attempt < policy.threshold) return false;
-  const row = await db
-    .updateTable('unknown_login_locks')
-    .set({ locked_until: addSeconds(now, policy.lockSeconds), updated_at: now })
-    .where('key', '=', key)
-    .where('locked_until', 'is', null)
-    .returning('key')
-    .executeTakeFirst();
-  return !!row;
+  return lockUnknown(db, key, addSeconds(now, policy.lockSeconds), now);
 }
 
 /** How long the failure count of an unknown username is kept without any attempt, seconds (30 days). */
@@ -135,12 +102,5 @@ export const UNKNOWN_LOCK_IDLE_SECONDS = 30 * 86400;
  * @returns how many rows were deleted.
  */
 export async function purgeUnknownLocks(db: Kysely<Database>, now: Date, lockSeconds: number): Promise<bigint> {
-  const res = await db
-    .deleteFrom('unknown_login_locks')
-    .where((eb) => eb.or([
-      eb.and([eb('locked_until', 'is not', null), eb('locked_until', '<=', now), eb('updated_at', '<', addSeconds(now, -lockSeconds))]),
-      eb('updated_at', '<', addSeconds(now, -UNKNOWN_LOCK_IDLE_SECONDS)),
-    ]))
-    .executeTakeFirstOrThrow();
-  return res.numDeletedRows;
+  return deleteUnknownLocks(db, now, addSeconds(now, -lockSeconds), addSeconds(now, -UNKNOWN_LOCK_IDLE_SECONDS));
 }

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { addSeconds, type Clock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import { markSendFailed, purgeSends, recordSend, sendHistory } from '../db/repositories/message-sends.ts';
+import { consumeCode, countCodeAttempt, insertCode, liveCodeAttempts, purgeCodes, voidCode, voidLiveCodes } from '../db/repositories/one-time-codes.ts';
 import type { Database } from '../db/schema.ts';
 import type { Branding } from '../notify/mail.ts';
 import { hmac, safeEqual } from './tokens.ts';
@@ -233,18 +234,8 @@ export async function issueCode(deps: CodeDeps, req: IssueCodeRequest): Promise<
     const wait = sendLimitWait(now, history, policy);
     if (wait) return wait;
 
-    await trx
-      .updateTable('one_time_codes')
-      .set({ voided_at: now })
-      .where('purpose', '=', purpose)
-      .where('subject', '=', subject)
-      .where('consumed_at', 'is', null)
-      .where('voided_at', 'is', null)
-      .execute();
-    await trx
-      .insertInto('one_time_codes')
-      .values({ id, purpose, subject, account_id: req.accountId, channel: req.channel, code_hmac: codeHmac, created_at: now, expires_at: expiresAt })
-      .execute();
+    await voidLiveCodes(trx, { purpose, subject }, now);
+    await insertCode(trx, { id, purpose, subject, accountId: req.accountId, channel: req.channel, codeHmac, createdAt: now, expiresAt });
     await recordSend(trx, sendKey, now, { codeId: id, channel: req.channel });
     return undefined;
   });
@@ -298,47 +289,21 @@ async function attempt(deps: CodeDeps, req: VerifyCodeRequest, decoy: boolean): 
   const now = clock.now();
   const entry = normalizeCodeEntry(typeof req.input === 'string' ? req.input : '').slice(0, 64);
 
-  const row = await db
-    .updateTable('one_time_codes')
-    .set({ attempts: sql`attempts + 1` })
-    .where('purpose', '=', purpose)
-    .where('subject', '=', subject)
-    .where('consumed_at', 'is', null)
-    .where('voided_at', 'is', null)
-    .where('expires_at', '>', now)
-    .where('attempts', '<', max)
-    .returning(['id', 'code_hmac', 'attempts', 'account_id', 'channel'])
-    .executeTakeFirst();
-
+  const row = await countCodeAttempt(db, { purpose, subject }, now, max);
   if (!row) {
-    const live = await db
-      .selectFrom('one_time_codes')
-      .select('attempts')
-      .where('purpose', '=', purpose)
-      .where('subject', '=', subject)
-      .where('consumed_at', 'is', null)
-      .where('voided_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return live && live.attempts >= max ? { ok: false, reason: 'exhausted' } : { ok: false, reason: 'expired_or_missing' };
+    const attempts = await liveCodeAttempts(db, { purpose, subject }, now);
+    return attempts !== undefined && attempts >= max ? { ok: false, reason: 'exhausted' } : { ok: false, reason: 'expired_or_missing' };
   }
 
   // Every configured key, without stopping at the first match (same work whatever the outcome).
   let match = false;
   for (const secret of config.COOKIE_KEYS) {
-    match = safeEqual(codeMac(deriveCodeKey(secret), row.id, purpose, subject, entry), row.code_hmac) || match;
+    match = safeEqual(codeMac(deriveCodeKey(secret), row.id, purpose, subject, entry), row.codeHmac) || match;
   }
 
   if (match && !decoy) {
-    const consumed = await db
-      .updateTable('one_time_codes')
-      .set({ consumed_at: now })
-      .where('id', '=', row.id)
-      .where('consumed_at', 'is', null)
-      .where('voided_at', 'is', null)
-      .returning('id')
-      .executeTakeFirst();
-    return consumed ? { ok: true, accountId: row.account_id, channel: row.channel } : { ok: false, reason: 'expired_or_missing' };
+    const consumed = await consumeCode(db, row.id, now);
+    return consumed ? { ok: true, accountId: row.accountId, channel: row.channel } : { ok: false, reason: 'expired_or_missing' };
   }
   const triesLeft = max - row.attempts;
   return triesLeft > 0 ? { ok: false, reason: 'wrong', triesLeft } : { ok: false, reason: 'exhausted' };
@@ -353,7 +318,7 @@ async function attempt(deps: CodeDeps, req: VerifyCodeRequest, decoy: boolean): 
 export async function markDeliveryFailed(deps: Pick<CodeDeps, 'db' | 'clock'>, codeId: string): Promise<void> {
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (trx) => {
-    await trx.updateTable('one_time_codes').set({ voided_at: now }).where('id', '=', codeId).where('consumed_at', 'is', null).where('voided_at', 'is', null).execute();
+    await voidCode(trx, codeId, now);
     await markSendFailed(trx, codeId, now);
   });
 }
@@ -366,15 +331,7 @@ export async function markDeliveryFailed(deps: Pick<CodeDeps, 'db' | 'clock'>, c
  */
 export async function voidCodes(deps: Pick<CodeDeps, 'db' | 'clock'>, binding: CodeBinding): Promise<boolean> {
   checkBinding(binding);
-  const res = await deps.db
-    .updateTable('one_time_codes')
-    .set({ voided_at: deps.clock.now() })
-    .where('purpose', '=', binding.purpose)
-    .where('subject', '=', binding.subject)
-    .where('consumed_at', 'is', null)
-    .where('voided_at', 'is', null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+  return (await voidLiveCodes(deps.db, binding, deps.clock.now())) > 0;
 }
 
 /**
@@ -385,9 +342,9 @@ export async function voidCodes(deps: Pick<CodeDeps, 'db' | 'clock'>, binding: C
  */
 export async function purgeOneTimeCodes(deps: Pick<CodeDeps, 'db' | 'clock'>, retainSeconds = 86400): Promise<{ codes: number; sends: number }> {
   const before = addSeconds(deps.clock.now(), -Math.max(3600, retainSeconds));
-  const codes = await deps.db.deleteFrom('one_time_codes').where('expires_at', '<', before).executeTakeFirst();
+  const codes = await purgeCodes(deps.db, before);
   const sends = await purgeSends(deps.db, before);
-  return { codes: Number(codes.numDeletedRows), sends };
+  return { codes: Number(codes), sends };
 }
 
 /**

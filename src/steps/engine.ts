@@ -1,9 +1,12 @@
+import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import { audit } from '../audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
+import { AppError } from '../http/errors.ts';
+import { verifyCsrf } from '../security/csrf.ts';
 import type { RateLimits } from '../security/rate-limit.ts';
-import { fieldErrors, type Fields, type Page, type Step, type StepContextBase, type StepResult } from './step.ts';
+import { bodyOf, fieldErrors, type Fields, type Page, type Step, type StepContextBase, type StepResult } from './step.ts';
 
 /** What the engine needs from the application. */
 export interface EngineDeps {
@@ -21,8 +24,74 @@ export interface StepHost<C extends StepContextBase<S>, S> {
   show(step: Step<C, S, unknown>, c: C, page: Page): Promise<void>;
   /** Saves the state (a `retry` that moves the person, or a `next`). */
   save(c: C, state: S): Promise<void>;
-  /** Carries out `next` (after saving) and every kind of `finish`. */
+  /**
+   * Carries out `next` (after saving: 303 to the URL that shows the new current step,
+   * GET-after-POST) and every kind of `finish`.
+   */
   settle(step: Step<C, S, unknown>, c: C, result: Exclude<StepResult<S>, { kind: 'retry' }>): Promise<void>;
+  /**
+   * Answers a form whose CSRF token failed ({@link postStep}) with `refusal` (403 `form.csrf`): a
+   * page with its message; nothing is written.
+   */
+  refuse(ctx: Context, refusal: AppError): Promise<void>;
+  /** Shows the first step again with a message: no usable state (409), or it expired (410). */
+  startOver(ctx: Context, reason: { expired: boolean }): Promise<void>;
+}
+
+/**
+ * Where a browser stands for the step it asked for (hosts find it, {@link arrive} answers):
+ * - `here`: the step may be used now, with its context;
+ * - `elsewhere`: the state is alive but at another step (a later URL, the back button, a replayed
+ *   form): 303 to `location`, the URL that shows the step the person is actually at;
+ * - `nowhere`: there is no usable state (none, or `expired`): the first step with a message;
+ * - `shown`: the host already answered with a page (e.g. a step that refuses to begin).
+ */
+export type Position<C> = { at: 'here'; c: C } | { at: 'elsewhere'; location: string } | { at: 'nowhere'; expired: boolean } | { at: 'shown' };
+
+/**
+ * THE answer to a step taken out of order, for every flow and every interaction (README
+ * "Steps taken out of order"): the step the person is actually at, by 303 (GET-after-POST for a
+ * form; the state is unchanged, nothing is submitted); with no usable state, the first step again
+ * with a message ({@link StepHost.startOver}: 409, 410 when it expired).
+ * @returns the step's context when it may be used now, else undefined (the answer is given).
+ */
+export async function arrive<C extends StepContextBase<S>, S>(host: StepHost<C, S>, ctx: Context, position: Position<C>): Promise<C | undefined> {
+  if (position.at === 'here') return position.c;
+  if (position.at === 'elsewhere') {
+    ctx.status = 303;
+    ctx.redirect(position.location);
+  } else if (position.at === 'nowhere') {
+    await host.startOver(ctx, { expired: position.expired });
+  }
+  return undefined;
+}
+
+/**
+ * Shows a step on a GET: its model, then what it says on arrival only (`greeting`, e.g. "we sent
+ * a code" after the previous step's 303).
+ */
+export async function showStep<C extends StepContextBase<S>, S>(host: StepHost<C, S>, step: Step<C, S, unknown>, c: C): Promise<void> {
+  await host.show(step, c, { status: 200, data: step.greeting?.(c) ?? {} });
+}
+
+/**
+ * The POST of a step, for every flow and interaction:
+ * 1. checks the CSRF token of the form (src/security/csrf.ts) before anything is read or written —
+ *    a missing, foreign, tampered or expired token gets {@link StepHost.refuse} (403 `form.csrf`);
+ * 2. finds where the browser stands (`locate`) and applies {@link arrive} (out of order: 303 to the
+ *    current step; no usable state: the first step with a message);
+ * 3. runs the step with the parsed body ({@link runStep}).
+ * @param step the step to run at the position found (an interaction's depends on its state).
+ */
+export async function postStep<C extends StepContextBase<S>, S>(deps: EngineDeps, host: StepHost<C, S>, ctx: Context, locate: () => Promise<Position<C>>, step: (c: C) => Step<C, S, unknown>): Promise<void> {
+  try {
+    verifyCsrf(ctx);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return host.refuse(ctx, err);
+  }
+  const c = await arrive(host, ctx, await locate());
+  if (c) await runStep(deps, host, step(c), c, bodyOf(ctx));
 }
 
 /** Minutes to show for a wait of `seconds` (at least 1). */
@@ -44,7 +113,7 @@ export async function consumeLimit(deps: EngineDeps, limit: string, info: StepCo
 }
 
 /**
- * Runs the POST of one step (CSRF was checked by the host before the state was read):
+ * Runs the POST of one step (CSRF and the position were checked by {@link postStep}):
  * 1. parses the body with `step.input` — a failure shows the step again, 422, with field messages;
  * 2. consumes `step.rateLimit` per client address — refused: 429 with Retry-After, audit `rate_limited`;
  * 3. calls `step.submit` and carries out its result: `retry` shows the step again (after saving the

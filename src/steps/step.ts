@@ -22,8 +22,9 @@ export interface Page {
  * - `finish`: the prompt or the flow is over: an interaction result (oidc-provider resumes the
  *   authorization request), a redirect that ends the flow (303), a final page, or — for flows whose
  *   state can no longer be used — the first step again with a message (`restart`);
- * - `next`: save `state` and go to the step it names (flows: 303 to its URL, GET-after-POST;
- *   interaction sub-steps: the new sub-step is shown at once with `page`'s notice);
+ * - `next`: save `state` and answer 303 to the URL that shows the step it names (GET-after-POST:
+ *   flows, the step's URL; interactions, `/interaction/:uid`); what that page says on arrival is
+ *   the step's `greeting`, from the state;
  * - `retry`: the same step again with `status`, a form message and/or field messages; `state`, when
  *   given, is saved first (e.g. a failed text message takes the person back to the choice).
  */
@@ -32,7 +33,7 @@ export type StepResult<S> =
   | { kind: 'finish'; redirect: string }
   | { kind: 'finish'; page: Page }
   | { kind: 'finish'; restart: { status: number; formError: string } }
-  | { kind: 'next'; state: S; page?: Page }
+  | { kind: 'next'; state: S }
   | { kind: 'retry'; status: number; formError?: string | null; formErrorParams?: Fields; errors?: FieldErrors; data?: Fields; state?: S };
 
 /** What every step sees: the request, the state of its flow or interaction, and the audit context. */
@@ -58,6 +59,8 @@ export interface Step<C extends StepContextBase<S>, S, I = Fields> {
   echo?(body: Fields): Fields;
   rateLimit?: string;
   model(c: C): Promise<Fields>;
+  /** Values shown on a GET only (e.g. "we sent a code" when arriving from the previous step). */
+  greeting?(c: C): Fields;
   submit(c: C, input: I): Promise<StepResult<S>>;
 }
 

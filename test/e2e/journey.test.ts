@@ -244,7 +244,7 @@ async function authorize(agent: Agent, url: URL, redirectUri: string, login?: { 
     if (res.status === 200 && email && res.text.includes('Verify your Account') && res.text.includes('name="action" value="choose"')) {
       const action = new URL(formAction(res.text, /\/login$/), res.url).href;
       const before = idp.smtp.to(email).length;
-      res = await agent.request(action, { form: { _csrf: csrfOf(res.text), action: 'choose', factor: 'email' } });
+      res = await agent.follow(action, { form: { _csrf: csrfOf(res.text), action: 'choose', factor: 'email' } }); // 303 to the code page
       for (let i = 0; i < 50 && idp.smtp.to(email).length <= before; i++) await new Promise((r) => setTimeout(r, 100));
       res = await agent.request(action, { form: { _csrf: csrfOf(res.text), action: 'verify', code: codeIn(idp.smtp.to(email).at(-1)!.text) } });
       continue;

@@ -70,10 +70,30 @@ export function csrf(html: string): string {
   return m[1];
 }
 
-/** Submits Username/Password on the login page of interaction `uid`. */
+/**
+ * The page a sign-in sub-step's POST leads to: the sub-steps answer a POST that moves on with 303
+ * to the interaction's own page (GET-after-POST), which this follows (the GET shows the current
+ * sub-step, 200). Any other answer (a retry's 4xx page, the 303 that leaves the interaction) is
+ * returned as it is.
+ */
+export async function followInteraction(agent: ReturnType<typeof request.agent>, uid: string, res: request.Response): Promise<request.Response> {
+  if (res.status === 303 && res.headers.location === `/interaction/${uid}`) return agent.get(res.headers.location);
+  return res;
+}
+
+/**
+ * Submits `form` (with the page's CSRF token) to the login prompt of interaction `uid`, as the
+ * sub-step shown now; returns the page it leads to ({@link followInteraction}).
+ */
+export async function postLoginStep(agent: ReturnType<typeof request.agent>, uid: string, form: Record<string, string>, userAgent = 'journey-test') {
+  const page = await agent.get(`/interaction/${uid}`);
+  return followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).set('user-agent', userAgent).type('form').send({ _csrf: csrf(page.text), ...form }));
+}
+
+/** Submits Username/Password on the login page of interaction `uid`; the page it leads to ({@link followInteraction}). */
 export async function submitLogin(agent: ReturnType<typeof request.agent>, uid: string, username: string, password: string, page?: string) {
   const html = page ?? (await agent.get(`/interaction/${uid}`)).text;
-  return agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send({ _csrf: csrf(html), username, password });
+  return followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send({ _csrf: csrf(html), username, password }));
 }
 
 /** Follows a 303 chain on the IdP until it leaves it (the client's redirect_uri) or shows a page. */
@@ -102,19 +122,20 @@ export function codeIn(text: string): string {
 /**
  * "Verify your Account" by email code (guide slide 9) on interaction `uid`, whose password step
  * already passed: chooses email, reads the code from the SMTP receiver, submits it.
- * @returns the response of the code submission (303 onwards when it passed).
+ * @returns the page the code submission leads to ({@link followInteraction}; 303 onwards when it passed).
  */
 export async function passEmailFactor(idp: TestIdp, agent: ReturnType<typeof request.agent>, uid: string, email: string, opts: { remember?: boolean } = {}) {
   const before = idp.smtp.to(email).length;
   const page = await agent.get(`/interaction/${uid}`);
-  const chosen = await agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send({ _csrf: csrf(page.text), action: 'choose', factor: 'email' });
-  if (chosen.status !== 200) throw new Error(`choosing email failed: ${chosen.status} ${chosen.text.slice(0, 400)}`);
+  const posted = await agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send({ _csrf: csrf(page.text), action: 'choose', factor: 'email' });
+  if (posted.status !== 303 || posted.headers.location !== `/interaction/${uid}`) throw new Error(`choosing email failed: ${posted.status} ${posted.text.slice(0, 400)}`);
+  const chosen = await agent.get(`/interaction/${uid}`);
   const mails = idp.smtp.to(email);
   if (mails.length <= before) await idp.smtp.waitFor(email, /verification code/);
   const code = codeIn(idp.smtp.to(email).at(-1)!.text);
   const form: Record<string, string> = { _csrf: csrf(chosen.text), action: 'verify', code };
   if (opts.remember) form.remember = 'yes';
-  return agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send(form);
+  return followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).set('user-agent', 'journey-test').type('form').send(form));
 }
 
 /**

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { beginSignIn, codeIn, createAccount, csrf, followToClient, GOOD_PASSWORD } from '../helpers/accounts.ts';
+import { beginSignIn, codeIn, createAccount, csrf, followInteraction, followToClient, GOOD_PASSWORD } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 type Agent = ReturnType<typeof request.agent>;
@@ -35,11 +35,11 @@ async function newProducer(first: string): Promise<{ username: string; email: st
  */
 async function signIn(_idp: TestIdp, agent: Agent, uid: string, username: string, password = GOOD_PASSWORD, opts: { remember?: boolean } = {}) {
   const login = await agent.get(`/interaction/${uid}`);
-  const res = await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(login.text), username, password });
+  const res = await followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(login.text), username, password }));
   if (res.status !== 200 || !res.text.includes('Verify your Account')) return res;
   const email = (await idp.services.db.selectFrom('accounts as a').innerJoin('producer_records as p', 'p.producer_number', 'a.producer_number').select('p.email').where('a.username_normalized', '=', username.toLowerCase()).executeTakeFirstOrThrow()).email;
   const before = idp.smtp.to(email).length;
-  const chosen = await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(res.text), action: 'choose', factor: 'email' });
+  const chosen = await followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(res.text), action: 'choose', factor: 'email' }));
   expect(chosen.status).toBe(200);
   if (idp.smtp.to(email).length <= before) await idp.smtp.waitFor(email, /verification code/);
   const code = codeIn(idp.smtp.to(email).at(-1)!.text);

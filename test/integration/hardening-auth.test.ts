@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertProducers } from '../../src/db/repositories/producers.ts';
 import type { Sample } from '../../src/keystroke/index.ts';
 import { saveTypings } from '../../src/mfa/keystroke.ts';
-import { beginSignIn, codeIn, createAccount, csrf, GOOD_PASSWORD, submitLogin } from '../helpers/accounts.ts';
+import { beginSignIn, codeIn, createAccount, csrf, postLoginStep, GOOD_PASSWORD, submitLogin } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { makeTypist, rng, sampleOf, type Typist } from '../helpers/typist.ts';
 
@@ -38,10 +38,7 @@ async function producerWithAccount() {
   return { id, email, username };
 }
 
-async function act(agent: Agent, uid: string, form: Record<string, string>) {
-  const page = await agent.get(`/interaction/${uid}`);
-  return agent.post(`/interaction/${uid}/login`).set('user-agent', 'hardening-test').type('form').send({ _csrf: csrf(page.text), ...form });
-}
+const act = (agent: Agent, uid: string, form: Record<string, string>) => postLoginStep(agent, uid, form, 'hardening-test');
 
 const fields = (samples: Sample[]) => Object.fromEntries(samples.map((s, i) => [`sample${i + 1}`, JSON.stringify(s)]));
 const typings = (t: Typist): Sample[] => [sampleOf(t, r, 0.08), sampleOf(t, r, 0.08), sampleOf(t, r, 0.08)];

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertProducers } from '../../src/db/repositories/producers.ts';
 import { maskEmail, maskPhone } from '../../src/security/mask.ts';
-import { beginSignIn, codeIn, createAccount, csrf, GOOD_PASSWORD, submitLogin } from '../helpers/accounts.ts';
+import { beginSignIn, codeIn, createAccount, csrf, GOOD_PASSWORD, postLoginStep, submitLogin } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { SmsReceiver } from '../helpers/sms-receiver.ts';
 import { linkIn } from '../helpers/smtp.ts';
@@ -200,10 +200,7 @@ describe('kind: codes are not bound to their flow and channel (issue 9, item 7)'
       await submitLogin(agent, uid, who.username, GOOD_PASSWORD);
       return uid;
     };
-    const post = async (agent: Agent, uid: string, form: Record<string, string>) => {
-      const page = await agent.get(`/interaction/${uid}`);
-      return agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(page.text), ...form });
-    };
+    const post = (agent: Agent, uid: string, form: Record<string, string>) => postLoginStep(agent, uid, form);
     const uidA = await signInAt(a);
     expect((await post(a, uidA, { action: 'choose', factor: 'email' })).status).toBe(200);
     const [mailA] = await mailsTo(who.email, /verification code/, 1);

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sample } from '../../src/keystroke/index.ts';
-import { beginSignIn, createAccount, csrf, followToClient, passEmailFactor, submitLogin } from '../helpers/accounts.ts';
+import { beginSignIn, createAccount, csrf, postLoginStep, followToClient, passEmailFactor, submitLogin } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { makeTypist, rng, sampleOf, type Typist } from '../helpers/typist.ts';
 
@@ -29,10 +29,7 @@ afterAll(async () => {
 const typings = (t: Typist, noise = 0.08): Sample[] => [sampleOf(t, r, noise), sampleOf(t, r, noise), sampleOf(t, r, noise)];
 const fields = (samples: Sample[]) => Object.fromEntries(samples.map((s, i) => [`sample${i + 1}`, JSON.stringify(s)]));
 
-async function act(agent: Agent, uid: string, form: Record<string, string>) {
-  const page = await agent.get(`/interaction/${uid}`);
-  return agent.post(`/interaction/${uid}/login`).set('user-agent', 'keystroke-test').type('form').send({ _csrf: csrf(page.text), ...form });
-}
+const act = (agent: Agent, uid: string, form: Record<string, string>) => postLoginStep(agent, uid, form, 'keystroke-test');
 
 async function profileOf(username: string) {
   return idp.services.db

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listDevices, revokeDevices } from '../../src/mfa/trusted-devices.ts';
-import { beginSignIn, codeIn, createAccount, csrf, followToClient, passEmailFactor, signIn, submitLogin } from '../helpers/accounts.ts';
+import { beginSignIn, codeIn, createAccount, csrf, postLoginStep, followToClient, passEmailFactor, signIn, submitLogin } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { SmsReceiver } from '../helpers/sms-receiver.ts';
 
@@ -31,10 +31,7 @@ async function page(agent: Agent, uid: string) {
   return agent.get(`/interaction/${uid}`);
 }
 
-async function act(agent: Agent, uid: string, form: Record<string, string>) {
-  const p = await page(agent, uid);
-  return agent.post(`/interaction/${uid}/login`).set('user-agent', 'mfa-test').type('form').send({ _csrf: csrf(p.text), ...form });
-}
+const act = (agent: Agent, uid: string, form: Record<string, string>) => postLoginStep(agent, uid, form, 'mfa-test');
 
 /** Password for Avery on a new interaction; returns the uid at "Verify your Account". */
 async function atVerify(agent: Agent, username = 'AveryMfa01', extra: Record<string, string> = {}) {
@@ -91,6 +88,51 @@ describe('Verify your Account (guide slides 8-11)', () => {
     const resume = await agent.get(`/auth/${uid}`);
     const { page: again } = await followToClient(idp, agent, resume.headers.location ?? `/interaction/${uid}`);
     expect(again?.text ?? '').not.toContain('code=');
+  });
+
+  it('each sub-step answers its POST with 303 to the interaction page (GET-after-POST), which shows the next one; a reload sends nothing again', async () => {
+    const agent = request.agent(idp.server);
+    const { uid, page } = await beginSignIn(idp, agent);
+    const password = await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(page.text), username: 'CaseyMfa01', password: 'Qz7!kR9{mW' });
+    expect(password.status).toBe(303);
+    expect(password.headers.location).toBe(`/interaction/${uid}`);
+    const choice = await agent.get(`/interaction/${uid}`);
+    expect(choice.text).toContain('Send Code');
+    const sent = await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(choice.text), action: 'choose', factor: 'sms' });
+    expect(sent.status).toBe(303);
+    expect(sent.headers.location).toBe(`/interaction/${uid}`);
+    const texts = sms.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const shown = await agent.get(`/interaction/${uid}`); // the page after the 303, then a reload
+      expect(shown.status).toBe(200);
+      expect(shown.text).toContain('We sent a verification code');
+      expect(shown.text).toContain('xxxxxx0105');
+    }
+    expect(sms.requests.length).toBe(texts);
+    // A retry answers with the same page at once (4xx), as before.
+    const codePage = await agent.get(`/interaction/${uid}`);
+    const retry = await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(codePage.text), action: 'verify', code: '123' });
+    expect(retry.status).toBe(422);
+    expect(retry.text).toContain('Enter the 8-character code');
+  });
+
+  it('a sub-step POST without or with a foreign CSRF token gets the same page with 403 and a clear message, and changes nothing', async () => {
+    const agent = request.agent(idp.server);
+    const { uid, res } = await atVerify(agent, 'JordanMfa1');
+    expect(res.text).toContain('Send Code');
+    const other = request.agent(idp.server);
+    const foreign = csrf((await beginSignIn(idp, other)).page.text);
+    const texts = sms.requests.length;
+    for (const token of [undefined, foreign]) {
+      const r = await agent.post(`/interaction/${uid}/login`).type('form').send({ ...(token ? { _csrf: token } : {}), action: 'choose', factor: 'sms' });
+      expect(r.status).toBe(403);
+      expect(r.text).toContain('Verify your Account');
+      expect(r.text).toContain('Please try again');
+    }
+    expect(sms.requests.length).toBe(texts);
+    const still = await agent.get(`/interaction/${uid}`);
+    expect(still.text).toContain('Send Code'); // still the choice: no code was sent
+    expect(still.text).not.toContain('We sent a verification code');
   });
 
   it('passes by email code: ID token amr pwd+otp+mfa and the fresh-second-factor acr (openid-client)', async () => {

@@ -355,7 +355,7 @@ describe('Forgot Password (guide slides 14-17)', () => {
     expect(expired.text).toContain('Find Account');
   });
 
-  it('each step needs the earlier ones in this flow; switching channel after the code starts over', async () => {
+  it('each step needs the earlier ones in this flow: without a flow, step 1 with a message; out of order, 303 to the step the flow is at, changing nothing', async () => {
     const fresh = request.agent(idp.server);
     for (const path of ['/forgot-password/verify', '/forgot-password/code', '/forgot-password/new-password']) {
       const r = await fresh.get(path);
@@ -367,21 +367,33 @@ describe('Forgot Password (guide slides 14-17)', () => {
     const agent = request.agent(idp.server);
     await findAccount(agent, who.username);
     const page = await agent.get('/forgot-password/verify');
+    // Skipping ahead (a later URL, a form of step 4): back to step 2, nothing changed.
+    expect((await agent.get('/forgot-password/code')).headers.location).toBe('/forgot-password/verify');
     const skip = await agent.post('/forgot-password/new-password').type('form').send({ _csrf: csrf(page.text), password: 'Wx4{bT8!cZ' });
-    expect(skip.status).toBe(409);
-    expect(skip.text).toContain('Find Account');
-    expect((await agent.get('/forgot-password/verify')).status).toBe(409); // the flow was ended
-    await findAccount(agent, who.username);
+    expect(skip.status).toBe(303);
+    expect(skip.headers.location).toBe('/forgot-password/verify');
+    expect((await agent.get('/forgot-password/verify')).status).toBe(200); // the flow goes on
     await choose(agent, 'email');
-    await mailCode(who.email, 1);
-    const code = await agent.get('/forgot-password/code');
-    const switched = await agent.post('/forgot-password/verify').type('form').send({ _csrf: csrf(code.text), channel: 'sms' });
-    expect(switched.status).toBe(409);
-    expect(switched.text).toContain('Find Account');
-    expect((await agent.get('/forgot-password/code')).status).toBe(409);
+    const code = await mailCode(who.email, 1);
+    // Going back to step 2 after the code was sent (the back button, a replayed form): back to
+    // step 3; no other code is sent and the channel stays.
+    const texts = sms.requests.length;
+    const codePage = await agent.get('/forgot-password/code');
+    const back = await agent.get('/forgot-password/verify');
+    expect(back.status).toBe(303);
+    expect(back.headers.location).toBe('/forgot-password/code');
+    const switched = await agent.post('/forgot-password/verify').type('form').send({ _csrf: csrf(codePage.text), channel: 'sms' });
+    expect(switched.status).toBe(303);
+    expect(switched.headers.location).toBe('/forgot-password/code');
+    expect(sms.requests.length).toBe(texts);
+    expect(idp.smtp.to(who.email).filter((m) => /password reset code/.test(m.subject))).toHaveLength(1);
     const acc = await idp.services.db.selectFrom('accounts').select('password_changed_at').where('id', '=', who.id).executeTakeFirstOrThrow();
     expect((await idp.services.db.selectFrom('password_history').select('id').where('account_id', '=', who.id).execute()).length).toBe(1);
     expect(acc.password_changed_at).toBeTruthy();
+    // The code sent by email still works in this flow.
+    const ok = await enterCode(agent, code);
+    expect(ok.status).toBe(303);
+    expect(ok.headers.location).toBe('/forgot-password/new-password');
   });
 
   it('password history: the 10th previous password is refused, the 11th is allowed; 10 are kept', async () => {

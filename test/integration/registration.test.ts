@@ -237,6 +237,10 @@ describe('registration (guide slides 3-5)', () => {
       const foreign = csrf((await other.get('/register')).text);
       const replayed = await submitProducer(agent, page.text.replace(csrf(page.text), foreign), { producerNumber: '000104203', npn: '19000003', zip: '60614' });
       expect(replayed.status).toBe(403);
+      expect(replayed.text).toContain('Please try again');
+      // Nothing changed: the flow is still at step 1.
+      expect((await agent.get('/register/login')).headers.location).toBe('/register/producer');
+      expect((await agent.get('/register/producer')).status).toBe(200);
       // the login form too
       const s = await beginSignIn(idp, agent);
       const login = await agent.post(`/interaction/${s.uid}/login`).type('form').send({ _csrf: foreign, username: 'x', password: 'y' });

@@ -160,13 +160,15 @@ describe('two replicas on one database', () => {
     const b = new Browser();
     const first = await begin(b);
     const afterPassword = await b.post(`/interaction/${first.uid}/login`, { _csrf: csrfOf(first.html), username: 'ReplicaMorgan', password: GOOD_PASSWORD });
-    expect(afterPassword.status).toBe(200);
-    const verifyHtml = await afterPassword.text();
+    expect(afterPassword.status).toBe(303); // GET-after-POST: the next sub-step is the interaction's page, read on the other replica
+    expect(afterPassword.headers.get('location')).toBe(`/interaction/${first.uid}`);
+    const verifyHtml = await (await b.fetch(`/interaction/${first.uid}`)).text();
     expect(verifyHtml).toContain('Verify your Account');
     const before = smtp.to('morgan.talbot@example.com').length;
     const chosen = await b.post(`/interaction/${first.uid}/login`, { _csrf: csrfOf(verifyHtml), action: 'choose', factor: 'email' });
-    expect(chosen.status).toBe(200);
-    const chosenHtml = await chosen.text();
+    expect(chosen.status).toBe(303);
+    const chosenHtml = await (await b.fetch(`/interaction/${first.uid}`)).text();
+    expect(chosenHtml).toContain('We sent a verification code');
     for (let i = 0; i < 100 && smtp.to('morgan.talbot@example.com').length <= before; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     const code = /\b([A-HJ-NP-Z2-9]{8})\b/.exec(smtp.to('morgan.talbot@example.com').at(-1)!.text)![1];
     const verified = await b.post(`/interaction/${first.uid}/login`, { _csrf: csrfOf(chosenHtml), action: 'verify', code, remember: 'yes' });
@@ -199,6 +201,7 @@ describe('two replicas on one database', () => {
     const again = await begin(b);
     const direct = await b.post(`/interaction/${again.uid}/login`, { _csrf: csrfOf(again.html), username: 'ReplicaMorgan', password: GOOD_PASSWORD });
     expect(direct.status).toBe(303); // remembered device: no Verify your Account
+    expect(direct.headers.get('location')).not.toContain('/interaction/');
     expect(await followToCode(b, direct.headers.get('location')!)).toBeTruthy();
   }, 120_000);
 });

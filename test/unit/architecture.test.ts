@@ -1,7 +1,9 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cycles, folderTies, importGraph, longFunctions } from '../../scripts/check-architecture.ts';
+import { cycles, folderTies, homelessSql, importGraph, longFunctions } from '../../scripts/check-architecture.ts';
 
 const srcDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 const rel = (f: string) => path.relative(srcDir, f);
@@ -19,6 +21,24 @@ describe('architecture of src/ (issue 8)', () => {
 
   it('has no function over 80 lines without a stated reason', () => {
     expect(longFunctions(srcDir)).toEqual([]);
+  });
+
+  it('has no SQL on a table with a repository outside src/db/repositories', () => {
+    expect(homelessSql(srcDir)).toEqual([]);
+  });
+
+  it('the SQL check finds queries outside the repositories, and only there', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arch-'));
+    try {
+      const query = "await db.selectFrom('flows').selectAll();\nawait db.updateTable('accounts').set({});\nawait sql`UPDATE one_time_codes SET attempts = 0`.execute(db);\nawait db.selectFrom('accounts').selectAll();\n";
+      mkdirSync(path.join(dir, 'x'));
+      mkdirSync(path.join(dir, 'db', 'repositories'), { recursive: true });
+      writeFileSync(path.join(dir, 'x', 'a.ts'), query);
+      writeFileSync(path.join(dir, 'db', 'repositories', 'flows.ts'), query);
+      expect(homelessSql(dir)).toEqual([`${path.join('x', 'a.ts')}:1 (flows)`, `${path.join('x', 'a.ts')}:2 (accounts)`, `${path.join('x', 'a.ts')}:3 (one_time_codes)`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the checks find what they look for', () => {

@@ -179,11 +179,6 @@ export async function replacePasswordHash(db: Kysely<Database>, accountId: strin
   await db.updateTable('accounts').set({ password_hash: phc }).where('id', '=', accountId).execute();
 }
 
-/** Records a completed sign-in. */
-export async function recordLogin(db: Kysely<Database>, accountId: string, at: Date): Promise<void> {
-  await db.updateTable('accounts').set({ last_login_at: at }).where('id', '=', accountId).execute();
-}
-
 /**
  * Sets the account's status (`active` | `disabled`) and nothing else. To disable an account so
  * that its sessions and tokens end too, use `changeAccountStatus` (src/oidc/revocation.ts).
@@ -275,22 +270,6 @@ export async function unlockAccount(db: Kysely<Database>, accountId: string, now
   const before = await db.selectFrom('accounts').select('locked_until').where('id', '=', accountId).executeTakeFirst();
   await db.updateTable('accounts').set({ failed_login_count: 0, locked_until: null }).where('id', '=', accountId).execute();
   return !!before?.locked_until && new Date(before.locked_until).getTime() > now.getTime();
-}
-
-/**
- * Revokes every remembered device of the account (a password reset: guide slide 17, "For security,
- * we'll sign you out everywhere"); the sessions and tokens are ended by `endAccessAfterPasswordReset`
- * in src/oidc/revocation.ts, which calls this.
- * @returns how many devices were revoked.
- */
-export async function revokeRememberedDevices(db: Kysely<Database>, accountId: string, now: Date): Promise<number> {
-  const devices = await db
-    .updateTable('trusted_devices')
-    .set({ revoked_at: now })
-    .where('account_id', '=', accountId)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  return Number(devices.numUpdatedRows);
 }
 
 /**

@@ -106,3 +106,8 @@ export async function linkIsLive(db: Kysely<Database>, purpose: LinkPurpose, tok
     .executeTakeFirst();
   return !!row;
 }
+
+/** Deletes links that expired before `now` (the purge job). @returns how many. */
+export async function purgeLinks(db: Kysely<Database>, now: Date): Promise<bigint> {
+  return (await db.deleteFrom('single_use_links').where('expires_at', '<', now).executeTakeFirstOrThrow()).numDeletedRows;
+}

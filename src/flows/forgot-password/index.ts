@@ -17,9 +17,10 @@ import type { ResetState } from './state.ts';
  * - GET|POST /forgot-password/code          Step 3 of 4: the code → "Continue"; POST …/code/resend (enter-code.ts)
  * - GET|POST /forgot-password/new-password  Step 4 of 4: "Create New Password" (new-password.ts)
  * - GET  /forgot-password/done             "Your password was changed" when no sign-in is waiting (done.ts)
- * A step whose earlier steps were not done in this flow starts over at step 1 (409, the flow is
- * ended: going back after a code was sent must not reuse it; 410 when the flow expired). A username
- * without an account gets the same pages, statuses, cookies and work as one with an account.
+ * A step taken out of order answers 303 to the step the flow is at (the flow is unchanged: going
+ * back after a code was sent neither sends another nor changes its channel); no flow: step 1 with
+ * "start again" (409; 410 when the flow expired). A username without an account gets the same
+ * pages, statuses, cookies and work as one with an account.
  */
 export function forgotPasswordFlow(config: Services['config']): FlowDefinition<ResetState> {
   const ttl = config.RECOVERY_FLOW_TTL_SECONDS;
@@ -27,7 +28,6 @@ export function forgotPasswordFlow(config: Services['config']): FlowDefinition<R
     kind: 'forgot-password',
     ttlSeconds: ttl,
     steps: [findAccountStep, chooseChannelStep, enterCodeStep, newPasswordStep, doneStep],
-    outOfOrder: 'restart',
     restartPage: recoveryRestartPage(ttl),
   };
 }

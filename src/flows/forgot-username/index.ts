@@ -11,7 +11,8 @@ import type { UsernameState } from './state.ts';
  * Forgot Username (guide slides 12-13):
  * - GET|POST /forgot-username     "Email address" → "Send Email" (request.ts)
  * - GET  /forgot-username/sent    "an email has been sent…"; POST /forgot-username/resend (sent.ts)
- * No flow: the form again with "start over" (409; 410 "this page expired" when the flow expired).
+ * A step taken out of order answers 303 to the step the flow is at; no flow: the form again with
+ * "start over" (409; 410 "this page expired" when the flow expired).
  */
 export function forgotUsernameFlow(config: Services['config']): FlowDefinition<UsernameState> {
   const ttl = config.RECOVERY_FLOW_TTL_SECONDS;
@@ -19,7 +20,6 @@ export function forgotUsernameFlow(config: Services['config']): FlowDefinition<U
     kind: 'forgot-username',
     ttlSeconds: ttl,
     steps: [requestStep, sentStep],
-    outOfOrder: 'restart',
     restartPage: recoveryRestartPage(ttl),
   };
 }

@@ -23,7 +23,6 @@ export function registrationFlow(config: Services['config']): FlowDefinition<Reg
     kind: 'register',
     ttlSeconds: config.REGISTRATION_FLOW_TTL_SECONDS,
     steps: [termsStep, producerStep, createLoginStep, verifyEmailStep],
-    outOfOrder: 'resume',
     restartPage: (_c, { expired, formError }) => ({
       status: 409,
       view: 'idp/register-restart',

@@ -1,5 +1,5 @@
-import { audit } from '../../../audit.ts';
-import { findAccountById, isActive, recordLogin, type Account } from '../../../db/repositories/accounts.ts';
+import { audit, auditAll, type AuditEvent } from '../../../audit.ts';
+import { findAccountById, isActive, type Account } from '../../../db/repositories/accounts.ts';
 import type { Factor } from '../../../mfa/factor.ts';
 import { maySaveTypings, saveTypings, sendTypingPatternMail, type TypingProof } from '../../../mfa/keystroke.ts';
 import { findRememberedDevice, rememberDevice } from '../../../mfa/trusted-devices.ts';
@@ -61,17 +61,17 @@ export async function sendLockMail(services: Services, account: Account): Promis
  * pattern (enrol or refresh) when `proof` — the second factor that passed in this sign-in — allows
  * it ({@link maySaveTypings}) and mails the owner when a pattern was enrolled (issue 9, item 2);
  * remembers the device for the typing page when asked, records the login and answers with
- * truthful `amr` and `acr` (RFC 8176; ARCHITECTURE "How a step works").
+ * truthful `amr` and `acr` (RFC 8176; ARCHITECTURE "How a step works"). `events` are audited
+ * with `login.success`, in one insert (issue 12).
  */
-export async function finishLogin(c: InteractionContext, account: Account, pending: PendingLogin, amr: string[], acr: string, proof: TypingProof): Promise<StepResult<InteractionState>> {
+export async function finishLogin(c: InteractionContext, account: Account, pending: PendingLogin, amr: string[], acr: string, proof: TypingProof, events: AuditEvent[] = []): Promise<StepResult<InteractionState>> {
   const { services, ctx, info } = c;
-  await succeedAttempt(services.db, account.id);
+  await succeedAttempt(services.db, account.id, services.clock.now());
   const saved = maySaveTypings(proof) ? await saveTypings(services, account.id, pending.typings ?? []) : 'none';
-  if (saved !== 'none') await audit(services.db, services.clock, saved === 'enrolled' ? 'keystroke.enrolled' : 'keystroke.updated', account.id, info, { samples: pending.typings?.length ?? 0, proof });
+  if (saved !== 'none') events.push({ type: saved === 'enrolled' ? 'keystroke.enrolled' : 'keystroke.updated', accountId: account.id, ctx: info, details: { samples: pending.typings?.length ?? 0, proof } });
   if (saved === 'enrolled') services.later('typing-pattern mail', () => sendTypingPatternMail(services, account));
   if (pending.rememberTyping) await rememberDevice(services, ctx, account, 'typing', info, 'typing');
-  await recordLogin(services.db, account.id, services.clock.now());
-  await audit(services.db, services.clock, 'login.success', account.id, info, { amr, acr });
+  await auditAll(services.db, services.clock, [...events, { type: 'login.success', accountId: account.id, ctx: info, details: { amr, acr } }]);
   // `ts` (the session's loginTs, OIDC auth_time) from the injectable clock: the account pages'
   // re-authentication rule (src/account/session.ts) compares it with the same clock.
   const ts = Math.floor(services.clock.now().getTime() / 1000);
@@ -90,8 +90,8 @@ export async function afterPassword(c: InteractionContext, account: Account, pen
   const maxAge = Number(details.params.max_age);
   const deviceFresh = device && (!Number.isFinite(maxAge) || services.clock.now().getTime() - device.createdAt.getTime() <= maxAge * 1000);
   if (device && deviceFresh && !wantsFreshFactor(details, services) && !pending.typings?.length) {
-    await audit(services.db, services.clock, 'mfa.skipped_remembered_device', account.id, info, { deviceId: device.id });
-    return finishLogin(c, account, pending, ['pwd'], services.config.ACR_REMEMBERED_DEVICE, 'none');
+    const skipped: AuditEvent = { type: 'mfa.skipped_remembered_device', accountId: account.id, ctx: info, details: { deviceId: device.id } };
+    return finishLogin(c, account, pending, ['pwd'], services.config.ACR_REMEMBERED_DEVICE, 'none', [skipped]);
   }
   return { kind: 'next', state: { ...pending, stage: 'choose', factor: undefined } };
 }

@@ -20,7 +20,7 @@ async function startFactor(c: InteractionContext, account: Account, pending: Pen
     return { kind: 'retry', status: smsFailed ? 502 : 429, formError: started.error, formErrorParams: started.errorParams ?? {}, state: { ...pending, stage, factor: stage === 'choose' ? undefined : pending.factor } };
   }
   await audit(db, clock, 'mfa.sent', account.id, c.info, { factor: factor.id });
-  return { kind: 'next', state: { ...pending, stage: 'verify', factor: factor.id }, page: { status: 200, data: { notice: started.notice, noticeParams: started.noticeParams } } };
+  return { kind: 'next', state: { ...pending, stage: 'verify', factor: factor.id, notice: { code: started.notice, params: started.noticeParams } } };
 }
 
 /**

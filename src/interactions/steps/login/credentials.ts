@@ -81,13 +81,20 @@ export const credentialsStep: InteractionStep<z.infer<typeof input>> = {
     }
 
     // Not a completed sign-in yet: the attempt is given back, but earlier failures (of any factor)
-    // still count until the whole sign-in completes (account.ts finishLogin; issue 9, item 1).
-    await refundAttempt(db, account.id);
+    // still count until the whole sign-in completes (account.ts finishLogin; issue 9, item 1). A
+    // sign-in that completes here (a remembered device) starts the count over instead, in the same
+    // UPDATE that records it (issue 12), so the refund is made only when it does not.
+    const refunded = async (result: StepResult<InteractionState>) => {
+      if (!(result.kind === 'finish' && 'result' in result && result.result.login)) await refundAttempt(db, account.id);
+      return result;
+    };
     if (!isActive(account)) {
+      await refundAttempt(db, account.id);
       await audit(db, clock, 'login.disabled', account.id, info);
       return refuse(403, 'login.disabled');
     }
     if (!account.emailVerifiedAt) {
+      await refundAttempt(db, account.id);
       await audit(db, clock, 'login.email_not_verified', account.id, info);
       return refuse(403, 'login.email_not_verified', { resendTicket: verificationTicket(config.COOKIE_KEYS[0], account.id, now) });
     }
@@ -96,7 +103,14 @@ export const credentialsStep: InteractionStep<z.infer<typeof input>> = {
       await audit(db, clock, 'password.rehashed', account.id, info);
     }
     const fresh = { accountId: account.id, stage: 'choose' as const, failures: 0 };
-    if (await typingPageDue(c, account)) return { kind: 'next', state: { ...fresh, stage: 'typing' } };
-    return afterPassword(c, account, fresh);
+    if (await typingPageDue(c, account)) return refunded({ kind: 'next', state: { ...fresh, stage: 'typing' } });
+    let next: StepResult<InteractionState>;
+    try {
+      next = await afterPassword(c, account, fresh);
+    } catch (err) {
+      await refundAttempt(db, account.id).catch(() => undefined); // a fault is not a wrong password
+      throw err;
+    }
+    return refunded(next);
   },
 };

@@ -37,8 +37,8 @@ async function wrongFactor(c: InteractionContext, account: Account, pending: Pen
 }
 
 /**
- * "Verify your Account" after a code was sent, or the keyboard-pattern page (guide slides 9-11):
- * `verify` checks the code (or the typing) with the factor. Each try counts toward the account's
+ * "Verify your Account" after a code was sent, or the keyboard-pattern page (guide slides 9-11),
+ * saying on arrival what the factor did ("we sent a code to …"); `verify` checks the code (or the typing) with the factor. Each try counts toward the account's
  * lockout before the comparison; a right one finishes `login` with amr `pwd` + the factor's amr
  * (+ `mfa` for a strong factor) and "Remember this device" when ticked. The other buttons of the
  * page are {@link factorAction}'s.
@@ -47,6 +47,7 @@ export const enterCodeStep: InteractionStep = {
   name: 'verify',
   view: 'idp/verify-account',
   model: verifyModel,
+  greeting: (c) => (c.state?.notice ? { notice: c.state.notice.code, noticeParams: c.state.notice.params } : {}),
   async submit(c, body) {
     if (field(body, 'action') !== 'verify') return factorAction(c, body);
     const pending = c.state!;
