@@ -165,10 +165,13 @@ async function afterAccepted(services: Services, d: Delegation, delegateAccountI
   await audit(db, clock, 'delegate.invitation_accepted', d.producerAccountId, info, { delegationId: d.id, delegateAccountId });
   const producer = await findAccountById(db, d.producerAccountId);
   if (!producer) return;
+  // Whoever holds the link may accept it with their account: the producer is told which account did.
+  const delegate = await findAccountById(db, delegateAccountId);
   const msg = await renderMessage('delegate-accepted', producer.producer.email, `${d.firstName} ${d.lastName} is now your delegate in ${config.PRODUCT_NAME}`, services.branding, {
     firstName: producer.producer.firstName,
     delegateName: `${d.firstName} ${d.lastName}`,
     delegateEmail: d.email,
+    acceptedBy: delegate ? { name: `${delegate.producer.firstName} ${delegate.producer.lastName}`, username: delegate.username } : null,
     permissions: d.permissions.map((p) => PERMISSION_LABELS[p]),
   });
   await services.mailer.send(msg);

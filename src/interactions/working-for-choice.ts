@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isActive, type Account } from '../db/repositories/accounts.ts';
-import { actingOptions, type ActingOption } from '../db/repositories/delegations.ts';
+import { actingOptions, latestGrantPrincipal, type ActingOption } from '../db/repositories/delegations.ts';
 import type { Database } from '../db/schema.ts';
 
 /**
@@ -34,6 +34,24 @@ export async function choicesOf(db: Kysely<Database>, account: Account): Promise
   return { self, delegations: await actingOptions(db, account.id) };
 }
 
+const choicesByRequest = new WeakMap<object, Map<string, Promise<Choices>>>();
+
+/**
+ * {@link choicesOf}, read once per request (issue 12): the policy's check and the grant loader of
+ * one authorization request share the read, keyed by the request's context `ctx`.
+ */
+export function choicesOfRequest(db: Kysely<Database>, ctx: object, account: Account): Promise<Choices> {
+  let reads = choicesByRequest.get(ctx);
+  if (!reads) choicesByRequest.set(ctx, (reads = new Map()));
+  let read = reads.get(account.id);
+  if (!read) {
+    read = choicesOf(db, account);
+    reads.set(account.id, read);
+    read.catch(() => reads.delete(account.id)); // a failed read is not remembered
+  }
+  return read;
+}
+
 /** How many choices there are. */
 export function choiceCount(c: Choices): number {
   return (c.self ? 1 : 0) + c.delegations.length;
@@ -58,6 +76,34 @@ export function settledPrincipal(ctx: KoaContextWithOIDC, choices: Choices): Pri
   }
   if (choiceCount(choices) === 1) return { delegationId: choices.self ? null : choices.delegations[0]!.delegationId };
   return undefined;
+}
+
+/** Whether `p` is one of `choices`. */
+function isChoice(choices: Choices, p: Principal): boolean {
+  return p.delegationId === null ? !!choices.self : choices.delegations.some((o) => o.delegationId === p.delegationId);
+}
+
+const sessionChoiceReads = new WeakMap<object, Promise<Principal | undefined>>();
+
+/**
+ * {@link settledPrincipal}, else the last choice made in this IdP session (the principal of the
+ * session's newest grant, at any client) while it is still one of `choices`: a person who chose
+ * whom to work for at the portal is not asked again when single sign-on takes them to another
+ * application of the same session (issue 14 item 3). A client that wants another producer names it
+ * with `producer_number`. Read once per request.
+ */
+export async function resolvePrincipal(db: Kysely<Database>, ctx: KoaContextWithOIDC, choices: Choices): Promise<Principal | undefined> {
+  const settled = settledPrincipal(ctx, choices);
+  if (settled || choiceCount(choices) < 2) return settled;
+  let read = sessionChoiceReads.get(ctx);
+  if (!read) {
+    const authorizations = (ctx.oidc.session?.authorizations ?? {}) as Record<string, { grantId?: string }>;
+    const grantIds = Object.entries(authorizations).filter(([clientId]) => clientId !== OWN_PAGES_CLIENT_ID).map(([, a]) => a.grantId).filter((g): g is string => typeof g === 'string');
+    read = latestGrantPrincipal(db, grantIds);
+    sessionChoiceReads.set(ctx, read);
+  }
+  const last = await read;
+  return last && isChoice(choices, last) ? last : undefined;
 }
 
 /**

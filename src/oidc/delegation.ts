@@ -3,7 +3,7 @@ import { errors } from 'oidc-provider';
 import { actingOptions, grantPrincipal, recordGrantPrincipal, touchDelegation, type ActingOption } from '../db/repositories/delegations.ts';
 import type { Principal } from '../interactions/working-for-choice.ts';
 
-export { choicesOf, PRODUCER_NUMBER_PARAM, settledPrincipal, type Principal } from '../interactions/working-for-choice.ts';
+export { choicesOf, choicesOfRequest, PRODUCER_NUMBER_PARAM, resolvePrincipal, settledPrincipal, type Principal } from '../interactions/working-for-choice.ts';
 import type { Database } from '../db/schema.ts';
 import type { Clock } from '../clock.ts';
 
@@ -13,16 +13,29 @@ import type { Clock } from '../clock.ts';
  * first-party client a new grant, a third-party client none (consent is asked again). No grant or
  * no settled principal yet: true.
  */
-export async function principalFits(db: Kysely<Database>, grantId: string | undefined, principal: Principal | undefined): Promise<boolean> {
+export async function principalFits(db: Kysely<Database>, grantId: string | undefined, principal: Principal | undefined, reads?: PrincipalReads): Promise<boolean> {
   if (!grantId || !principal) return true;
-  const recorded = await grantPrincipal(db, grantId);
+  const recorded = await readPrincipal(db, grantId, reads);
   return !recorded || recorded.delegationId === principal.delegationId;
 }
 
-/** Records the principal of grant `grantId` (see {@link principalFits}); a delegation's last activity is `now`. */
-export async function recordPrincipal(db: Kysely<Database>, clock: Clock, grantId: string, accountId: string, principal: Principal, ttlSeconds: number): Promise<void> {
-  const now = clock.now();
+/** The principals of grants already read in this request (grant id → recorded principal). */
+export type PrincipalReads = Map<string, { delegationId: string | null } | undefined>;
+
+async function readPrincipal(db: Kysely<Database>, grantId: string, reads?: PrincipalReads) {
+  if (reads?.has(grantId)) return reads.get(grantId);
   const recorded = await grantPrincipal(db, grantId);
+  reads?.set(grantId, recorded);
+  return recorded;
+}
+
+/**
+ * Records the principal of grant `grantId` (see {@link principalFits}); a delegation's last
+ * activity is `now`. `reads`: what this request already read (one read per grant, issue 12).
+ */
+export async function recordPrincipal(db: Kysely<Database>, clock: Clock, grantId: string, accountId: string, principal: Principal, ttlSeconds: number, reads?: PrincipalReads): Promise<void> {
+  const now = clock.now();
+  const recorded = await readPrincipal(db, grantId, reads);
   // Written once per grant (a new choice makes a new grant): most authorizations only read.
   if (!recorded) await recordGrantPrincipal(db, { grantId, accountId, delegationId: principal.delegationId, now, ttlSeconds });
   if (principal.delegationId) await touchDelegation(db, principal.delegationId, now);

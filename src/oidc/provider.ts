@@ -10,7 +10,7 @@ import type { Services } from '../services.ts';
 import { accountOfRequest, createFindAccount, CLAIMS_BY_SCOPE } from './account.ts';
 import { ReadCache } from '../db/change-feed.ts';
 import { createAdapterClass, guardOutage } from './adapter.ts';
-import { choicesOf, jwtAccessTokenCustomizer, principalFits, PRODUCER_NUMBER_PARAM, recordPrincipal, settledPrincipal } from './delegation.ts';
+import { choicesOfRequest, jwtAccessTokenCustomizer, principalFits, PRODUCER_NUMBER_PARAM, recordPrincipal, resolvePrincipal, type PrincipalReads } from './delegation.ts';
 import { createFetch } from './backchannel.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS, installClientAuthentication } from './client-auth.ts';
 import { keyOptions, loadSigningKeys, rememberPublishedKeys } from './keys.ts';
@@ -175,11 +175,12 @@ function grantLoader(services: Services) {
     // The IdP's own account pages act for nobody (src/interactions/working-for-choice.ts).
     const ownPages = oidc.client!.clientId === ACCOUNT_CLIENT_ID;
     const account = ownPages ? undefined : await accountOfRequest(services.db, ctx, accountId);
-    const principal = account ? settledPrincipal(ctx, await choicesOf(services.db, account)) : undefined;
-    const grant = await loadExistingGrant(ctx, async (grantId) => principalFits(services.db, grantId, principal));
+    const principal = account ? await resolvePrincipal(services.db, ctx, await choicesOfRequest(services.db, ctx, account)) : undefined;
+    const reads: PrincipalReads = new Map();
+    const grant = await loadExistingGrant(ctx, async (grantId) => principalFits(services.db, grantId, principal, reads));
     // Issue 14: the grant finally used acts for the settled principal (when the person must still
     // choose, the "Choose who you are working for" prompt comes and this runs again on resume).
-    if (grant && principal) await recordPrincipal(services.db, services.clock, grant.jti, accountId, principal, GRANT_TTL_SECONDS);
+    if (grant && principal) await recordPrincipal(services.db, services.clock, grant.jti, accountId, principal, GRANT_TTL_SECONDS, reads);
     return grant;
   };
 }

@@ -7,7 +7,8 @@ import { OWN_PAGES_CLIENT_ID } from '../../src/interactions/working-for-choice.t
 import { ACCOUNT_CLIENT_ID } from '../../src/oidc/provider.ts';
 import { upsertProducers, findProducer } from '../../src/db/repositories/producers.ts';
 import { endProducerSessions } from '../../src/oidc/revocation.ts';
-import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, signIn } from '../helpers/accounts.ts';
+import { registerClient } from '../../src/oidc/clients.ts';
+import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, pkce, signIn } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 /**
@@ -21,6 +22,7 @@ let resource: string;
 let averyId: string;
 let jordanId: string;
 const DELEGATE_EMAIL = 'casey.assistant@example.test';
+const JORDAN_EMAIL = 'jordan.ellery@example.com';
 
 beforeAll(async () => {
   idp = await startIdp();
@@ -129,6 +131,7 @@ describe('delegates', () => {
     expect(done.text).toContain('you are now a delegate of Avery Quinlan');
     await expect.poll(() => idp.smtp.to('avery.quinlan@example.com').length).toBeGreaterThan(before);
     expect(idp.smtp.to('avery.quinlan@example.com').at(-1)!.subject).toContain('Casey Assistant is now your delegate');
+    expect(idp.smtp.to('avery.quinlan@example.com').at(-1)!.text).toContain('accepted with the account of Casey Assistant (username DelCasey01)');
     // The link was used once.
     expect((await request(idp.server).get(path)).status).toBe(400);
 
@@ -179,6 +182,9 @@ describe('delegates', () => {
     const accepted = await averyAgent.post('/delegates/accept').type('form').send({ _csrf: csrf(page.text), token: new URL(link).searchParams.get('token') });
     expect(accepted.status).toBe(200);
     expect(accepted.text).toContain('You are now a delegate of Jordan Ellery');
+    // Jordan learns which account took the link (whoever holds it may accept it).
+    await expect.poll(() => idp.smtp.to(JORDAN_EMAIL).filter((m) => /is now your delegate/.test(m.subject)).length).toBe(1);
+    expect(idp.smtp.to(JORDAN_EMAIL).filter((m) => /is now your delegate/.test(m.subject))[0]!.text).toContain('accepted with the account of Avery Quinlan (username DelAvery01)');
 
     // A producer_number she may not act for settles nothing: the page is shown.
     const s = await signedIn('DelAvery01', { producer_number: '000104203' });
@@ -220,6 +226,31 @@ describe('delegates', () => {
     const claims = decodeJwt(ownApi.access_token);
     expect(claims.sub).toBe(averyId);
     expect(claims.act).toBeUndefined();
+  });
+
+  it('single sign-on to another application of the session keeps the choice made there (no page); producer_number still names another', async () => {
+    const s = await signedIn('DelAvery01');
+    expect(s.page!.text).toContain('Choose who you are working for');
+    const choice = /value="([^"]+)"[^>]*>\s*<span><strong>Jordan Ellery/.exec(s.page!.text)![1]!;
+    const uid = /action="\/interaction\/([^/]+)\/working_for"/.exec(s.page!.text)![1];
+    const chosen = await s.agent.post(`/interaction/${uid}/working_for`).type('form').send({ _csrf: csrf(s.page!.text), working_for: choice });
+    expect((await followToClient(idp, s.agent, chosen.headers.location)).redirect).toBeDefined();
+
+    const app = await registerClient(idp.services.db, idp.provider, { name: 'Quote & Enroll', redirectUris: ['https://quote.example.test/cb'], firstParty: true });
+    const config = await oidc.discovery(new URL(idp.url), app.client_id as string, undefined, oidc.ClientSecretBasic(app.client_secret as string), { execute: [oidc.allowInsecureRequests] });
+    const ssoTo = async (extra: Record<string, string>) => {
+      const { verifier, challenge } = pkce();
+      const state = `s-${randomBytes(6).toString('hex')}`;
+      const auth = await s.agent.get(`/auth?${new URLSearchParams({ client_id: app.client_id as string, redirect_uri: 'https://quote.example.test/cb', response_type: 'code', scope: 'openid', state, code_challenge: challenge, code_challenge_method: 'S256', ...extra })}`);
+      const back = await followToClient(idp, s.agent, auth.headers.location);
+      expect(back.redirect, back.page?.text.slice(0, 300)).toBeDefined(); // no password, no code, no choice
+      return (await oidc.authorizationCodeGrant(config, back.redirect!, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true })).claims()!;
+    };
+    const sso = await ssoTo({});
+    expect(sso.sub).toBe(averyId);
+    expect(sso.delegation).toMatchObject({ producer_number: '000104202', producer_name: 'Jordan Ellery' });
+    // The client names another producer she may work for: that one, still without a page.
+    expect((await ssoTo({ producer_number: '000104201' })).delegation).toBeUndefined();
   });
 
   it('removing a delegate ends their sessions, grants and tokens for that producer at once; their account remains', async () => {

@@ -182,6 +182,16 @@ export async function grantPrincipal(db: Kysely<Database>, grantId: string): Pro
   return r ? { delegationId: r.delegation_id } : undefined;
 }
 
+/**
+ * For whom the newest of these grants acts (the last choice made in a session whose grants these
+ * are), or undefined when none has a principal.
+ */
+export async function latestGrantPrincipal(db: Kysely<Database>, grantIds: readonly string[]): Promise<{ delegationId: string | null } | undefined> {
+  if (grantIds.length === 0) return undefined;
+  const r = await db.selectFrom('delegation_grants').select('delegation_id').where('grant_id', 'in', grantIds).orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+  return r ? { delegationId: r.delegation_id } : undefined;
+}
+
 /** The grants that act under any of these delegations. */
 export async function grantsOfDelegations(db: Kysely<Database>, delegationIds: readonly string[]): Promise<string[]> {
   if (delegationIds.length === 0) return [];

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { audit } from '../../audit.ts';
 import { findAccountById } from '../../db/repositories/accounts.ts';
 import { AppError } from '../../http/errors.ts';
-import { choiceCount, choicesOf, OWN_PAGES_CLIENT_ID, settledPrincipal, WORKING_FOR_RESULT, type Choices } from '../working-for-choice.ts';
+import { choiceCount, choicesOf, choicesOfRequest, OWN_PAGES_CLIENT_ID, resolvePrincipal, WORKING_FOR_RESULT, type Choices } from '../working-for-choice.ts';
 import { optionalText } from '../../steps/fields.ts';
 import type { InteractionContext, InteractionStep, PromptSteps } from '../context.ts';
 
@@ -67,10 +67,10 @@ export const workingForPrompt: PromptSteps = {
         if (!accountId || ctx.oidc.client?.clientId === OWN_PAGES_CLIENT_ID) return Check.NO_NEED_TO_PROMPT;
         const account = await sessionAccount(ctx, accountId);
         if (!account) return Check.NO_NEED_TO_PROMPT;
-        const choices = await choicesOf(services.db, account);
+        const choices = await choicesOfRequest(services.db, ctx, account);
         // A producer with no delegation and no usable record is refused by `login` itself.
         if (choiceCount(choices) === 0 && account.kind === 'producer') return Check.NO_NEED_TO_PROMPT;
-        return settledPrincipal(ctx, choices) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+        return (await resolvePrincipal(services.db, ctx, choices)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
       }),
     ];
   },
