@@ -23,7 +23,7 @@ import { Router } from '@koa/router';
 import { createRelyingPartyApp, type RelyingPartyAppOptions } from '../portal/app.ts';
 import type { SignedInUser } from '../portal/session.ts';
 import { safeReturnTo } from '../portal/security.ts';
-import { displayName } from '../portal/views.ts';
+import { displayName, workingFor } from '../portal/views.ts';
 
 /** Scopes the example application asks for: who the producer is, nothing else. */
 export const EXAMPLE_APP_SCOPES = 'openid profile producer';
@@ -49,9 +49,13 @@ function text(value: unknown): string | undefined {
 /** What the page shows about the signed-in producer: name, producer number, and the ID token's amr and acr. */
 export function whoIsSignedIn(user: SignedInUser): { label: string; value: string }[] {
   const amr = Array.isArray(user.claims.amr) ? user.claims.amr.filter((v): v is string => typeof v === 'string') : [];
+  // Issue 14: a delegate is never taken for the producer: the `delegation` claim says for whom they work.
+  const forWhom = workingFor(user);
   return [
     { label: 'Name', value: displayName(user) },
-    { label: 'Producer Number', value: text(user.claims.producer_number) ?? 'Not provided' },
+    ...(forWhom
+      ? [{ label: 'Working for', value: `${forWhom.name} (${forWhom.producerNumber}), as a delegate` }]
+      : [{ label: 'Producer Number', value: text(user.claims.producer_number) ?? 'Not provided' }]),
     { label: 'Authentication methods (amr)', value: amr.length ? amr.join(', ') : 'Not provided' },
     { label: 'Authentication context (acr)', value: text(user.claims.acr) ?? 'Not provided' },
     { label: 'Signed in at', value: new Date(user.signedInAt).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' },

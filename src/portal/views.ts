@@ -104,13 +104,21 @@ export function myInformation(user: SignedInUser): Fact[] {
   const given = claimText(user.claims, 'given_name');
   const family = claimText(user.claims, 'family_name');
   const name = [given, family].filter((part) => part !== undefined).join(' ') || claimText(user.claims, 'name');
-  const facts: Fact[] = [
-    { label: 'Name', value: name },
-    { label: 'Producer Number', value: claimText(user.claims, 'producer_number') },
-    { label: 'NPN', value: claimText(user.claims, 'npn') },
-    { label: 'Email', value: claimText(user.claims, 'email') },
-    { label: 'Agency', value: claimText(user.claims, 'agency_name') },
-  ];
+  // A delegate has no producer record of their own (issue 14): their name and email, and for whom they work.
+  const forWhom = workingFor(user);
+  const facts: Fact[] = forWhom
+    ? [
+      { label: 'Name', value: name },
+      { label: 'Email', value: claimText(user.claims, 'email') },
+      { label: 'Working for', value: `${forWhom.name} (${forWhom.producerNumber}), as a delegate` },
+    ]
+    : [
+      { label: 'Name', value: name },
+      { label: 'Producer Number', value: claimText(user.claims, 'producer_number') },
+      { label: 'NPN', value: claimText(user.claims, 'npn') },
+      { label: 'Email', value: claimText(user.claims, 'email') },
+      { label: 'Agency', value: claimText(user.claims, 'agency_name') },
+    ];
   const phone = claimText(user.claims, 'phone_number');
   if (phone !== undefined) facts.push({ label: 'Phone', value: phone });
   return facts;
