@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from './clock.ts';
+import { insertAuditEvents } from './db/repositories/audit-events.ts';
 import type { Database } from './db/schema.ts';
 import { currentRequest } from './request-context.ts';
 
@@ -114,19 +115,16 @@ export async function auditAll(db: Kysely<Database>, clock: Clock, events: Audit
   if (events.length === 0) return;
   const request = currentRequest();
   const at = clock.now();
-  await db
-    .insertInto('audit_events')
-    .values(events.map(({ type, accountId, ctx = {}, details = {} }) => ({
-      at,
-      type,
-      account_id: accountId,
-      client_id: ctx.clientId ?? null,
-      ip: ctx.ip ?? null,
-      user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 512) : null,
-      details: JSON.stringify(details),
-      request_id: request?.requestId ?? null,
-    })))
-    .execute();
+  await insertAuditEvents(db, events.map(({ type, accountId, ctx = {}, details = {} }) => ({
+    at,
+    type,
+    account_id: accountId,
+    client_id: ctx.clientId ?? null,
+    ip: ctx.ip ?? null,
+    user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 512) : null,
+    details: JSON.stringify(details),
+    request_id: request?.requestId ?? null,
+  })));
   for (const { type, details = {} } of events) {
     if (request && type === 'rate_limited' && typeof details.limit === 'string') request.rateLimit = details.limit;
     request?.metrics?.observeAudit(type, details);

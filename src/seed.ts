@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Provider from 'oidc-provider';
-import { upsertProducers } from './db/repositories/producers.ts';
-import { activeTerms, publishTerms } from './db/repositories/terms.ts';
+import { existingProducerNumbers, upsertProducers } from './db/repositories/producers.ts';
+import { activeTerms, anyTermsVersion, publishTerms } from './db/repositories/terms.ts';
 import { registerClient } from './oidc/clients.ts';
 import { addResource, findResource } from './oidc/resources.ts';
 import { parseProducerCsv } from './producers/csv-import.ts';
@@ -30,8 +30,7 @@ export const INITIAL_TERMS_VERSION = '1.0';
 export async function seed(services: Services, provider: Provider): Promise<void> {
   const { config, db, clock } = services;
   if (!(await activeTerms(db))) {
-    const any = await db.selectFrom('terms').select('version').limit(1).executeTakeFirst();
-    if (!any) await publishTerms(db, INITIAL_TERMS_VERSION, readFileSync(INITIAL_TERMS, 'utf8'), clock.now());
+    if ((await anyTermsVersion(db)) === undefined) await publishTerms(db, INITIAL_TERMS_VERSION, readFileSync(INITIAL_TERMS, 'utf8'), clock.now());
   }
   // The producer API (My Hierarchy): its resource and scope, kept with any scopes added by the CLI.
   const api = await findResource(db, config.PRODUCER_API_RESOURCE);
@@ -67,7 +66,7 @@ export async function seed(services: Services, provider: Provider): Promise<void
     const { records, errors } = parseProducerCsv(readFileSync(DEMO_PRODUCERS_CSV, 'utf8'));
     if (errors.length) throw new Error(`config/demo-producers.csv is invalid: ${errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
     // Only the demo producers that are missing: changes made with the CLI (e.g. status) survive restarts.
-    const existing = new Set((await db.selectFrom('producer_records').select('producer_number').where('producer_number', 'in', records.map((r) => r.producerNumber)).execute()).map((r) => r.producer_number));
+    const existing = await existingProducerNumbers(db, records.map((r) => r.producerNumber));
     await db.transaction().execute((trx) => upsertProducers(trx, records.filter((r) => !existing.has(r.producerNumber))));
   }
 }

@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
+import { deleteOtherSessionActivity, liveSessionsWithActivity, upsertSessionActivity } from '../db/repositories/session-activity.ts';
 import type { Database } from '../db/schema.ts';
 import type { Services } from '../services.ts';
 
@@ -15,11 +16,7 @@ import type { Services } from '../services.ts';
 export async function touchSession(db: Kysely<Database>, clock: Clock, s: { sessionUid: string; accountId: string; userAgent: string | null; ip: string | null }): Promise<void> {
   const now = clock.now();
   const userAgent = s.userAgent ? s.userAgent.slice(0, 512) : null;
-  await db
-    .insertInto('session_activity')
-    .values({ session_uid: s.sessionUid, account_id: s.accountId, user_agent: userAgent, ip: s.ip, created_at: now, last_seen_at: now })
-    .onConflict((oc) => oc.column('session_uid').doUpdateSet({ account_id: s.accountId, user_agent: userAgent, ip: s.ip, last_seen_at: now }))
-    .execute();
+  await upsertSessionActivity(db, { ...s, userAgent }, now);
 }
 
 /**
@@ -57,22 +54,15 @@ export interface SignedInSession {
  * browser and last activity, the current one first, then by last activity, newest first.
  */
 export async function listSignedInSessions(db: Kysely<Database>, accountId: string, currentUid: string): Promise<SignedInSession[]> {
-  const rows = await db
-    .selectFrom('oidc_payloads as s')
-    .leftJoin('session_activity as a', 'a.session_uid', 's.uid')
-    .select(['s.uid', sql<number | null>`(s.payload->>'loginTs')::bigint`.as('login_ts'), 'a.user_agent', 'a.last_seen_at'])
-    .where('s.model', '=', 'Session')
-    .where(sql<string>`s.payload->>'accountId'`, '=', accountId)
-    .where((eb) => eb.or([eb('s.expires_at', 'is', null), eb('s.expires_at', '>', new Date())]))
-    .execute();
+  const rows = await liveSessionsWithActivity(db, accountId);
   const out = rows.map((r): SignedInSession => {
-    const signedInAt = r.login_ts ? new Date(Number(r.login_ts) * 1000) : null;
-    return { uid: r.uid ?? '', current: r.uid === currentUid, userAgent: r.user_agent, signedInAt, lastActiveAt: r.last_seen_at ? new Date(r.last_seen_at) : signedInAt };
+    const signedInAt = r.loginTs ? new Date(r.loginTs * 1000) : null;
+    return { uid: r.uid ?? '', current: r.uid === currentUid, userAgent: r.userAgent, signedInAt, lastActiveAt: r.lastSeenAt ?? signedInAt };
   });
   return out.sort((a, b) => Number(b.current) - Number(a.current) || (b.lastActiveAt?.getTime() ?? 0) - (a.lastActiveAt?.getTime() ?? 0));
 }
 
 /** Deletes the activity records of the account's sessions other than `keepUid` (after they ended). */
 export async function forgetOtherSessions(db: Kysely<Database>, accountId: string, keepUid: string): Promise<void> {
-  await db.deleteFrom('session_activity').where('account_id', '=', accountId).where('session_uid', '!=', keepUid).execute();
+  await deleteOtherSessionActivity(db, accountId, keepUid);
 }

@@ -1,3 +1,4 @@
+import { eventsOfAccount } from '../db/repositories/audit-events.ts';
 import { describeBrowser } from './browser.ts';
 import { formatTime, type AccountPage } from './pages.ts';
 
@@ -32,22 +33,14 @@ export const recentActivityPage: AccountPage = {
   view: 'idp/account-activity',
   postsHere: false,
   async model({ services, state }) {
-    const rows = await services.db
-      .selectFrom('audit_events')
-      .select(['at', 'type', 'ip', 'user_agent', 'details'])
-      .where('account_id', '=', state.accountId)
-      .where('type', 'in', [...ACTIVITY_TYPES])
-      .orderBy('at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(SHOWN)
-      .execute();
+    const rows = await eventsOfAccount(services.db, state.accountId, { types: ACTIVITY_TYPES }, SHOWN);
     const events = rows.map((r) => {
-      const details = (r.details ?? {}) as Record<string, unknown>;
-      const byDesk = details.by === 'service_desk' || r.user_agent === 'service-desk-cli' || r.user_agent === 'cli';
+      const details = r.details;
+      const byDesk = details.by === 'service_desk' || r.userAgent === 'service-desk-cli' || r.userAgent === 'cli';
       return {
-        at: formatTime(new Date(r.at)),
+        at: formatTime(r.at),
         what: `activity.${r.type}${r.type === 'device.revoked' && details.deviceId === 'all' ? '_all' : ''}`,
-        browser: byDesk ? 'Service Desk' : describeBrowser(r.user_agent),
+        browser: byDesk ? 'Service Desk' : describeBrowser(r.userAgent),
         ip: r.ip ?? '—',
       };
     });

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { Kysely } from 'kysely';
 import { openPrivateJwk } from '../oidc/keys.ts';
+import { publishedKeys } from '../db/repositories/signing-keys.ts';
 import type { Database } from '../db/schema.ts';
 
 /** Private members of a JWK that never leave the key store (RFC 7517 §9.3, RFC 7518 §6). */
@@ -42,9 +43,9 @@ export class AccessTokenVerifier {
 
   async #keySet(fresh: boolean) {
     if (!fresh && this.#keys && Date.now() - this.#keys.at < KEY_CACHE_MS) return this.#keys.set;
-    const rows = await this.#db.selectFrom('signing_keys').select(['kid', 'private_jwk']).where('retired_at', 'is', null).execute();
+    const rows = await publishedKeys(this.#db);
     const keys = rows.map((r) => {
-      const jwk = { ...openPrivateJwk(r.private_jwk as unknown as Record<string, unknown>, r.kid, this.#secret) } as Record<string, unknown>;
+      const jwk = { ...openPrivateJwk(r.privateJwk, r.kid, this.#secret) } as Record<string, unknown>;
       for (const m of PRIVATE_MEMBERS) delete jwk[m];
       return jwk as JWK;
     });

@@ -2,6 +2,8 @@ import type Router from '@koa/router';
 import { sql, type Kysely } from 'kysely';
 import type { Config } from '../config/index.ts';
 import { pendingMigrations } from '../db/migrate.ts';
+import { publishedKeyAlgorithms } from '../db/repositories/signing-keys.ts';
+import { anyTermsVersion } from '../db/repositories/terms.ts';
 import type { Database } from '../db/schema.ts';
 
 /** One readiness check's outcome: `ok`, or what is wrong (no secrets, no stack). */
@@ -55,7 +57,7 @@ export async function readiness(services: { db: Kysely<Database>; config: Pick<C
     migrations = failed(err);
   }
   try {
-    const rows = await within(READINESS_TIMEOUT_MS, db.selectFrom('signing_keys').select('alg').where('retired_at', 'is', null).execute());
+    const rows = await within(READINESS_TIMEOUT_MS, publishedKeyAlgorithms(db));
     if (!rows.length) signing_keys = { ok: false, reason: 'no signing key' };
   } catch (err) {
     signing_keys = failed(err);
@@ -84,7 +86,7 @@ export function healthRoutes(router: Router, deps: { db: Kysely<Database>; confi
     ctx.body = { status: result.ready ? 'ready' : 'not_ready', checks: result.checks };
   });
   router.get('/health', async (ctx) => {
-    await deps.db.selectFrom('terms').select('version').limit(1).execute();
+    await anyTermsVersion(deps.db);
     const problem = transportProblem();
     ctx.set('Cache-Control', 'no-store');
     if (problem) {

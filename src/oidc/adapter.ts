@@ -3,6 +3,7 @@ import { errors } from 'oidc-provider';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/availability.ts';
 import type { ReadCache } from '../db/change-feed.ts';
+import { consumePayload, deletePayload, deletePayloadsOfGrant, findPayloadRow, upsertPayload } from '../db/repositories/oidc-payloads.ts';
 import type { Database } from '../db/schema.ts';
 import { withHashedSecret } from './client-auth.ts';
 
@@ -73,34 +74,17 @@ export function createAdapterClass(db: Kysely<Database>, clientCache?: ReadCache
         expires_at: expiresAt,
       };
       if (this.model === 'Client') clientCache?.delete(id);
-      await db
-        .insertInto('oidc_payloads')
-        .values(row)
-        .onConflict((oc) =>
-          oc.columns(['model', 'id']).doUpdateSet({
-            payload: row.payload,
-            grant_id: row.grant_id,
-            user_code: row.user_code,
-            uid: row.uid,
-            expires_at: row.expires_at,
-          }),
-        )
-        .execute();
+      await upsertPayload(db, row);
       if (this.model === 'Client') clientCache?.delete(id);
     }
 
     async #findBy(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
       if (typeof value !== 'string' || value.includes('\u0000') || value.length > 1000) return undefined; // cannot exist
-      const row = await db
-        .selectFrom('oidc_payloads')
-        .select(['payload', 'consumed_at', 'expires_at'])
-        .where('model', '=', this.model)
-        .where(column, '=', value)
-        .executeTakeFirst();
+      const row = await findPayloadRow(db, this.model, column, value);
       if (!row) return undefined;
-      if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
-      const payload = row.payload as unknown as AdapterPayload;
-      return row.consumed_at ? { ...payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : payload;
+      if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return undefined;
+      const payload = row.payload as AdapterPayload;
+      return row.consumedAt ? { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) } : payload;
     }
 
     find(id: string): Promise<AdapterPayload | undefined> {
@@ -125,14 +109,7 @@ export function createAdapterClass(db: Kysely<Database>, clientCache?: ReadCache
 
     async #consume(id: string): Promise<void> {
       if (id.includes('\u0000')) throw new errors.InvalidGrant(`${this.model} not found`);
-      const res = await db
-        .updateTable('oidc_payloads')
-        .set({ consumed_at: new Date() })
-        .where('model', '=', this.model)
-        .where('id', '=', id)
-        .where('consumed_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) {
+      if (!(await consumePayload(db, this.model, id))) {
         throw new errors.InvalidGrant(`${this.model} already consumed`);
       }
     }
@@ -140,18 +117,12 @@ export function createAdapterClass(db: Kysely<Database>, clientCache?: ReadCache
     async destroy(id: string): Promise<void> {
       if (id.includes('\u0000')) return;
       if (this.model === 'Client') clientCache?.delete(id);
-      await guardOutage(() => db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('id', '=', id).execute());
+      await guardOutage(() => deletePayload(db, this.model, id));
       if (this.model === 'Client') clientCache?.delete(id);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await guardOutage(() => db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('grant_id', '=', grantId).execute());
+      await guardOutage(() => deletePayloadsOfGrant(db, this.model, grantId));
     }
   };
-}
-
-/** Deletes expired OIDC rows. Returns how many were removed. */
-export async function purgeExpiredPayloads(db: Kysely<Database>): Promise<number> {
-  const res = await db.deleteFrom('oidc_payloads').where('expires_at', '<', new Date()).executeTakeFirst();
-  return Number(res.numDeletedRows);
 }

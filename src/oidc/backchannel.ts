@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isIP } from 'node:net';
 import { decodeJwt } from 'jose';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
 import { audit } from '../audit.ts';
+import { claimDueLogouts, deleteLogout, queueAccountLogouts, queueLogout, queueSessionLogouts, scheduleLogoutRetry } from '../db/repositories/backchannel-logouts.ts';
 import type { Database } from '../db/schema.ts';
 import type { Services } from '../services.ts';
 
@@ -62,18 +63,7 @@ export async function stopBackchannelDelivery(provider: Provider): Promise<void>
  */
 export async function enqueueAccountLogouts(db: Kysely<Database>, accountIds: readonly string[], reason: LogoutReason, exceptSessionId?: string): Promise<number> {
   if (accountIds.length === 0) return 0;
-  const res = await sql`
-    INSERT INTO backchannel_logouts (client_id, account_id, sid, reason)
-    SELECT a.key, s.payload->>'accountId', a.value->>'sid', ${reason}
-      FROM oidc_payloads s
-      CROSS JOIN LATERAL jsonb_each(coalesce(s.payload->'authorizations', '{}'::jsonb)) a
-      JOIN oidc_payloads c ON c.model = 'Client' AND c.id = a.key AND c.payload ? 'backchannel_logout_uri'
-     WHERE s.model = 'Session'
-       AND s.payload->>'accountId' IN (${sql.join([...accountIds])})
-       AND a.value ? 'sid'
-       AND s.id <> ${exceptSessionId ?? ''}
-       AND (s.expires_at IS NULL OR s.expires_at > now())`.execute(db);
-  return Number(res.numAffectedRows ?? 0);
+  return queueAccountLogouts(db, accountIds, reason, exceptSessionId);
 }
 
 /**
@@ -84,17 +74,7 @@ export async function enqueueAccountLogouts(db: Kysely<Database>, accountIds: re
  */
 export async function enqueueSessionLogouts(db: Kysely<Database>, sessionIds: readonly string[], reason: LogoutReason): Promise<number> {
   if (sessionIds.length === 0) return 0;
-  const res = await sql`
-    INSERT INTO backchannel_logouts (client_id, account_id, sid, reason)
-    SELECT a.key, s.payload->>'accountId', a.value->>'sid', ${reason}
-      FROM oidc_payloads s
-      CROSS JOIN LATERAL jsonb_each(coalesce(s.payload->'authorizations', '{}'::jsonb)) a
-      JOIN oidc_payloads c ON c.model = 'Client' AND c.id = a.key AND c.payload ? 'backchannel_logout_uri'
-     WHERE s.model = 'Session'
-       AND s.id IN (${sql.join([...sessionIds])})
-       AND a.value ? 'sid'
-       AND (s.expires_at IS NULL OR s.expires_at > now())`.execute(db);
-  return Number(res.numAffectedRows ?? 0);
+  return queueSessionLogouts(db, sessionIds, reason);
 }
 
 /** Hosts that are this machine or a private network, by name or address literal. */
@@ -154,7 +134,7 @@ export function createFetch(services: Services): (url: string | URL, options: Re
       const claims = decodeJwt(logoutToken);
       const clientId = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
       if (clientId && claims.sub && typeof claims.sid === 'string') {
-        await services.db.insertInto('backchannel_logouts').values({ client_id: clientId, account_id: claims.sub, sid: claims.sid, reason: 'rp_logout' }).execute();
+        await queueLogout(services.db, { clientId, accountId: claims.sub, sid: claims.sid, reason: 'rp_logout' });
         kicks.get(services.db)?.();
         return new Response(null, { status: 204 });
       }
@@ -164,15 +144,6 @@ export function createFetch(services: Services): (url: string | URL, options: Re
   };
 }
 
-interface Due {
-  id: string;
-  client_id: string;
-  account_id: string;
-  sid: string;
-  reason: string;
-  attempts: number;
-}
-
 /**
  * Delivers the due logout tokens once (at most 20), each claimed for 60 seconds so that two replicas
  * never send the same row at the same time (`FOR UPDATE SKIP LOCKED`).
@@ -180,12 +151,7 @@ interface Due {
  */
 export async function deliverDueLogouts(services: Services, provider: Provider): Promise<number> {
   const { db, config, metrics } = services;
-  const rows = (await sql<Due>`
-    UPDATE backchannel_logouts SET locked_until = now() + interval '60 seconds'
-     WHERE id IN (SELECT id FROM backchannel_logouts
-                   WHERE next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
-                   ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)
-    RETURNING id, client_id, account_id, sid, reason, attempts`.execute(db)).rows;
+  const rows = await claimDueLogouts(db, 20, 60);
   await Promise.all(rows.map(async (row) => {
     const attempt = row.attempts + 1;
     const details = { sid: row.sid, reason: row.reason, attempt };
@@ -193,25 +159,23 @@ export async function deliverDueLogouts(services: Services, provider: Provider):
       const client = await provider.Client.find(row.client_id);
       const target = (client as unknown as { backchannelLogoutUri?: string } | undefined)?.backchannelLogoutUri;
       if (!client || !target) {
-        await db.deleteFrom('backchannel_logouts').where('id', '=', row.id).execute();
+        await deleteLogout(db, row.id);
         return;
       }
       await delivering.run({ timeoutMs: config.BACKCHANNEL_LOGOUT_TIMEOUT_MS }, () => (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(row.account_id, row.sid));
-      await db.deleteFrom('backchannel_logouts').where('id', '=', row.id).execute();
+      await deleteLogout(db, row.id);
       metrics.backchannelLogouts.inc({ outcome: 'delivered' });
       await audit(db, services.clock, 'backchannel_logout.delivered', row.account_id, { clientId: row.client_id }, details);
     } catch (err) {
       const error = describe(err);
       if (attempt >= config.BACKCHANNEL_LOGOUT_ATTEMPTS) {
-        await db.deleteFrom('backchannel_logouts').where('id', '=', row.id).execute();
+        await deleteLogout(db, row.id);
         metrics.backchannelLogouts.inc({ outcome: 'failed' });
         await audit(db, services.clock, 'backchannel_logout.failed', row.account_id, { clientId: row.client_id }, { ...details, error });
         return;
       }
       const delay = config.BACKCHANNEL_LOGOUT_BACKOFF_SECONDS * 2 ** (attempt - 1);
-      await db.updateTable('backchannel_logouts')
-        .set({ attempts: attempt, locked_until: null, last_error: error, next_attempt_at: sql`now() + make_interval(secs => ${delay})` as never })
-        .where('id', '=', row.id).execute();
+      await scheduleLogoutRetry(db, row.id, attempt, error, delay);
       metrics.backchannelLogouts.inc({ outcome: 'retrying' });
       await audit(db, services.clock, 'backchannel_logout.retrying', row.account_id, { clientId: row.client_id }, { ...details, error, retryInSeconds: delay });
     }

@@ -1,5 +1,6 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
+import { clientPayloads, deleteClientAndTokens, payloadOf, replaceClientPayload, saveClientPayload, setClientFirstPartyFlag } from '../db/repositories/oidc-payloads.ts';
 import type { Database } from '../db/schema.ts';
 import { randomToken } from '../security/tokens.ts';
 import { withHashedSecret } from './client-auth.ts';
@@ -81,11 +82,7 @@ export async function registerClient(db: Kysely<Database>, provider: Provider, r
     const e = err as { error_description?: string; message: string };
     throw new InvalidClientError(e.error_description ?? e.message);
   }
-  await db
-    .insertInto('oidc_payloads')
-    .values({ model: 'Client', id: String(metadata.client_id), payload: JSON.stringify(withHashedSecret(metadata)), expires_at: null })
-    .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet({ payload: JSON.stringify(withHashedSecret(metadata)) }))
-    .execute();
+  await saveClientPayload(db, String(metadata.client_id), withHashedSecret(metadata));
   return metadata;
 }
 
@@ -184,33 +181,27 @@ export function apiScopeProblem(scope: string | undefined): string | null {
  * @throws InvalidClientError when the client has no secret to rotate (public or private_key_jwt).
  */
 export async function rotateClientSecret(db: Kysely<Database>, clientId: string): Promise<string | null> {
-  const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Client').where('id', '=', clientId).executeTakeFirst();
-  if (!row) return null;
-  const metadata = row.payload as Record<string, unknown>;
+  const metadata = await payloadOf(db, 'Client', clientId);
+  if (!metadata) return null;
   const method = (metadata.token_endpoint_auth_method as string | undefined) ?? 'client_secret_basic';
   if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new InvalidClientError(`the client authenticates with ${method}: it has no secret to rotate`);
   const secret = randomToken(32);
-  await db.updateTable('oidc_payloads')
-    .set({ payload: JSON.stringify(withHashedSecret({ ...metadata, client_secret: secret })) })
-    .where('model', '=', 'Client').where('id', '=', clientId).execute();
+  await replaceClientPayload(db, clientId, withHashedSecret({ ...metadata, client_secret: secret }));
   return secret;
 }
 
 /** Every registered client's metadata, without secrets. */
 export async function listClients(db: Kysely<Database>): Promise<Record<string, unknown>[]> {
-  const rows = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Client').orderBy('id').execute();
-  return rows.map((r) => {
-    const { client_secret: _s, ...rest } = r.payload as Record<string, unknown>;
+  const rows = await clientPayloads(db);
+  return rows.map((payload) => {
+    const { client_secret: _s, ...rest } = payload;
     return rest;
   });
 }
 
 /** Removes a client and every token issued to it. Returns false when no such client. */
 export async function removeClient(db: Kysely<Database>, clientId: string): Promise<boolean> {
-  const res = await db.deleteFrom('oidc_payloads').where('model', '=', 'Client').where('id', '=', clientId).executeTakeFirst();
-  if (Number(res.numDeletedRows) === 0) return false;
-  await db.deleteFrom('oidc_payloads').where('model', '!=', 'Client').where((eb) => eb(eb.fn('jsonb_extract_path_text', ['payload', eb.val('clientId')]), '=', clientId)).execute();
-  return true;
+  return deleteClientAndTokens(db, clientId);
 }
 
 /**
@@ -219,8 +210,5 @@ export async function removeClient(db: Kysely<Database>, clientId: string): Prom
  * @returns false when no such client.
  */
 export async function setFirstParty(db: Kysely<Database>, clientId: string, firstParty: boolean): Promise<boolean> {
-  const res = await db.updateTable('oidc_payloads')
-    .set({ payload: sql`payload || jsonb_build_object('first_party', ${firstParty}::boolean)` as never })
-    .where('model', '=', 'Client').where('id', '=', clientId).executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+  return setClientFirstPartyFlag(db, clientId, firstParty);
 }

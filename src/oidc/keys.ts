@@ -3,6 +3,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
 import { sql, type Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
+import { allSigningKeys, currentKeyOf, insertSigningKey, keysStoredInClear, publishedKeys, replaceKeyMaterial, retireSupersededKeys, supersedeCurrentKeys, supersedeKey } from '../db/repositories/signing-keys.ts';
 import type { Database } from '../db/schema.ts';
 import type { Services } from '../services.ts';
 import { randomToken } from '../security/tokens.ts';
@@ -100,32 +101,28 @@ function underKeyLock<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Pr
 export async function loadSigningKeys(db: Kysely<Database>, options: { encryptionSecret?: string; rotateAfterDays?: number } = {}): Promise<JWK[]> {
   const secret = options.encryptionSecret || undefined;
   await underKeyLock(db, async (trx) => {
-    await trx.updateTable('signing_keys').set({ retired_at: sql`now()` as never })
-      .where('retired_at', 'is', null).where('superseded_at', 'is not', null)
-      .where('superseded_at', '<', sql<Date>`now() - make_interval(secs => ${KEY_RETIRE_AFTER_SECONDS})`).execute();
+    await retireSupersededKeys(trx, KEY_RETIRE_AFTER_SECONDS);
     for (const alg of SIGNING_ALGORITHMS) {
-      const current = await trx.selectFrom('signing_keys').select(['kid', 'created_at']).where('alg', '=', alg)
-        .where('retired_at', 'is', null).where('superseded_at', 'is', null).orderBy('created_at', 'desc').executeTakeFirst();
-      const due = current && options.rotateAfterDays && new Date(current.created_at).getTime() <= Date.now() - options.rotateAfterDays * 86400_000;
+      const current = await currentKeyOf(trx, alg);
+      const due = current && options.rotateAfterDays && current.createdAt.getTime() <= Date.now() - options.rotateAfterDays * 86400_000;
       if (current && !due) continue;
-      if (current) await trx.updateTable('signing_keys').set({ superseded_at: sql`now()` as never }).where('kid', '=', current.kid).execute();
+      if (current) await supersedeKey(trx, current.kid);
       const jwk = await newKey(alg);
-      await trx.insertInto('signing_keys').values({ kid: jwk.kid, alg, private_jwk: JSON.stringify(sealPrivateJwk(jwk, secret)), created_at: new Date() }).execute();
+      await insertSigningKey(trx, jwk.kid, alg, sealPrivateJwk(jwk, secret));
     }
     if (secret) {
-      const clear = await trx.selectFrom('signing_keys').select(['kid', 'private_jwk']).where(sql<boolean>`NOT (private_jwk ? 'enc')`).execute();
-      for (const row of clear) {
-        await trx.updateTable('signing_keys').set({ private_jwk: JSON.stringify(sealPrivateJwk(row.private_jwk as unknown as JWK & { kid: string }, secret)) }).where('kid', '=', row.kid).execute();
+      for (const row of await keysStoredInClear(trx)) {
+        await replaceKeyMaterial(trx, row.kid, sealPrivateJwk(row.privateJwk as unknown as JWK & { kid: string }, secret));
       }
     }
   });
-  const rows = await db.selectFrom('signing_keys').select(['kid', 'private_jwk', 'alg', 'superseded_at', 'created_at']).where('retired_at', 'is', null).execute();
+  const rows = await publishedKeys(db);
   // Current keys first (ES256 before RS256), then the previous ones, newest first.
   rows.sort((a, b) =>
-    Number(a.superseded_at !== null) - Number(b.superseded_at !== null)
+    Number(a.supersededAt !== null) - Number(b.supersededAt !== null)
     || SIGNING_ALGORITHMS.indexOf(a.alg as never) - SIGNING_ALGORITHMS.indexOf(b.alg as never)
-    || new Date(b.created_at).getTime() - new Date(a.created_at).getTime());
-  return rows.map((r) => openPrivateJwk(r.private_jwk as unknown as Record<string, unknown>, r.kid, secret));
+    || b.createdAt.getTime() - a.createdAt.getTime());
+  return rows.map((r) => openPrivateJwk(r.privateJwk, r.kid, secret));
 }
 
 /**
@@ -139,9 +136,9 @@ export async function rotateSigningKeys(db: Kysely<Database>, options: { alg?: S
   return underKeyLock(db, async (trx) => {
     const created: { kid: string; alg: string }[] = [];
     for (const alg of algs) {
-      await trx.updateTable('signing_keys').set({ superseded_at: sql`now()` as never }).where('alg', '=', alg).where('retired_at', 'is', null).where('superseded_at', 'is', null).execute();
+      await supersedeCurrentKeys(trx, alg);
       const jwk = await newKey(alg);
-      await trx.insertInto('signing_keys').values({ kid: jwk.kid, alg, private_jwk: JSON.stringify(sealPrivateJwk(jwk, options.encryptionSecret || undefined)), created_at: new Date() }).execute();
+      await insertSigningKey(trx, jwk.kid, alg, sealPrivateJwk(jwk, options.encryptionSecret || undefined));
       created.push({ kid: jwk.kid, alg });
     }
     return created;
@@ -150,12 +147,12 @@ export async function rotateSigningKeys(db: Kysely<Database>, options: { alg?: S
 
 /** `keys list`: every key, newest first, with its state (no key material). */
 export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeyInfo[]> {
-  const rows = await db.selectFrom('signing_keys').select(['kid', 'alg', 'created_at', 'superseded_at', 'retired_at']).orderBy('created_at', 'desc').execute();
-  const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+  const rows = await allSigningKeys(db);
+  const iso = (d: Date | null) => (d === null ? null : d.toISOString());
   return rows.map((r) => ({
-    kid: r.kid, alg: r.alg, use: 'sig' as const, created_at: iso(r.created_at)!,
-    state: r.retired_at ? 'retired' : r.superseded_at ? 'previous' : 'current',
-    superseded_at: iso(r.superseded_at), retired_at: iso(r.retired_at),
+    kid: r.kid, alg: r.alg, use: 'sig' as const, created_at: r.createdAt.toISOString(),
+    state: r.retiredAt ? 'retired' : r.supersededAt ? 'previous' : 'current',
+    superseded_at: iso(r.supersededAt), retired_at: iso(r.retiredAt),
   }));
 }
 

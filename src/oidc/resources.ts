@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { ChangeFeed } from '../db/change-feed.ts';
 import { errors } from 'oidc-provider';
+import { deleteResourceServer, resourceServerRow, resourceServerRows, resourceServerScopes, upsertResourceServer, type ResourceServerRow } from '../db/repositories/resource-servers.ts';
 import type { Database } from '../db/schema.ts';
 
 /** Default lifetime of an access token for a resource server, seconds (1 hour). */
@@ -61,35 +62,27 @@ export function checkResource(identifier: string, scopes: string[], ttl?: number
 export async function addResource(db: Kysely<Database>, identifier: string, scopes: string[], ttl?: number): Promise<ResourceServer> {
   const unique = [...new Set(scopes)];
   checkResource(identifier, unique, ttl);
-  const row = await db
-    .insertInto('resource_servers')
-    .values({ identifier, scope: unique.join(' '), access_token_ttl: ttl ?? null })
-    .onConflict((oc) => oc.column('identifier').doUpdateSet({ scope: unique.join(' '), access_token_ttl: ttl ?? null }))
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return toResource(row);
+  return toResource(await upsertResourceServer(db, identifier, unique.join(' '), ttl ?? null));
 }
 
 /** Every resource server, by identifier. */
 export async function listResources(db: Kysely<Database>): Promise<ResourceServer[]> {
-  const rows = await db.selectFrom('resource_servers').selectAll().orderBy('identifier').execute();
-  return rows.map(toResource);
+  return (await resourceServerRows(db)).map(toResource);
 }
 
 /** Removes a resource server (tokens already issued stay valid until they expire). @returns false when unknown. */
 export async function removeResource(db: Kysely<Database>, identifier: string): Promise<boolean> {
-  const res = await db.deleteFrom('resource_servers').where('identifier', '=', identifier).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+  return deleteResourceServer(db, identifier);
 }
 
 /** One resource server, or undefined. */
 export async function findResource(db: Kysely<Database>, identifier: string): Promise<ResourceServer | undefined> {
   if (typeof identifier !== 'string' || identifier.length > 2000 || identifier.includes('\u0000')) return undefined;
-  const row = await db.selectFrom('resource_servers').selectAll().where('identifier', '=', identifier).executeTakeFirst();
+  const row = await resourceServerRow(db, identifier);
   return row ? toResource(row) : undefined;
 }
 
-function toResource(row: { identifier: string; scope: string; access_token_ttl: number | null; created_at: Date | string }): ResourceServer {
+function toResource(row: ResourceServerRow): ResourceServer {
   return {
     identifier: row.identifier,
     scopes: row.scope.split(' ').filter(Boolean),
@@ -179,8 +172,8 @@ export class ScopeRegistry {
     // Also after a failure (database outage): at most one attempt per SCOPE_REFRESH_MS, so requests
     // do not each wait for an unreachable database here before their own 503.
     this.#at = Date.now();
-    const rows = await this.#db.selectFrom('resource_servers').select('scope').execute();
-    const next = new Set(rows.flatMap((r) => r.scope.split(' ').filter(Boolean)));
+    const scopes = await resourceServerScopes(this.#db);
+    const next = new Set(scopes.flatMap((s) => s.split(' ').filter(Boolean)));
     for (const s of this.#added) if (!next.has(s) && !this.#statics.has(s)) this.set.delete(s);
     for (const s of next) this.set.add(s);
     this.#added = next;

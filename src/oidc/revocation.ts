@@ -1,5 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import { setAccountStatus } from '../db/repositories/accounts.ts';
+import type { Kysely } from 'kysely';
+import { accountIdsOfProducers, setAccountStatus } from '../db/repositories/accounts.ts';
+import { deleteAccountPayloads, deleteAccountPayloadsExcept, deleteGrantsAndSessions, payloadOf, sessionsHoldingGrants } from '../db/repositories/oidc-payloads.ts';
 import { revokeDeviceRows } from '../db/repositories/trusted-devices.ts';
 import type { Database } from '../db/schema.ts';
 import { deleteGrantPrincipals, grantsOfDelegations, liveDelegationsOfProducerAccount, liveDelegationsOfProducers } from '../db/repositories/delegations.ts';
@@ -31,19 +32,7 @@ export async function endAccountSessions(db: Kysely<Database>, accountIds: strin
   const ids = [...new Set(typeof accountIds === 'string' ? [accountIds] : accountIds)];
   if (ids.length === 0) return 0;
   await enqueueAccountLogouts(db, ids, reason);
-  const res = await db
-    .deleteFrom('oidc_payloads')
-    .where('model', '!=', 'Client')
-    .where((eb) =>
-      eb.or([
-        eb(sql<string>`payload->>'accountId'`, 'in', ids),
-        eb(sql<string>`payload->'session'->>'accountId'`, 'in', ids),
-        eb(sql<string>`payload->'result'->'login'->>'accountId'`, 'in', ids),
-        eb('grant_id', 'in', db.selectFrom('oidc_payloads as g').select('g.id').where('g.model', '=', 'Grant').where(sql<string>`g.payload->>'accountId'`, 'in', ids)),
-      ]),
-    )
-    .executeTakeFirst();
-  return Number(res.numDeletedRows);
+  return deleteAccountPayloads(db, ids);
 }
 
 /**
@@ -58,25 +47,11 @@ export async function endAccountSessions(db: Kysely<Database>, accountIds: strin
  */
 export async function endOtherSessions(db: Kysely<Database>, accountId: string, keepSessionId: string, reason: LogoutReason = 'signed_out_others'): Promise<number> {
   await enqueueAccountLogouts(db, [accountId], reason, keepSessionId);
-  const kept = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Session').where('id', '=', keepSessionId).executeTakeFirst();
-  const authorizations = ((kept?.payload as { authorizations?: Record<string, { grantId?: string }> } | undefined)?.authorizations) ?? {};
+  const kept = await payloadOf(db, 'Session', keepSessionId);
+  const authorizations = ((kept as { authorizations?: Record<string, { grantId?: string }> } | undefined)?.authorizations) ?? {};
   const keepGrants = Object.values(authorizations).map((a) => a.grantId).filter((g): g is string => typeof g === 'string');
   const keepIds = [keepSessionId, ...keepGrants];
-  const res = await db
-    .deleteFrom('oidc_payloads')
-    .where('model', '!=', 'Client')
-    .where('id', 'not in', keepIds)
-    .where((eb) => eb.or([eb('grant_id', 'is', null), eb('grant_id', 'not in', keepIds)]))
-    .where((eb) =>
-      eb.or([
-        eb(sql<string>`payload->>'accountId'`, '=', accountId),
-        eb(sql<string>`payload->'session'->>'accountId'`, '=', accountId),
-        eb(sql<string>`payload->'result'->'login'->>'accountId'`, '=', accountId),
-        eb('grant_id', 'in', db.selectFrom('oidc_payloads as g').select('g.id').where('g.model', '=', 'Grant').where(sql<string>`g.payload->>'accountId'`, '=', accountId)),
-      ]),
-    )
-    .executeTakeFirst();
-  return Number(res.numDeletedRows);
+  return deleteAccountPayloadsExcept(db, accountId, keepIds);
 }
 
 /**
@@ -88,9 +63,9 @@ export async function endOtherSessions(db: Kysely<Database>, accountId: string, 
 export async function endProducerSessions(db: Kysely<Database>, producerNumbers: readonly string[]): Promise<number> {
   let accounts = 0;
   for (let i = 0; i < producerNumbers.length; i += 1000) {
-    const rows = await db.selectFrom('accounts').select('id').where('producer_number', 'in', producerNumbers.slice(i, i + 1000)).execute();
-    accounts += rows.length;
-    await endAccountSessions(db, rows.map((r) => r.id), 'producer_inactive');
+    const ids = await accountIdsOfProducers(db, producerNumbers.slice(i, i + 1000));
+    accounts += ids.length;
+    await endAccountSessions(db, ids, 'producer_inactive');
     // Issue 14 item 5: a producer made inactive makes every delegation for them inactive at once.
     await endDelegationAccess(db, await liveDelegationsOfProducers(db, producerNumbers.slice(i, i + 1000)), 'producer_inactive');
   }
@@ -110,26 +85,11 @@ export async function endProducerSessions(db: Kysely<Database>, producerNumbers:
 export async function endDelegationAccess(db: Kysely<Database>, delegationIds: readonly string[], reason: LogoutReason = 'delegation_ended'): Promise<number> {
   const grants = await grantsOfDelegations(db, delegationIds);
   if (grants.length === 0) return 0;
-  const sessions = await sql<{ id: string }>`
-    SELECT s.id FROM oidc_payloads s
-     WHERE s.model = 'Session'
-       AND EXISTS (SELECT 1 FROM jsonb_each(coalesce(s.payload->'authorizations', '{}'::jsonb)) a
-                    WHERE a.value->>'grantId' IN (${sql.join(grants)}))`.execute(db);
-  const sessionIds = sessions.rows.map((r) => r.id);
+  const sessionIds = await sessionsHoldingGrants(db, grants);
   await enqueueSessionLogouts(db, sessionIds, reason);
-  const res = await db
-    .deleteFrom('oidc_payloads')
-    .where('model', '!=', 'Client')
-    .where((eb) =>
-      eb.or([
-        eb.and([eb('model', '=', 'Grant'), eb('id', 'in', grants)]),
-        eb('grant_id', 'in', grants),
-        ...(sessionIds.length ? [eb.and([eb('model', '=', 'Session'), eb('id', 'in', sessionIds)])] : []),
-      ]),
-    )
-    .executeTakeFirst();
+  const deleted = await deleteGrantsAndSessions(db, grants, sessionIds);
   await deleteGrantPrincipals(db, grants);
-  return Number(res.numDeletedRows);
+  return deleted;
 }
 
 /**

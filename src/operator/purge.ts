@@ -9,6 +9,11 @@ import { purgeLinks } from '../db/repositories/single-use-links.ts';
 import { purgeDevices } from '../db/repositories/trusted-devices.ts';
 import { purgeUnknownLocks } from '../security/lockout.ts';
 import { purgeDelegationGrants } from '../db/repositories/delegations.ts';
+import { purgeAuditEvents } from '../db/repositories/audit-events.ts';
+import { purgeExpiredPayloads } from '../db/repositories/oidc-payloads.ts';
+import { purgeRateLimits } from '../db/repositories/rate-limits.ts';
+import { purgeSessionActivity } from '../db/repositories/session-activity.ts';
+import { purgeExpiredSessions } from '../portal/session.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -28,8 +33,6 @@ interface PurgeRule {
 /** LOCKOUT_SECONDS when the caller does not give it (guide slide 6: 30 minutes). */
 const DEFAULT_LOCKOUT_SECONDS = 30 * 60;
 
-const deleted = (r: { numDeletedRows: bigint }) => r.numDeletedRows;
-
 /**
  * What expires, table by table. A row is removed only when nothing can use it any more: its own
  * expiry has passed (flows, codes, links, oidc-provider's sessions/grants/tokens, rate-limit keys),
@@ -43,20 +46,18 @@ const RULES: PurgeRule[] = [
   { table: 'single_use_links', purge: (db, now) => purgeLinks(db, now) },
   { table: 'message_sends', purge: (db, now) => purgeSends(db, new Date(now.getTime() - SEND_HISTORY_KEEP_MS)) },
   // rate-limiter-flexible's table: `expire` is epoch milliseconds (null: never).
-  { table: 'rate_limits', purge: async (db, now) => (await sql`delete from rate_limits where expire is not null and expire < ${now.getTime()}`.execute(db)).numAffectedRows ?? 0 },
-  { table: 'portal_sessions', purge: async (db, now) => deleted(await db.deleteFrom('portal_sessions').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
-  { table: 'oidc_payloads', purge: async (db, now) => deleted(await db.deleteFrom('oidc_payloads').where('expires_at', '<', now).executeTakeFirstOrThrow()) },
+  { table: 'rate_limits', purge: (db, now) => purgeRateLimits(db, now) },
+  // The portal's and example application's sessions: the portal's own table, purged by its store's function.
+  { table: 'portal_sessions', purge: (db, now) => purgeExpiredSessions(db, now) },
+  { table: 'oidc_payloads', purge: (db, now) => purgeExpiredPayloads(db, now) },
   // My Account's record of each session (migration 0015): gone once its session is (after the rule above).
-  {
-    table: 'session_activity',
-    purge: async (db) => deleted(await db.deleteFrom('session_activity as a').where((eb) => eb.not(eb.exists(eb.selectFrom('oidc_payloads as s').select('s.id').where('s.model', '=', 'Session').whereRef('s.uid', '=', 'a.session_uid')))).executeTakeFirstOrThrow()),
-  },
+  { table: 'session_activity', purge: (db) => purgeSessionActivity(db) },
   { table: 'trusted_devices', purge: (db, now) => purgeDevices(db, new Date(now.getTime() - DEVICE_HISTORY_KEEP_MS)) },
   // Whom each grant acts for (issue 14): kept while its grant exists (a grant's life moves on at each save).
   { table: 'delegation_grants', purge: (db, now) => purgeDelegationGrants(db, now) },
   { table: 'keystroke_presented', purge: (db, now) => purgePresented(db, new Date(now.getTime() - KEYSTROKE_PRESENTED_KEEP_MS)) },
   { table: 'unknown_login_locks', purge: (db, now, _days, lockoutSeconds) => purgeUnknownLocks(db, now, lockoutSeconds) },
-  { table: 'audit_events', purge: async (db, now, days) => deleted(await db.deleteFrom('audit_events').where('at', '<', new Date(now.getTime() - days * DAY_MS)).executeTakeFirstOrThrow()) },
+  { table: 'audit_events', purge: (db, now, days) => purgeAuditEvents(db, new Date(now.getTime() - days * DAY_MS)) },
 ];
 
 /** The advisory-lock key of the purge job (any constant shared by every replica). */

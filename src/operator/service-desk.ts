@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
 import { audit, type AuditType } from '../audit.ts';
+import { eventsOfAccount, listAuditEvents } from '../db/repositories/audit-events.ts';
+import { liveSessionsAndRefreshTokens } from '../db/repositories/oidc-payloads.ts';
 import { findAccountByUsername, type Account } from '../db/repositories/accounts.ts';
 import { findProfile } from '../db/repositories/keystroke.ts';
 import { clearAccountLock } from '../db/repositories/login-locks.ts';
@@ -75,9 +76,7 @@ export async function summarizeAccount(services: Pick<Services, 'db' | 'clock' |
   const [devices, profile, events] = await Promise.all([
     listDevices(services, account.id),
     findProfile(db, account.id),
-    db.selectFrom('audit_events').select(['at', 'type', 'ip', 'user_agent', 'details'])
-      .where('account_id', '=', account.id).where('type', 'like', 'login.%')
-      .orderBy('at', 'desc').orderBy('id', 'desc').limit(recent).execute(),
+    eventsOfAccount(db, account.id, { prefix: 'login.' }, recent),
   ]);
   const factors = config.MFA_FACTORS.filter((f) => f !== 'sms' || !!account.producer.mobilePhone).filter((f) => f !== 'keystroke' || !!profile);
   const blocked = blockedBy(account, now);
@@ -102,8 +101,7 @@ export async function summarizeAccount(services: Pick<Services, 'db' | 'clock' |
     created_at: iso(account.createdAt)!,
     last_sign_in_at: iso(account.lastLoginAt),
     recent_sign_ins: events.map((e) => {
-      const details = (e.details ?? {}) as Record<string, unknown>;
-      return { at: iso(e.at)!, type: e.type, ip: e.ip, user_agent: e.user_agent, ...(details.amr ? { amr: details.amr } : {}) };
+      return { at: iso(e.at)!, type: e.type, ip: e.ip, user_agent: e.userAgent, ...(e.details.amr ? { amr: e.details.amr } : {}) };
     }),
   };
 }
@@ -172,18 +170,11 @@ export interface AccountSession {
  */
 export async function listSessions(services: Pick<Services, 'db'>, username: string): Promise<AccountSession[]> {
   const account = await accountFor(services, username);
-  const rows = await services.db
-    .selectFrom('oidc_payloads')
-    .select(['model', sql<string>`encode(sha256(convert_to(id, 'UTF8')), 'hex')`.as('hash'), 'payload', 'expires_at'])
-    .where('model', 'in', ['Session', 'RefreshToken'])
-    .where(sql<string>`payload->>'accountId'`, '=', account.id)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())]))
-    .where('consumed_at', 'is', null)
-    .execute();
+  const rows = await liveSessionsAndRefreshTokens(services.db, account.id);
   const out = rows.map((r): AccountSession & { at: number } => {
-    const p = r.payload as unknown as Record<string, unknown>;
+    const p = r.payload;
     const iat = typeof p.iat === 'number' ? p.iat * 1000 : typeof p.loginTs === 'number' ? p.loginTs * 1000 : 0;
-    const base = { id: r.hash.slice(0, 16), created_at: iat ? new Date(iat).toISOString() : null, expires_at: iso(r.expires_at), at: iat };
+    const base = { id: r.idHash.slice(0, 16), created_at: iat ? new Date(iat).toISOString() : null, expires_at: iso(r.expiresAt), at: iat };
     if (r.model === 'Session') return { kind: 'session', client_id: null, acr: (p.acr as string) ?? null, amr: p.amr ?? null, ...base };
     return { kind: 'refresh_token', client_id: (p.clientId as string) ?? null, ...base };
   });
@@ -221,19 +212,12 @@ export interface AuditRow {
  * @param filter.limit at most this many (default 100)
  */
 export async function listAudit(services: Pick<Services, 'db'>, filter: { username?: string; since?: Date; type?: string; limit?: number }): Promise<AuditRow[]> {
-  let q = services.db
-    .selectFrom('audit_events as e')
-    .leftJoin('accounts as a', 'a.id', 'e.account_id')
-    .select(['e.at', 'e.type', 'a.username', 'e.client_id', 'e.ip', 'e.request_id', 'e.details'])
-    .orderBy('e.at', 'desc')
-    .orderBy('e.id', 'desc')
-    .limit(filter.limit ?? 100);
-  if (filter.username) q = q.where('a.username_normalized', '=', filter.username.toLowerCase());
-  if (filter.since) q = q.where('e.at', '>=', filter.since);
-  if (filter.type) {
-    const family = filter.type.replace(/\*$/, '');
-    q = family.endsWith('.') ? q.where('e.type', 'like', `${family.replace(/[%_\\]/g, '\\$&')}%`) : q.where('e.type', '=', filter.type);
-  }
-  const rows = await q.execute();
-  return rows.map((r) => ({ at: iso(r.at)!, type: r.type, username: r.username ?? null, client_id: r.client_id, ip: r.ip, request_id: r.request_id, details: r.details }));
+  const family = filter.type?.replace(/\*$/, '');
+  const rows = await listAuditEvents(services.db, {
+    username: filter.username,
+    since: filter.since,
+    ...(filter.type ? (family!.endsWith('.') ? { typePrefix: family } : { type: filter.type }) : {}),
+    limit: filter.limit ?? 100,
+  });
+  return rows.map((r) => ({ at: iso(r.at)!, type: r.type, username: r.username, client_id: r.clientId, ip: r.ip, request_id: r.requestId, details: r.details }));
 }

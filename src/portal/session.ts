@@ -445,6 +445,17 @@ export class PgSessionStore implements SessionStore {
 }
 
 /**
+ * Deletes the sessions (of every relying party) that expired before `now`: the clean-up for a
+ * process that runs no {@link PgSessionStore} (the IdP's purge job, `db purge`).
+ * @param db a Kysely instance whose search path holds `portal_sessions`.
+ * @returns how many sessions were deleted.
+ */
+export async function purgeExpiredSessions(db: Kysely<PortalSessionDatabase>, now: Date): Promise<bigint> {
+  const res = await db.deleteFrom('portal_sessions').where('expires_at', '<', now).executeTakeFirstOrThrow();
+  return res.numDeletedRows;
+}
+
+/**
  * Adds a started sign-in to the session, dropping expired ones and, beyond
  * {@link MAX_PENDING_SIGN_INS}, the oldest.
  */

@@ -179,6 +179,12 @@ export async function replacePasswordHash(db: Kysely<Database>, accountId: strin
   await db.updateTable('accounts').set({ password_hash: phc }).where('id', '=', accountId).execute();
 }
 
+/** The ids of the producer accounts of these producer numbers (one query: pass at most about 1000). */
+export async function accountIdsOfProducers(db: Kysely<Database>, producerNumbers: readonly string[]): Promise<string[]> {
+  const rows = await db.selectFrom('accounts').select('id').where('producer_number', 'in', [...producerNumbers]).execute();
+  return rows.map((r) => r.id);
+}
+
 /**
  * Sets the account's status (`active` | `disabled`) and nothing else. To disable an account so
  * that its sessions and tokens end too, use `changeAccountStatus` (src/oidc/revocation.ts).

@@ -22,6 +22,16 @@ export async function activeTerms(db: Kysely<Database>, cache?: ReadCache<Terms 
   return cache ? cache.get('*', read) : read();
 }
 
+/**
+ * One published Terms of Use version (any), or undefined when none: a cheap query that proves the
+ * database answers with the application's tables in place (GET /health).
+ * @throws the database's error when it does not answer.
+ */
+export async function anyTermsVersion(db: Kysely<Database>): Promise<string | undefined> {
+  const rows = await db.selectFrom('terms').select('version').limit(1).execute();
+  return rows[0]?.version;
+}
+
 /** Thrown when publishing a version that already exists. */
 export class TermsVersionExistsError extends Error {}
 
