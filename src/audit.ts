@@ -49,6 +49,11 @@ export type AuditType =
   // My Account pages (issue 14 item 6; src/account)
   | 'account.password_changed'
   | 'account.password_change_failed'
+  // a delegate's own mobile number (src/account/mobile.ts)
+  | 'account.mobile_code_sent'
+  | 'account.mobile_code_failed'
+  | 'account.mobile_confirmed'
+  | 'account.mobile_removed'
   | 'account.sessions_ended'
   // clients (oidc-provider events; src/observability/oidc-events.ts)
   | 'client.auth_failed'

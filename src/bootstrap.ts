@@ -16,6 +16,8 @@ import { buildFactorRegistry } from './mfa/registry.ts';
 
 /** The longest the active Terms of Use are served from memory, milliseconds (changes drop them at once). */
 const TERMS_CACHE_MAX_AGE_MS = 60_000;
+/** The longest whom a grant acts for is served from memory, milliseconds (a write drops it at its commit). */
+const PRINCIPAL_CACHE_MAX_AGE_MS = 60_000;
 
 /**
  * Opens the database (applying pending migrations) and builds the services the IdP runs on.
@@ -49,7 +51,10 @@ export async function buildServices(config: Config, overrides: { clock?: Clock; 
     factors: buildFactorRegistry(config),
     hasher: new PasswordHasher(argon2Params(config), hashLimits(config)),
     changes: database.changes,
-    caches: { terms: new ReadCache<Terms | undefined>(database.changes, 'terms', TERMS_CACHE_MAX_AGE_MS, 1) },
+    caches: {
+      terms: new ReadCache<Terms | undefined>(database.changes, 'terms', TERMS_CACHE_MAX_AGE_MS, 1),
+      grantPrincipals: new ReadCache(database.changes, 'delegation_grants', PRINCIPAL_CACHE_MAX_AGE_MS, 10_000),
+    },
     rateLimits: new RateLimits(database.db, config.DATABASE_SCHEMA, rateLimitKeySecret(config.COOKIE_KEYS[0]!)),
     logger,
     metrics,

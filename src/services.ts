@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import type { ChangeFeed, ReadCache } from './db/change-feed.ts';
+import type { PrincipalCache } from './db/repositories/delegations.ts';
 import type { Terms } from './db/repositories/terms.ts';
 import type { Database } from './db/schema.ts';
 import type { Branding, Mailer } from './notify/mail.ts';
@@ -30,8 +31,11 @@ export interface Services {
   logger: Logger;
   /** Change notifications from the database (started by the server; src/db/change-feed.ts). */
   changes: ChangeFeed;
-  /** Caches kept exact by `changes`: the active Terms of Use (read at every sign-in). */
-  caches: { terms: ReadCache<Terms | undefined> };
+  /**
+   * Caches kept exact by `changes`: the active Terms of Use (read at every sign-in) and whom each
+   * grant acts for (read at every token, refresh and userinfo; issue 14).
+   */
+  caches: { terms: ReadCache<Terms | undefined>; grantPrincipals: PrincipalCache };
   /** Prometheus metrics of this process (src/observability/metrics.ts). */
   metrics: Metrics;
   branding: Branding;

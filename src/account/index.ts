@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Services } from '../services.ts';
 import { devicesPage } from './devices.ts';
+import { mobilePage } from './mobile.ts';
 import { overviewPage } from './overview.ts';
 import { passwordPage } from './password.ts';
 import { recentActivityPage } from './recent-activity.ts';
@@ -16,6 +17,7 @@ import { AccountGuard } from './session.ts';
  * - GET /account/devices              Remembered devices; POST …/remove, …/remove-all (devices.ts)
  * - GET /account/sessions             Signed-in sessions; POST …/sign-out-others (sessions.ts)
  * - GET|POST /account/password        Change Password (password.ts)
+ * - GET|POST /account/mobile          Mobile number (a delegate's own); POST …/confirm, …/remove (mobile.ts)
  * - GET /account/typing-pattern       Typing pattern; POST …/reset (typing-pattern.ts)
  * - GET /account/activity             Recent activity (recent-activity.ts)
  * - GET /account/signin, /account/callback   the session guard's sign-in (session.ts)
@@ -26,7 +28,7 @@ import { AccountGuard } from './session.ts';
 export function accountRoutes(router: Router, services: Services, provider: Provider): AccountGuard {
   const guard = new AccountGuard(services, provider);
   guard.routes(router);
-  const pages: AccountPage[] = [overviewPage, devicesPage, sessionsPage, passwordPage, typingPatternPage, recentActivityPage];
+  const pages: AccountPage[] = [overviewPage, devicesPage, sessionsPage, passwordPage, mobilePage, typingPatternPage, recentActivityPage];
   mountAccountPages(router, services, guard, pages);
   return guard;
 }

@@ -44,6 +44,7 @@ export const ACCOUNT_NAV = [
   { href: '/account/devices', label: 'Remembered devices' },
   { href: '/account/sessions', label: 'Signed-in sessions' },
   { href: '/account/password', label: 'Change Password' },
+  { href: '/account/mobile', label: 'Mobile number' },
   { href: '/account/typing-pattern', label: 'Typing pattern' },
   { href: '/account/activity', label: 'Recent activity' },
 ] as const;

@@ -17,7 +17,7 @@ export const ACTIVITY_TYPES = [
   'keystroke.enrolled', 'keystroke.reset',
   'registration.account_created', 'registration.email_verified', 'terms.accepted',
   'recovery.username_requested', 'recovery.password_reset_started', 'recovery.password_changed', 'recovery.account_unlocked',
-  'account.password_changed', 'account.password_change_failed', 'account.sessions_ended',
+  'account.password_changed', 'account.password_change_failed', 'account.sessions_ended', 'account.mobile_confirmed', 'account.mobile_removed',
   'operator.account_unlocked', 'operator.account_disabled', 'operator.account_enabled', 'operator.signed_out',
 ] as const;
 

@@ -48,6 +48,9 @@ export interface AccountsTable {
   terms_accepted_at: Timestamp | null;
   created_at: Timestamp;
   last_login_at: Timestamp | null;
+  /** A delegate's own mobile number, E.164, written once confirmed by a texted code (migration 0017). */
+  mobile_phone: ColumnType<string | null, string | null | undefined, string | null>;
+  mobile_verified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface PasswordHistoryTable {

@@ -72,7 +72,7 @@ export function accountOfRequest(db: Services['db'], ctx: object, id: string): P
  * then answers `invalid_grant` to a refresh grant (RFC 6749 §5.2) and `invalid_token` at userinfo
  * (RFC 6750 §3.1). Issue 9 item 3.
  */
-export function createFindAccount(services: Pick<Services, 'db'>): FindAccount {
+export function createFindAccount(services: Pick<Services, 'db' | 'caches'>): FindAccount {
   return async (ctx, sub, token): Promise<OidcAccount | undefined> => {
     const account = await accountOfRequest(services.db, ctx, sub);
     if (!account || !isActive(account) || !account.emailVerifiedAt) return undefined;
@@ -82,7 +82,7 @@ export function createFindAccount(services: Pick<Services, 'db'>): FindAccount {
       accountId: account.id,
       claims: async () => {
         const claims = accountClaims(account);
-        const delegation = await delegationOfGrant(services.db, grantId, account.id);
+        const delegation = await delegationOfGrant(services.db, grantId, account.id, services.caches.grantPrincipals);
         if (delegation) claims.delegation = delegation.claim;
         return claims as { sub: string };
       },

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { errors } from 'oidc-provider';
-import { actingOptions, grantPrincipal, recordGrantPrincipal, touchDelegation, type ActingOption } from '../db/repositories/delegations.ts';
+import { actingOptions, grantPrincipal, recordGrantPrincipal, touchDelegation, type ActingOption, type PrincipalCache } from '../db/repositories/delegations.ts';
 import type { Principal } from '../interactions/working-for-choice.ts';
 
 export { choicesOf, choicesOfRequest, PRODUCER_NUMBER_PARAM, resolvePrincipal, settledPrincipal, type Principal } from '../interactions/working-for-choice.ts';
@@ -13,18 +13,18 @@ import type { Clock } from '../clock.ts';
  * first-party client a new grant, a third-party client none (consent is asked again). No grant or
  * no settled principal yet: true.
  */
-export async function principalFits(db: Kysely<Database>, grantId: string | undefined, principal: Principal | undefined, reads?: PrincipalReads): Promise<boolean> {
+export async function principalFits(db: Kysely<Database>, grantId: string | undefined, principal: Principal | undefined, reads?: PrincipalReads, cache?: PrincipalCache): Promise<boolean> {
   if (!grantId || !principal) return true;
-  const recorded = await readPrincipal(db, grantId, reads);
+  const recorded = await readPrincipal(db, grantId, reads, cache);
   return !recorded || recorded.delegationId === principal.delegationId;
 }
 
 /** The principals of grants already read in this request (grant id → recorded principal). */
 export type PrincipalReads = Map<string, { delegationId: string | null } | undefined>;
 
-async function readPrincipal(db: Kysely<Database>, grantId: string, reads?: PrincipalReads) {
+async function readPrincipal(db: Kysely<Database>, grantId: string, reads?: PrincipalReads, cache?: PrincipalCache) {
   if (reads?.has(grantId)) return reads.get(grantId);
-  const recorded = await grantPrincipal(db, grantId);
+  const recorded = await grantPrincipal(db, grantId, cache);
   reads?.set(grantId, recorded);
   return recorded;
 }
@@ -33,11 +33,14 @@ async function readPrincipal(db: Kysely<Database>, grantId: string, reads?: Prin
  * Records the principal of grant `grantId` (see {@link principalFits}); a delegation's last
  * activity is `now`. `reads`: what this request already read (one read per grant, issue 12).
  */
-export async function recordPrincipal(db: Kysely<Database>, clock: Clock, grantId: string, accountId: string, principal: Principal, ttlSeconds: number, reads?: PrincipalReads): Promise<void> {
+export async function recordPrincipal(db: Kysely<Database>, clock: Clock, grantId: string, accountId: string, principal: Principal, ttlSeconds: number, reads?: PrincipalReads, cache?: PrincipalCache): Promise<void> {
   const now = clock.now();
-  const recorded = await readPrincipal(db, grantId, reads);
+  const recorded = await readPrincipal(db, grantId, reads, cache);
   // Written once per grant (a new choice makes a new grant): most authorizations only read.
-  if (!recorded) await recordGrantPrincipal(db, { grantId, accountId, delegationId: principal.delegationId, now, ttlSeconds });
+  if (!recorded) {
+    await recordGrantPrincipal(db, { grantId, accountId, delegationId: principal.delegationId, now, ttlSeconds });
+    cache?.delete(grantId); // this process reads its own write at once (others: the change feed)
+  }
   if (principal.delegationId) await touchDelegation(db, principal.delegationId, now);
 }
 
@@ -54,9 +57,9 @@ export interface DelegationClaim {
  * acting for the person themselves: undefined.
  * @throws errors.InvalidGrant when the grant acts under a delegation that is no longer usable.
  */
-export async function delegationOfGrant(db: Kysely<Database>, grantId: string | undefined, accountId: string): Promise<(ActingOption & { claim: DelegationClaim }) | undefined> {
+export async function delegationOfGrant(db: Kysely<Database>, grantId: string | undefined, accountId: string, cache?: PrincipalCache): Promise<(ActingOption & { claim: DelegationClaim }) | undefined> {
   if (!grantId) return undefined;
-  const recorded = await grantPrincipal(db, grantId);
+  const recorded = await grantPrincipal(db, grantId, cache);
   if (!recorded?.delegationId) return undefined;
   const option = (await actingOptions(db, accountId)).find((o) => o.delegationId === recorded.delegationId);
   if (!option) throw new errors.InvalidGrant('the delegation has ended');
@@ -70,10 +73,10 @@ export async function delegationOfGrant(db: Kysely<Database>, grantId: string | 
  * Tokens of the person acting for themselves (and client_credentials tokens) are unchanged.
  * @throws errors.InvalidGrant when the delegation is no longer usable.
  */
-export function jwtAccessTokenCustomizer(db: Kysely<Database>) {
+export function jwtAccessTokenCustomizer(db: Kysely<Database>, cache?: PrincipalCache) {
   return async (_ctx: unknown, token: { grantId?: string; accountId?: string }, jwt: { payload: Record<string, unknown> }) => {
     if (!token.accountId || !token.grantId) return;
-    const delegation = await delegationOfGrant(db, token.grantId, token.accountId);
+    const delegation = await delegationOfGrant(db, token.grantId, token.accountId, cache);
     if (!delegation) return;
     jwt.payload.sub = delegation.producerAccountId;
     jwt.payload.act = { sub: token.accountId };

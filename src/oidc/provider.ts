@@ -152,7 +152,7 @@ export async function buildConfiguration(services: Services, scopes?: ScopeRegis
     // Issue 14: a client may name the producer the person works for (src/oidc/delegation.ts).
     extraParams: [PRODUCER_NUMBER_PARAM],
     // Issue 14: a delegate's API tokens carry the producer as `sub` and `act: { sub: delegate }` (RFC 8693 §4.1).
-    formats: { customizers: { jwt: jwtAccessTokenCustomizer(services.db) as never } },
+    formats: { customizers: { jwt: jwtAccessTokenCustomizer(services.db, services.caches.grantPrincipals) as never } },
     interactions: {
       policy: buildPolicy(services),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -177,10 +177,10 @@ function grantLoader(services: Services) {
     const account = ownPages ? undefined : await accountOfRequest(services.db, ctx, accountId);
     const principal = account ? await resolvePrincipal(services.db, ctx, await choicesOfRequest(services.db, ctx, account)) : undefined;
     const reads: PrincipalReads = new Map();
-    const grant = await loadExistingGrant(ctx, async (grantId) => principalFits(services.db, grantId, principal, reads));
+    const grant = await loadExistingGrant(ctx, async (grantId) => principalFits(services.db, grantId, principal, reads, services.caches.grantPrincipals));
     // Issue 14: the grant finally used acts for the settled principal (when the person must still
     // choose, the "Choose who you are working for" prompt comes and this runs again on resume).
-    if (grant && principal) await recordPrincipal(services.db, services.clock, grant.jti, accountId, principal, GRANT_TTL_SECONDS, reads);
+    if (grant && principal) await recordPrincipal(services.db, services.clock, grant.jti, accountId, principal, GRANT_TTL_SECONDS, reads, services.caches.grantPrincipals);
     return grant;
   };
 }

@@ -6,8 +6,8 @@ import type { Database } from '../schema.ts';
 /**
  * A login, joined with the producer record it belongs to. A delegate's account (issue 14, `kind`
  * `delegate`) has no producer record of its own: `producerNumber` is null and `producer` holds the
- * person's own details from the account row (names, email; no mobile phone, `npn` '', status
- * `active`), so the mails and second factors of every account reach the person's own address.
+ * person's own details from the account row (names, email, the mobile number they confirmed, `npn`
+ * '', status `active`), so the mails and second factors of every account reach the person's own address.
  */
 export interface Account {
   id: string;
@@ -38,7 +38,9 @@ function baseQuery(db: Kysely<Database>) {
     .select([
       'a.id', 'a.username', 'a.kind', 'a.producer_number', 'a.password_hash', 'a.password_changed_at', 'a.email_verified_at',
       'a.status', 'a.failed_login_count', 'a.locked_until', 'a.terms_version', 'a.terms_accepted_at', 'a.created_at',
-      'a.last_login_at', 'p.agency_name', 'p.mobile_phone', 'p.bap_zip', 'p.parent_producer_number',
+      'a.last_login_at', 'p.agency_name', 'p.bap_zip', 'p.parent_producer_number',
+      // A producer's mobile number is the record's; a delegate's, their own confirmed one (migration 0017).
+      sql<string | null>`coalesce(p.mobile_phone, a.mobile_phone)`.as('mobile_phone'),
       // A delegate (no producer record): the person's own details from the account row.
       sql<string>`coalesce(p.npn, '')`.as('npn'),
       sql<string>`coalesce(p.first_name, a.first_name)`.as('first_name'),
@@ -310,4 +312,19 @@ export async function lockAccountRow(trx: Kysely<Database>, accountId: string): 
 /** Marks the account's email address confirmed at `now` (once: a confirmed address keeps its first time). */
 export async function markEmailVerified(db: Kysely<Database>, accountId: string, now: Date): Promise<void> {
   await db.updateTable('accounts').set({ email_verified_at: now }).where('id', '=', accountId).where('email_verified_at', 'is', null).execute();
+}
+
+/**
+ * Sets (or, with null, removes) a delegate's own mobile number (E.164), confirmed at `at` by a code
+ * texted to it (src/account/mobile.ts). A producer's account is left unchanged: their number is the
+ * producer record's.
+ * @returns true when the account is a delegate's and was changed.
+ */
+export async function setOwnMobile(db: Kysely<Database>, accountId: string, e164: string | null, at: Date): Promise<boolean> {
+  const res = await db.updateTable('accounts')
+    .set({ mobile_phone: e164, mobile_verified_at: e164 ? at : null })
+    .where('id', '=', accountId)
+    .where('kind', '=', 'delegate')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }

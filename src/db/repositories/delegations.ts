@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { addSeconds } from '../../clock.ts';
+import type { ReadCache } from '../change-feed.ts';
 import type { Database } from '../schema.ts';
 
 /**
@@ -177,10 +178,20 @@ export async function recordGrantPrincipal(db: Kysely<Database>, v: { grantId: s
  * For whom grant `grantId` acts: `{ delegationId }` (null: the person themselves), or undefined
  * when the grant was never given a principal.
  */
-export async function grantPrincipal(db: Kysely<Database>, grantId: string): Promise<{ delegationId: string | null } | undefined> {
-  const r = await db.selectFrom('delegation_grants').select('delegation_id').where('grant_id', '=', grantId).executeTakeFirst();
-  return r ? { delegationId: r.delegation_id } : undefined;
+export async function grantPrincipal(db: Kysely<Database>, grantId: string, cache?: PrincipalCache): Promise<{ delegationId: string | null } | undefined> {
+  const read = async () => {
+    const r = await db.selectFrom('delegation_grants').select('delegation_id').where('grant_id', '=', grantId).executeTakeFirst();
+    return r ? { delegationId: r.delegation_id } : null;
+  };
+  return (await (cache ? cache.get(grantId, read) : read())) ?? undefined;
 }
+
+/**
+ * Whom grants act for, kept in memory while the change feed tells of every write to
+ * `delegation_grants` (migration 0016; issue 12: read at every token, refresh and userinfo).
+ * null: the grant has no principal recorded.
+ */
+export type PrincipalCache = ReadCache<{ delegationId: string | null } | null>;
 
 /**
  * For whom the newest of these grants acts (the last choice made in a session whose grants these

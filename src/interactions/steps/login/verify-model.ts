@@ -23,6 +23,8 @@ export async function verifyModel(c: InteractionContext): Promise<Fields> {
     factors: factors.map((f) => ({ id: f.id, label: f.label, description: f.describe(account), kind: f.kind })),
     factor: factor ? { id: factor.id, label: factor.label, kind: factor.kind, description: factor.describe(account) } : null,
     stepUp: wantsFreshFactor(c.details, c.services),
+    // Where a mobile number comes from: the producer record, or a delegate's own (My Account).
+    delegate: account.kind === 'delegate',
     ...typingValues(c),
   };
 }
