@@ -2,14 +2,12 @@ import { z } from 'zod';
 import { audit } from '../audit.ts';
 import { findAccountById, lockAccountRow, setPasswordWithHistory, type Account } from '../db/repositories/accounts.ts';
 import { revokeDeviceRows } from '../db/repositories/trusted-devices.ts';
-import { PASSWORD_HISTORY_DEPTH, passwordWasUsed } from '../flows/recovery/forgot-password.ts';
+import { mailPasswordChanged, PASSWORD_HISTORY_DEPTH, passwordWasUsed } from '../flows/recovery/forgot-password.ts';
 import { LOGIN_IP_LIMIT } from '../interactions/steps/login/index.ts';
 import { sendLockMail } from '../interactions/steps/login/account.ts';
-import { renderMessage } from '../notify/mail.ts';
 import { endOtherSessions } from '../oidc/revocation.ts';
 import { beginAttempt, failAttempt, refundAttempt } from '../security/lockout.ts';
 import { checkPassword, PASSWORD_RULES } from '../security/password-policy.ts';
-import type { Services } from '../services.ts';
 import { anyText } from '../steps/fields.ts';
 import { forgetOtherSessions } from './activity.ts';
 import { doneAt, type AccountContext, type AccountPage } from './pages.ts';
@@ -19,22 +17,6 @@ const PATH = '/account/password';
 const MAX_PASSWORD = 200;
 
 const input = z.object({ current_password: anyText, password: anyText });
-
-/** Mails the owner that the password was changed on the account pages (after the response). */
-function mailPasswordChanged(services: Services, accountId: string, at: Date): void {
-  const { config, db } = services;
-  services.later('password-changed mail', async () => {
-    const account = await findAccountById(db, accountId);
-    if (!account) return;
-    const msg = await renderMessage('account-password-changed', account.producer.email, `Your ${config.PRODUCT_NAME} password was changed`, services.branding, {
-      firstName: account.producer.firstName,
-      username: account.username,
-      changedAt: at.toUTCString(),
-      loginUrl: config.PORTAL_URL,
-    });
-    await services.mailer.send(msg);
-  });
-}
 
 /**
  * The current password, counted like a sign-in attempt (src/security/lockout.ts: the attempt is
@@ -111,7 +93,7 @@ export const passwordPage: AccountPage<z.infer<typeof input>> = {
     });
     if (!done) return { kind: 'retry', status: 409, formError: 'account.password_changed_meanwhile' };
     await audit(db, clock, 'account.password_changed', account.id, info, { by: 'owner', ...done });
-    mailPasswordChanged(services, account.id, now);
+    mailPasswordChanged(services, account.id, now, 'account-password-changed');
     return doneAt(PATH, 'changed');
   },
 };

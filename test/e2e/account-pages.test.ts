@@ -6,15 +6,14 @@
  * and a real SMTP receiver, with the portal as relying party.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPortalApp } from '../../src/portal/app.ts';
 import { createAccount, codeIn } from '../helpers/accounts.ts';
 import { launchChromium, newPage } from '../helpers/chromium.ts';
-import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import type { TestIdp } from '../helpers/idp.ts';
+import { PORTAL_TEST_SECRET, startIdpWithPortal } from '../helpers/portal.ts';
 
-const CLIENT_SECRET = 'portal-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const CLIENT_SECRET = PORTAL_TEST_SECRET;
 const EMAIL = 'avery.quinlan@example.com';
 const USERNAME = 'AcctAvery1';
 const PASSWORD = 'Qz7!kR9{mW';
@@ -26,24 +25,8 @@ let browser: Browser;
 let accountId: string;
 
 beforeAll(async () => {
-  portalServer = http.createServer();
-  await new Promise<void>((resolve) => portalServer.listen(0, '127.0.0.1', () => resolve()));
-  portalUrl = `http://127.0.0.1:${(portalServer.address() as AddressInfo).port}`;
-  idp = await startIdp({ PORTAL_URL: portalUrl, PORTAL_CLIENT_SECRET: CLIENT_SECRET });
+  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({}));
   accountId = await createAccount(idp, { producerNumber: '000104201', username: USERNAME });
-  const portal = createPortalApp({
-    portalUrl,
-    issuer: idp.url,
-    clientId: idp.config.PORTAL_CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    cookieKeys: ['portal-test-cookie-key-0123456789abcdef'],
-    secureCookies: false,
-    productName: idp.config.PRODUCT_NAME,
-    organizationName: idp.config.ORGANIZATION_NAME,
-    allowInsecureRequests: true,
-    logger: { warn: () => undefined, error: (obj, msg) => console.error(`[portal] ${msg}`, obj) },
-  });
-  portalServer.on('request', portal.callback());
   browser = await launchChromium();
 });
 

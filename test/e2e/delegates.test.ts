@@ -7,17 +7,16 @@
  * removes them → their portal and IdP sessions end.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAccountById } from '../../src/db/repositories/accounts.ts';
 import { inviteDelegate } from '../../src/delegates/service.ts';
-import { createPortalApp } from '../../src/portal/app.ts';
 import { createAccount, codeIn } from '../helpers/accounts.ts';
 import { launchChromium, newPage } from '../helpers/chromium.ts';
-import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import type { TestIdp } from '../helpers/idp.ts';
+import { PORTAL_TEST_SECRET, startIdpWithPortal } from '../helpers/portal.ts';
 
-const CLIENT_SECRET = 'portal-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const CLIENT_SECRET = PORTAL_TEST_SECRET;
 const PASSWORD = 'Qz7!kR9{mW';
 const AVERY = { username: 'DlgAvery01', email: 'avery.quinlan@example.com' };
 const CASEY = { username: 'CaseyDelegate1', email: 'casey.office@example.test' };
@@ -28,26 +27,11 @@ let browser: Browser;
 let jordanId: string;
 
 beforeAll(async () => {
-  portalServer = http.createServer();
-  await new Promise<void>((resolve) => portalServer.listen(0, '127.0.0.1', () => resolve()));
-  portalUrl = `http://127.0.0.1:${(portalServer.address() as AddressInfo).port}`;
-  idp = await startIdp({ PORTAL_URL: portalUrl, PORTAL_CLIENT_SECRET: CLIENT_SECRET, PORTAL_BACKCHANNEL_LOGOUT: true });
+  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({ PORTAL_BACKCHANNEL_LOGOUT: true }, (idp) => ({
+    hierarchyApi: { resource: idp.config.PRODUCER_API_RESOURCE, url: `${idp.url}/api/producers/me/hierarchy` },
+  })));
   await createAccount(idp, { producerNumber: '000104201', username: AVERY.username });
   jordanId = await createAccount(idp, { producerNumber: '000104202', username: 'DlgJordan01' });
-  const portal = createPortalApp({
-    portalUrl,
-    issuer: idp.url,
-    clientId: idp.config.PORTAL_CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    cookieKeys: ['portal-test-cookie-key-0123456789abcdef'],
-    secureCookies: false,
-    productName: idp.config.PRODUCT_NAME,
-    organizationName: idp.config.ORGANIZATION_NAME,
-    allowInsecureRequests: true,
-    logger: { warn: () => undefined, error: (obj, msg) => console.error(`[portal] ${msg}`, obj) },
-    hierarchyApi: { resource: idp.config.PRODUCER_API_RESOURCE, url: `${idp.url}/api/producers/me/hierarchy` },
-  });
-  portalServer.on('request', portal.callback());
   browser = await launchChromium();
 });
 

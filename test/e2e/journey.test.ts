@@ -10,47 +10,28 @@
  *    public client that omits PKCE.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { registerClient } from '../../src/oidc/clients.ts';
-import { createPortalApp } from '../../src/portal/app.ts';
 import { Agent, csrfOf, formAction } from '../helpers/browser.ts';
 import { launchChromium, newPage } from '../helpers/chromium.ts';
-import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import type { TestIdp } from '../helpers/idp.ts';
+import { PORTAL_TEST_SECRET, startIdpWithPortal } from '../helpers/portal.ts';
 import { linkIn } from '../helpers/smtp.ts';
 import { codeIn } from '../helpers/accounts.ts';
 
 const CLIENT_ID = 'producer-portal';
-/** The portal's secret as test/helpers/idp.ts seeds it. */
-const CLIENT_SECRET = 'portal-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const CLIENT_SECRET = PORTAL_TEST_SECRET;
 
 let idp: TestIdp;
 let portalServer: http.Server;
 let portalUrl: string;
 
 beforeAll(async () => {
-  // The portal's port first: the IdP seeds its client with PORTAL_URL + '/callback' and '/logged-out'.
-  portalServer = http.createServer();
-  await new Promise<void>((resolve) => portalServer.listen(0, '127.0.0.1', () => resolve()));
-  portalUrl = `http://127.0.0.1:${(portalServer.address() as AddressInfo).port}`;
-  idp = await startIdp({ PORTAL_URL: portalUrl, PORTAL_CLIENT_ID: CLIENT_ID, PORTAL_CLIENT_SECRET: CLIENT_SECRET });
-  const portal = createPortalApp({
-    portalUrl,
-    issuer: idp.url,
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    cookieKeys: ['portal-test-cookie-key-0123456789abcdef'],
-    secureCookies: false,
-    productName: idp.config.PRODUCT_NAME,
-    organizationName: idp.config.ORGANIZATION_NAME,
-    allowInsecureRequests: true,
-    logger: { warn: () => undefined, error: (obj, msg) => console.error(`[portal] ${msg}`, obj) },
-  });
-  portalServer.on('request', portal.callback());
+  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({ PORTAL_CLIENT_ID: CLIENT_ID }));
 });
 
 afterAll(async () => {

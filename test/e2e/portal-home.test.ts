@@ -3,16 +3,15 @@
  * Chromium, against the real IdP (PostgreSQL, SMTP receiver) and the portal as its relying party.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPortalApp } from '../../src/portal/app.ts';
 import { createAccount, codeIn } from '../helpers/accounts.ts';
 import { launchChromium, newPage } from '../helpers/chromium.ts';
-import { startIdp, type TestIdp } from '../helpers/idp.ts';
+import type { TestIdp } from '../helpers/idp.ts';
+import { PORTAL_TEST_SECRET, startIdpWithPortal } from '../helpers/portal.ts';
 
-const CLIENT_SECRET = 'portal-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+const CLIENT_SECRET = PORTAL_TEST_SECRET;
 const SUPPORT = 'portal-support@example.test';
 let idp: TestIdp;
 let portalServer: http.Server;
@@ -49,22 +48,7 @@ function png(): Buffer {
 }
 
 beforeAll(async () => {
-  portalServer = http.createServer();
-  await new Promise<void>((resolve) => portalServer.listen(0, '127.0.0.1', () => resolve()));
-  portalUrl = `http://127.0.0.1:${(portalServer.address() as AddressInfo).port}`;
-  idp = await startIdp({ PORTAL_URL: portalUrl, PORTAL_CLIENT_SECRET: CLIENT_SECRET });
-  await createAccount(idp, { producerNumber: '000104201', username: 'HomeAvery1' });
-  const portal = createPortalApp({
-    portalUrl,
-    issuer: idp.url,
-    clientId: idp.config.PORTAL_CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    cookieKeys: ['portal-test-cookie-key-0123456789abcdef'],
-    secureCookies: false,
-    productName: idp.config.PRODUCT_NAME,
-    organizationName: idp.config.ORGANIZATION_NAME,
-    allowInsecureRequests: true,
-    logger: { warn: () => undefined, error: (obj, msg) => console.error(`[portal] ${msg}`, obj) },
+  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({}, (idp) => ({
     hierarchyApi: { resource: idp.config.PRODUCER_API_RESOURCE, url: `${idp.url}/api/producers/me/hierarchy` },
     homeLinks: [
       { label: 'Quote & Enroll', url: 'https://quote.example.test/start', description: 'Quote plans and enroll clients.', newTab: true },
@@ -75,8 +59,8 @@ beforeAll(async () => {
       { title: 'User guide', url: 'https://example.test/guide.pdf', description: 'Step by step.', group: 'Getting started' },
     ],
     issueReports: { to: SUPPORT, send: (mail) => idp.services.mailer.send(mail), perHour: 3 },
-  });
-  portalServer.on('request', portal.callback());
+  })));
+  await createAccount(idp, { producerNumber: '000104201', username: 'HomeAvery1' });
   browser = await launchChromium();
 });
 

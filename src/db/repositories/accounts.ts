@@ -1,7 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import type { ProducerRecord } from '../../producers/records.ts';
 import { toRecord } from './producers.ts';
-import type { Database } from '../schema.ts';
+import type { AccountsTable, Database } from '../schema.ts';
 
 /**
  * A login, joined with the producer record it belongs to. A delegate's account (issue 14, `kind`
@@ -120,19 +120,25 @@ export interface NewAccount {
  * @throws the database's unique-violation error (code 23505) when the username or producer is taken.
  */
 export async function insertAccount(db: Kysely<Database>, a: NewAccount): Promise<void> {
+  await insertWithHistory(db, a, { producer_number: a.producerNumber });
+}
+
+/** The account row of `a` (active, terms accepted at `now`) with `extra` columns, and its first password-history row. */
+async function insertWithHistory(db: Kysely<Database>, a: Omit<NewAccount, 'producerNumber'>, extra: Partial<Insertable<AccountsTable>>): Promise<void> {
   await db
     .insertInto('accounts')
     .values({
       id: a.id,
       username: a.username,
       username_normalized: a.username.toLowerCase(),
-      producer_number: a.producerNumber,
+      producer_number: null,
       password_hash: a.passwordHash,
       password_changed_at: a.now,
       status: 'active',
       terms_version: a.termsVersion,
       terms_accepted_at: a.now,
       created_at: a.now,
+      ...extra,
     })
     .execute();
   await db.insertInto('password_history').values({ account_id: a.id, password_hash: a.passwordHash, created_at: a.now }).execute();
@@ -148,27 +154,7 @@ export async function insertDelegateAccount(
   db: Kysely<Database>,
   a: Omit<NewAccount, 'producerNumber'> & { firstName: string; lastName: string; email: string },
 ): Promise<void> {
-  await db
-    .insertInto('accounts')
-    .values({
-      id: a.id,
-      username: a.username,
-      username_normalized: a.username.toLowerCase(),
-      kind: 'delegate',
-      producer_number: null,
-      first_name: a.firstName,
-      last_name: a.lastName,
-      email: a.email,
-      password_hash: a.passwordHash,
-      password_changed_at: a.now,
-      email_verified_at: a.now,
-      status: 'active',
-      terms_version: a.termsVersion,
-      terms_accepted_at: a.now,
-      created_at: a.now,
-    })
-    .execute();
-  await db.insertInto('password_history').values({ account_id: a.id, password_hash: a.passwordHash, created_at: a.now }).execute();
+  await insertWithHistory(db, a, { kind: 'delegate', first_name: a.firstName, last_name: a.lastName, email: a.email, email_verified_at: a.now });
 }
 
 /** Records the acceptance of a Terms of Use version by an account. */

@@ -279,16 +279,25 @@ export async function completePasswordReset(services: Services, c: PasswordReset
   await audit(db, clock, 'recovery.password_changed', c.accountId, ctx);
   await audit(db, clock, 'recovery.sessions_revoked', c.accountId, ctx, done.revoked);
   if (done.wasLocked) await audit(db, clock, 'recovery.account_unlocked', c.accountId, ctx, { via: 'password_reset' });
+  mailPasswordChanged(services, c.accountId, now, 'password-changed');
+  return { ok: true };
+}
+
+/**
+ * Mails the owner "Your password was changed" after the response (guide slide 17): `template` is
+ * `password-changed` (Forgot Password) or `account-password-changed` (My Account's Change Password).
+ */
+export function mailPasswordChanged(services: Services, accountId: string, at: Date, template: 'password-changed' | 'account-password-changed'): void {
+  const { config, db } = services;
   services.later('password-changed mail', async () => {
-    const account = await findAccountById(db, c.accountId);
+    const account = await findAccountById(db, accountId);
     if (!account) return;
-    const msg = await renderMessage('password-changed', account.producer.email, `Your ${config.PRODUCT_NAME} password was changed`, services.branding, {
+    const msg = await renderMessage(template, account.producer.email, `Your ${config.PRODUCT_NAME} password was changed`, services.branding, {
       firstName: account.producer.firstName,
       username: account.username,
-      changedAt: now.toUTCString(),
+      changedAt: at.toUTCString(),
       loginUrl: config.PORTAL_URL,
     });
     await services.mailer.send(msg);
   });
-  return { ok: true };
 }
