@@ -15,6 +15,7 @@ export const en = {
   'http.rate_limited': 'Too many attempts from your network. Please try again in {minutes} minute(s).',
   'http.server_error': 'Something went wrong on our side. Please try again.',
   'http.bad_request': 'The request could not be understood.',
+  'http.link.my_account': 'Go to My Account',
   'http.temporarily_unavailable': 'The service is temporarily unavailable. Please try again in a few minutes.',
   'http.busy': 'Many people are signing in right now. Please try again in a few seconds.',
   'http.insecure_transport': 'This service is not configured correctly, so sign-in cannot work: {problem}. Please tell the administrator.',
