@@ -12,6 +12,7 @@ import { keysList, keysRotate } from './commands/keys.ts';
 import { dbMigrate } from './commands/db-migrate.ts';
 import { dbPurge } from './commands/db-purge.ts';
 import { keystrokeReset } from './commands/keystroke-reset.ts';
+import { delegatesList } from './commands/delegates-list.ts';
 import { devicesList } from './commands/devices-list.ts';
 import { devicesRevoke } from './commands/devices-revoke.ts';
 import { producersImport } from './commands/producers-import.ts';
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, Command> = {
   'keys list': keysList,
   'keys rotate': keysRotate,
   'terms publish': termsPublish,
+  'delegates list': delegatesList,
   'devices list': devicesList,
   'keystroke reset': keystrokeReset,
   'devices revoke': devicesRevoke,

@@ -51,6 +51,11 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   'terms publish': `terms publish FILE --version VERSION
       Publish the text in FILE as a new Terms of Use version and make it the active one;
       producers accept it again at their next sign-in.`,
+  'delegates list': `delegates list USERNAME
+      Print the account's kind and its delegations as JSON: "delegates", the people a
+      producer invited (invited, active, removed), and "works_for", the producers whose
+      delegate the person is or was. To end a delegate's access at once, the producer removes
+      them (View/Add My Delegates), or \`accounts disable\` the delegate's account.`,
   'devices list': `devices list USERNAME
       Print the account's remembered devices ("Remember this device for 30 days") as a
       JSON array, newest first, revoked and expired ones included (no secrets).`,

@@ -113,6 +113,19 @@ describe('cli', () => {
     // A second import of the same inactive record audits nothing new.
     expect((await cli(['producers', 'import', inactive])).code).toBe(0);
     expect((await q(`SELECT count(*)::int AS n FROM S.audit_events WHERE type = 'delegate.deactivated'`)).rows[0].n).toBe(2);
+
+    // The Service Desk sees both sides with `delegates list`.
+    const producer = await cli(['delegates', 'list', 'prod301X']);
+    expect(producer.code, producer.stderr).toBe(0);
+    const p = JSON.parse(producer.stdout);
+    expect(p).toMatchObject({ username: 'Prod301x', kind: 'producer', producer_number: '700000301', works_for: [] });
+    expect(p.delegates).toHaveLength(1);
+    expect(p.delegates[0]).toMatchObject({ id: 'dlg-301', delegate_account_id: 'acct-d301', invited: { first_name: 'Dee', last_name: 'Legate', email: 'dee@example.test' }, permissions: ['quote_enroll'] });
+    const delegate = JSON.parse((await cli(['delegates', 'list', 'Dele301x'])).stdout);
+    expect(delegate).toMatchObject({ kind: 'delegate', producer_number: null, delegates: [] });
+    expect(delegate.works_for.map((d: { id: string; status: string }) => d.id)).toEqual(['dlg-301']);
+    const unknown = await cli(['delegates', 'list', 'Nobody301']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'no such account: Nobody301']);
   });
 
   it('producers import with one bad row reports its line and writes nothing', async () => {

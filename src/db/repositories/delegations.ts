@@ -83,6 +83,12 @@ export async function delegationsOfProducer(db: Kysely<Database>, producerNumber
   return rows.map((r) => toDelegation(r));
 }
 
+/** The delegations a person accepted (for whom they work or worked), newest first, removed ones included. */
+export async function delegationsOfDelegate(db: Kysely<Database>, delegateAccountId: string): Promise<Delegation[]> {
+  const rows = await db.selectFrom('delegations').selectAll().where('delegate_account_id', '=', delegateAccountId).orderBy('invited_at', 'desc').orderBy('id').execute();
+  return rows.map((r) => toDelegation(r));
+}
+
 /** True when the producer has a live (invited or active) delegation for this email (ignoring case). */
 export async function liveInvitationFor(db: Kysely<Database>, producerNumber: string, email: string): Promise<boolean> {
   const r = await db
