@@ -22,6 +22,8 @@ export class UnknownAccountError extends Error {}
 /** A person's view of an account for the Service Desk (`accounts show`). */
 export interface AccountSummary {
   username: string;
+  /** `producer`, or `delegate`: a person invited by producers (issue 14; `delegates list` shows for whom). */
+  kind: 'producer' | 'delegate';
   /** null for a delegate's account (issue 14). */
   producer_number: string | null;
   name: string;
@@ -82,6 +84,7 @@ export async function summarizeAccount(services: Pick<Services, 'db' | 'clock' |
   const blocked = blockedBy(account, now);
   return {
     username: account.username,
+    kind: account.kind,
     producer_number: account.producerNumber,
     name: `${account.producer.firstName} ${account.producer.lastName}`,
     agency_name: account.producer.agencyName ?? null,

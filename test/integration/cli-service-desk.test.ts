@@ -47,7 +47,7 @@ describe('Service Desk commands', { timeout: 240_000 }, () => {
     expect(res.code, res.stderr).toBe(0);
     const shown = JSON.parse(res.stdout);
     expect(shown).toMatchObject({
-      username: 'DeskAvery1', producer_number: '000104201', status: 'active', producer_status: 'active',
+      username: 'DeskAvery1', kind: 'producer', producer_number: '000104201', status: 'active', producer_status: 'active',
       can_sign_in: false, sign_in_blocked_by: 'locked', failed_attempts: idp.config.LOCKOUT_THRESHOLD,
       factors: ['email', 'sms'], typing_pattern: { enrolled: false, updated_at: null },
     });
