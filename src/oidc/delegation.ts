@@ -67,10 +67,20 @@ export async function delegationOfGrant(db: Kysely<Database>, grantId: string | 
 }
 
 /**
+ * The `delegation` claim of a JWT access token: {@link DelegationClaim} plus `id`, the delegation
+ * the grant acts under. An API accepts the token only while that very delegation is active (a
+ * delegate removed and invited again has a new delegation, so their old tokens stay refused).
+ */
+export interface AccessTokenDelegationClaim extends DelegationClaim {
+  id: string;
+}
+
+/**
  * oidc-provider's JWT access-token customizer (RFC 9068): a token of a grant acting under a
  * delegation names the producer as `sub` and the delegate as the acting party,
- * `act: { sub: <delegate> }` (RFC 8693 §4.1), plus `delegation` ({@link DelegationClaim}).
- * Tokens of the person acting for themselves (and client_credentials tokens) are unchanged.
+ * `act: { sub: <delegate> }` (RFC 8693 §4.1), plus `delegation` ({@link AccessTokenDelegationClaim},
+ * with the delegation's `id`). Tokens of the person acting for themselves (and client_credentials
+ * tokens) keep their `sub`.
  * @throws errors.InvalidGrant when the delegation is no longer usable.
  */
 export function jwtAccessTokenCustomizer(db: Kysely<Database>, cache?: PrincipalCache) {
@@ -80,6 +90,6 @@ export function jwtAccessTokenCustomizer(db: Kysely<Database>, cache?: Principal
     if (!delegation) return;
     jwt.payload.sub = delegation.producerAccountId;
     jwt.payload.act = { sub: token.accountId };
-    jwt.payload.delegation = delegation.claim;
+    jwt.payload.delegation = { id: delegation.delegationId, ...delegation.claim } satisfies AccessTokenDelegationClaim;
   };
 }

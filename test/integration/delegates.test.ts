@@ -68,6 +68,8 @@ async function invite(agent: Agent, email: string, permissions: string[]): Promi
 describe('delegates', () => {
   let caseyId: string;
   let averyAgent: Agent;
+  /** A producer-API JWT of Casey for Avery, issued before Avery removed her. */
+  let caseyOldApiToken: string;
 
   it('a producer adds a delegate; the invitation registers a delegate account (Terms of Use, Create Your Secure Login); the producer is told', async () => {
     // No IdP session: the guard of the IdP's own pages sends the browser to sign in, and back.
@@ -258,8 +260,11 @@ describe('delegates', () => {
     const config = await rp();
     const tokens = await oidc.authorizationCodeGrant(config, s.redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
     const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
+    caseyOldApiToken = api.access_token;
+    // The token names the delegation it was issued under (`delegation.id`).
     const list = await averyAgent.get('/delegates');
     const id = /action="\/delegates\/([^/]+)\/remove"/.exec(list.text)![1];
+    expect(decodeJwt(api.access_token).delegation).toMatchObject({ id, producer_number: '000104201' });
     const removed = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
     expect(removed.status).toBe(303);
     expect((await averyAgent.get('/delegates')).text).toMatch(/Casey Assistant[\s\S]*Removed/);
@@ -276,6 +281,28 @@ describe('delegates', () => {
     expect(account.status).toBe('active');
     const events = await idp.services.db.selectFrom('audit_events').select(['account_id']).where('type', '=', 'delegate.removed').execute();
     expect(events.map((e) => e.account_id).sort()).toEqual([averyId, caseyId].sort());
+  });
+
+  it('a delegate removed, invited again and accepting again: the JWTs of the old delegation stay refused; new ones work', async () => {
+    const link = await invite(averyAgent, DELEGATE_EMAIL, ['view_hierarchy']);
+    // Casey signs in (she has nobody to work for now) and accepts with her account.
+    const casey = (await signedIn('DelCasey01')).agent;
+    const page = await casey.get(new URL(link).pathname + new URL(link).search);
+    expect(page.text).toContain('You are logged in as');
+    const accepted = await casey.post('/delegates/accept').type('form').send({ _csrf: csrf(page.text), token: new URL(link).searchParams.get('token') });
+    expect(accepted.status, accepted.text.slice(0, 400)).toBe(200);
+    expect((await averyAgent.get('/delegates')).text).toMatch(/Casey Assistant[\s\S]*Active/);
+    const old = await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${caseyOldApiToken}`);
+    expect(old.status).toBe(401);
+    expect(old.body.error).toBe('invalid_token');
+    expect(old.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+    // A token of the new delegation is answered.
+    const s = await signedIn('DelCasey01');
+    const config = await rp();
+    const tokens = await oidc.authorizationCodeGrant(config, s.redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
+    const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
+    expect(decodeJwt(api.access_token).delegation).not.toMatchObject({ id: (decodeJwt(caseyOldApiToken).delegation as { id: string }).id });
+    expect((await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${api.access_token}`)).status).toBe(200);
   });
 
   it('a producer made inactive makes every delegation for them inactive at once', async () => {

@@ -247,14 +247,6 @@ export async function liveDelegationsOfProducerAccount(db: Kysely<Database>, pro
 }
 
 /**
- * The active delegation under which `delegateAccountId` acts for the producer whose account is
- * `producerAccountId` (an API token with `act`), with a usable producer; or undefined.
- */
-export async function activeDelegationBetween(db: Kysely<Database>, producerAccountId: string, delegateAccountId: string): Promise<ActingOption | undefined> {
-  return (await actingOptions(db, delegateAccountId)).find((o) => o.producerAccountId === producerAccountId);
-}
-
-/**
  * Deletes the records of grants that no longer exist (oidc-provider's Grant rows are purged at their
  * expiry; a grant's expiry moves on at each save, so the record's own `expires_at` is only a floor).
  * @returns how many rows were deleted.
