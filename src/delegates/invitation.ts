@@ -45,7 +45,8 @@ function donePage(config: Services['config'], status: number, data: Record<strin
 /**
  * The invitation link (issue 14 item 2): GET /delegates/accept?token=… shows a page with one button
  * (GET and HEAD change nothing: a mail scanner must not use the link up); only its POST acts:
- * signed in at the IdP → the invitation is accepted for that account; not signed in → the
+ * signed in at the IdP → the invitation is accepted for that account (after a sign-in older than
+ * ACCOUNT_REAUTH_SECONDS: 303 to sign in again, back to this page, nothing changed); not signed in → the
  * delegate's registration begins (Terms of Use, then Create Your Secure Login).
  */
 const acceptStep: InvitationStep<{ token?: string }> = {
@@ -78,8 +79,12 @@ const acceptStep: InvitationStep<{ token?: string }> = {
   },
   async submit(c, { token }) {
     const { services } = c;
-    const account = (await guardOf(c.ctx).current(c.ctx))?.account;
-    if (account) {
+    const session = await guardOf(c.ctx).current(c.ctx);
+    const account = session?.account;
+    if (session && account) {
+      // Accepting changes the signed-in account: a recent sign-in, as every change of My Account.
+      const reauth = guardOf(c.ctx).reauthPathIfStale(session, `/delegates/accept?${new URLSearchParams({ token: token ?? '' })}`);
+      if (reauth) return { kind: 'finish', redirect: reauth };
       const out = await acceptWithAccount(services, token, account, c.info);
       if (!out.ok) return { kind: 'finish', page: donePage(services.config, 409, { formError: REFUSALS[out.reason] }) };
       return { kind: 'finish', page: donePage(services.config, 200, { notice: 'invite.accepted', noticeParams: { producer: out.producerName } }) };

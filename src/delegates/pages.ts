@@ -29,13 +29,19 @@ function producerOf(ctx: Context): Account {
  * Guards the producer's delegate pages with the IdP session (the account pages' guard,
  * src/account/session.ts): an anonymous visitor is sent to sign in (303) and comes back; the
  * session's account must be a producer's (a delegate's account: 403 with a way to the portal).
+ * Every change (any method but GET/HEAD: Add Delegate, Resend, Remove) needs a recent sign-in,
+ * as My Account's changes do: older than ACCOUNT_REAUTH_SECONDS, 303 to sign in again
+ * (`prompt=login`) and back to the page, nothing changed.
  */
 function requireProducer(services: Services, guard: AccountGuard) {
   return async (ctx: Context, next: Next) => {
-    const session = await guard.require(ctx, ctx.method === 'GET' ? ctx.originalUrl : '/delegates');
+    const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
+    const page = ctx.path === '/delegates/add' ? '/delegates/add' : '/delegates';
+    const session = await guard.require(ctx, reading ? ctx.originalUrl : page);
     if (!session) return;
     const { account } = session;
     if (account.kind !== 'producer' || !account.emailVerifiedAt) return render(ctx, 'idp/delegates-refused', { title: 'View/Add My Delegates', formError: 'delegates.not_producer', portalUrl: services.config.PORTAL_URL }, 403);
+    if (!reading && !guard.requireRecentAuth(ctx, session, page)) return;
     ctx.state.delegatesProducer = account;
     return next();
   };

@@ -324,4 +324,50 @@ describe('delegates', () => {
     const mine = await oidc.authorizationCodeGrant(config, again.redirect!, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce, idTokenExpected: true });
     expect(mine.claims()!.delegation).toBeUndefined();
   });
+  it('changes on the delegate pages (Add Delegate, Resend, Remove, accepting with an account) need a recent sign-in, like My Account', async () => {
+    idp.clock.advance(3601); // Avery's codes this hour reached the send limit (5 an hour)
+    const avery = (await signedIn('DelAvery01', { producer_number: '000104201' })).agent;
+    const list = await avery.get('/delegates');
+    const form = await avery.get('/delegates/add');
+    const id = /action="\/delegates\/([^/]+)\/remove"/.exec(list.text)![1];
+    idp.clock.advance(idp.config.ACCOUNT_REAUTH_SECONDS + 1);
+    expect((await avery.get('/delegates')).status).toBe(200); // looking needs no new sign-in
+    const add = await avery.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(form.text))}&first_name=Late&last_name=Invite&email=late.invite@example.test&permissions=quote_enroll`);
+    expect(add.status).toBe(303);
+    expect(add.headers.location).toBe('/account/signin?return=%2Fdelegates%2Fadd&reauth=1');
+    const resend = await avery.post(`/delegates/${id}/resend`).type('form').send({ _csrf: csrf(list.text) });
+    expect(resend.headers.location).toBe('/account/signin?return=%2Fdelegates&reauth=1');
+    const remove = await avery.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
+    expect(remove.status).toBe(303);
+    expect(remove.headers.location).toBe('/account/signin?return=%2Fdelegates&reauth=1');
+    // Nothing changed, nothing sent.
+    expect(await idp.services.db.selectFrom('delegations').select('id').where('email', '=', 'late.invite@example.test').execute()).toEqual([]);
+    expect(idp.smtp.to('late.invite@example.test')).toEqual([]);
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('id', '=', id!).executeTakeFirstOrThrow()).status).toBe('active');
+
+    // Signing in again (prompt=login) comes back to the page, and the change then works.
+    const signin = await avery.get(add.headers.location);
+    const auth = new URL(signin.headers.location, idp.url);
+    expect(auth.searchParams.get('prompt')).toBe('login');
+    const { page: login } = await followToClient(idp, avery, signin.headers.location);
+    const uid = /action="\/interaction\/([^/]+)\/login"/.exec(login!.text)![1]!;
+    idp.clock.advance(31);
+    const done = await signIn(idp, avery, uid, 'DelAvery01');
+    const { page: back } = await followToClient(idp, avery, done.headers.location);
+    expect(back!.text).toContain('Add Delegate');
+    const added = await avery.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(back!.text))}&first_name=Late&last_name=Invite&email=late.invite@example.test&permissions=quote_enroll`);
+    expect(added.headers.location).toBe('/delegates?done=added');
+
+    // Accepting an invitation with an account signed in long ago: sign in again first, then back to the invitation.
+    await expect.poll(() => idp.smtp.to('late.invite@example.test').length).toBe(1);
+    const link = new URL(/(http:\/\/\S+\/delegates\/accept\?token=[A-Za-z0-9_-]+)/.exec(idp.smtp.to('late.invite@example.test')[0]!.text)![1]!);
+    await createAccount(idp, { producerNumber: '000104203', username: 'DelMorgan01' });
+    const morgan = (await signedIn('DelMorgan01')).agent;
+    idp.clock.advance(idp.config.ACCOUNT_REAUTH_SECONDS + 1);
+    const invitation = await morgan.get(link.pathname + link.search);
+    const stale = await morgan.post('/delegates/accept').type('form').send({ _csrf: csrf(invitation.text), token: link.searchParams.get('token') });
+    expect(stale.status).toBe(303);
+    expect(stale.headers.location).toBe(`/account/signin?${new URLSearchParams({ return: link.pathname + link.search, reauth: '1' })}`);
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('email', '=', 'late.invite@example.test').executeTakeFirstOrThrow()).status).toBe('invited');
+  });
 });
