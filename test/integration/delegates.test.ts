@@ -173,6 +173,14 @@ describe('delegates', () => {
     expect(res.body.producer.producer_number).toBe('000104201');
     // A delegate has no producer pages of their own.
     expect((await s.agent.get('/delegates')).status).toBe(403);
+
+    // A producer_number that names none of her choices is not replaced by her only choice: the page is shown.
+    idp.clock.advance(31);
+    const named = await signedIn('DelCasey01', { producer_number: '000104203' });
+    expect(named.redirect).toBeUndefined();
+    expect(named.page!.text).toContain('Choose who you are working for');
+    expect(named.page!.text).toContain('producer number 000104203, which is not a producer you may work for');
+    expect(named.page!.text).toContain('Avery Quinlan');
   });
 
   it('a producer who is also a delegate chooses who they are working for; producer_number settles it; without View My Hierarchy the API refuses', async () => {
@@ -253,6 +261,13 @@ describe('delegates', () => {
     expect(sso.delegation).toMatchObject({ producer_number: '000104202', producer_name: 'Jordan Ellery' });
     // The client names another producer she may work for: that one, still without a page.
     expect((await ssoTo({ producer_number: '000104201' })).delegation).toBeUndefined();
+    // A producer_number naming none of her choices never falls back on the session's choice: the page.
+    const { challenge } = pkce();
+    const auth = await s.agent.get(`/auth?${new URLSearchParams({ client_id: app.client_id as string, redirect_uri: 'https://quote.example.test/cb', response_type: 'code', scope: 'openid', state: 'st-unknown', code_challenge: challenge, code_challenge_method: 'S256', producer_number: '000104299' })}`);
+    const shown = await followToClient(idp, s.agent, auth.headers.location);
+    expect(shown.redirect).toBeUndefined();
+    expect(shown.page!.text).toContain('Choose who you are working for');
+    expect(shown.page!.text).toContain('producer number 000104299');
   });
 
   it('removing a delegate ends their sessions, grants and tokens for that producer at once; their account remains', async () => {
@@ -318,11 +333,20 @@ describe('delegates', () => {
       await endProducerSessions(trx, ['000104202']);
     });
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    // Jordan is no longer a choice: Avery signs in for herself without being asked.
+    // Jordan is no longer a choice: a client still naming him gets the page, with Avery herself only.
     const again = await signedIn('DelAvery01', { producer_number: '000104202' });
-    expect(again.redirect, again.page?.text.slice(0, 300)).toBeDefined();
-    const mine = await oidc.authorizationCodeGrant(config, again.redirect!, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce, idTokenExpected: true });
+    expect(again.redirect).toBeUndefined();
+    expect(again.page!.text).toContain('Choose who you are working for');
+    expect(again.page!.text).not.toContain('Jordan Ellery');
+    const uid = /action="\/interaction\/([^/]+)\/working_for"/.exec(again.page!.text)![1];
+    const chosen = await again.agent.post(`/interaction/${uid}/working_for`).type('form').send({ _csrf: csrf(again.page!.text), working_for: 'self' });
+    const back = await followToClient(idp, again.agent, chosen.headers.location);
+    expect(back.redirect, back.page?.text.slice(0, 300)).toBeDefined();
+    const mine = await oidc.authorizationCodeGrant(config, back.redirect!, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce, idTokenExpected: true });
     expect(mine.claims()!.delegation).toBeUndefined();
+    // Without producer_number, her only choice settles it: no page.
+    idp.clock.advance(3601); // past the hour's limit of codes to her address
+    expect((await signedIn('DelAvery01')).redirect).toBeDefined();
   });
   it('changes on the delegate pages (Add Delegate, Resend, Remove, accepting with an account) need a recent sign-in, like My Account', async () => {
     idp.clock.advance(3601); // Avery's codes this hour reached the send limit (5 an hour)
