@@ -23,6 +23,8 @@ export const en = {
   // delegates (issue 14)
   'working_for.intro': 'You may work in the portal for more than one producer. Choose who you are working for in this session.',
   'working_for.choose': 'Choose who you are working for.',
+  'working_for.logout': 'Not you, or want to use another login?',
+  'working_for.logout_none': 'To log in with another username, log out first.',
   'working_for.unknown_producer': 'The application asked to work for producer number {producer}, which is not a producer you may work for. Choose who you are working for.',
   'working_for.none': 'You are not a delegate of any active producer at the moment, so there is no one to work for. Ask the producer to invite you again.',
   'delegates.not_producer': 'Only a producer can view and add delegates. You are signed in with a delegate account.',

@@ -300,6 +300,21 @@ describe('delegates', () => {
 
   it('a delegate removed, invited again and accepting again: the JWTs of the old delegation stay refused; new ones work', async () => {
     const link = await invite(averyAgent, DELEGATE_EMAIL, ['view_hierarchy']);
+    idp.clock.advance(3601); // past the hour's limit of codes to Casey's address
+    // Casey has nobody to work for yet: the page says so and offers Log out, a way to sign in as someone else.
+    const stuck = await signedIn('DelCasey01');
+    expect(stuck.redirect).toBeUndefined();
+    expect(stuck.page!.text).toContain('there is no one to work for');
+    expect(stuck.page!.text).toContain('href="/session/end"');
+    const logout = await stuck.agent.get('/session/end');
+    expect(logout.status).toBe(200);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(logout.text)![1]!;
+    const out = await stuck.agent.post('/session/end/confirm').type('form').send({ xsrf, logout: 'yes' });
+    const { page: loggedOut } = await followToClient(idp, stuck.agent, out.headers.location ?? '/session/end/success');
+    expect(loggedOut!.text).toContain('You have been logged out');
+    expect((await beginSignIn(idp, stuck.agent)).page.text).toContain('Log In'); // the next sign-in starts over
+    idp.clock.advance(31);
+
     // Casey signs in (she has nobody to work for now) and accepts with her account.
     const casey = (await signedIn('DelCasey01')).agent;
     const page = await casey.get(new URL(link).pathname + new URL(link).search);

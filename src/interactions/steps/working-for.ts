@@ -33,7 +33,8 @@ async function choicesFor(c: InteractionContext): Promise<{ accountId: string; c
  * of choices, when `producer_number` names none of them (the page says so). The choice becomes the
  * interaction result `working_for` (`{ delegationId }`, null for themselves), which
  * `loadExistingGrant` (src/oidc/provider.ts) records for the grant. A delegate with no producer to
- * work for sees why and may only cancel (`access_denied`).
+ * work for sees why and may cancel (`access_denied`); the page always offers **Log out** (the
+ * IdP's end-session page, `/session/end`), so a person stuck here can sign in as someone else.
  */
 export const workingForStep: InteractionStep<z.infer<typeof input>> = {
   name: 'working_for',
