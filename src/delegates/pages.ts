@@ -70,13 +70,19 @@ const addInput = z.object({
   first_name: name,
   last_name: name,
   email: textField(254, { 'form.required': 'delegates.email.format', check: 'delegates.email.format' }, (v) => EMAIL.safeParse(v).success),
+  // The permissions of the list only: an unknown value is refused (422), never dropped in silence.
   permissions: z.any().transform((v, ctx) => {
-    const list = (Array.isArray(v) ? v : [v]).filter((p): p is Permission => typeof p === 'string' && (PERMISSIONS as readonly string[]).includes(p));
-    if (list.length === 0) {
+    const given: unknown[] = v === undefined ? [] : Array.isArray(v) ? v : [v];
+    const known = (p: unknown): p is Permission => typeof p === 'string' && (PERMISSIONS as readonly string[]).includes(p);
+    if (!given.every(known)) {
+      ctx.addIssue({ code: 'custom', message: 'delegates.permissions_unknown' });
+      return z.NEVER;
+    }
+    if (given.length === 0) {
       ctx.addIssue({ code: 'custom', message: 'delegates.permissions_required' });
       return z.NEVER;
     }
-    return [...new Set(list)];
+    return [...new Set(given as Permission[])];
   }),
 });
 

@@ -36,6 +36,7 @@ export const en = {
   'delegates.already_invited': 'This person already has an invitation or is already your delegate.',
   'delegates.own_email': 'You cannot invite yourself as your delegate.',
   'delegates.permissions_required': 'Choose at least one permission.',
+  'delegates.permissions_unknown': 'A permission that was sent is not one of Quote & Enroll, Commissions & Reporting or View My Hierarchy. Choose only from the list.',
   'delegates.not_found': 'This delegate was not found.',
   'delegates.email.format': 'Enter a valid email address.',
   'delegates.name.required': 'Enter a name.',

@@ -87,6 +87,13 @@ describe('delegates', () => {
     expect(bad.text).toContain('Enter a valid email address.');
     expect(bad.text).toContain('Choose at least one permission.');
 
+    // A permission that is not on the list: 422 with the field message, nothing stored or sent.
+    const unknown = await averyAgent.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(form.text))}&first_name=Casey&last_name=Assistant&email=${encodeURIComponent(DELEGATE_EMAIL)}&permissions=quote_enroll&permissions=admin`);
+    expect(unknown.status).toBe(422);
+    expect(unknown.text).toContain('A permission that was sent is not one of Quote &amp; Enroll, Commissions &amp; Reporting or View My Hierarchy');
+    expect(await idp.services.db.selectFrom('delegations').select('id').execute()).toEqual([]);
+    expect(idp.smtp.to(DELEGATE_EMAIL)).toEqual([]);
+
     const link = await invite(averyAgent, DELEGATE_EMAIL, ['quote_enroll', 'view_hierarchy']);
     const list = await averyAgent.get('/delegates');
     expect(list.text).toMatch(/Casey Assistant[\s\S]*Invited[\s\S]*Quote &amp; Enroll, View My Hierarchy/);
