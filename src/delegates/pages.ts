@@ -5,7 +5,6 @@ import { z } from 'zod';
 import type { Account } from '../db/repositories/accounts.ts';
 import { delegationsOfProducer, PERMISSIONS, type Permission } from '../db/repositories/delegations.ts';
 import { mountFlow, type FlowDefinition, type FlowState, type FlowStep } from '../flows/flow.ts';
-import { AppError } from '../http/errors.ts';
 import { render } from '../http/render.ts';
 import { verifyCsrf } from '../security/csrf.ts';
 import type { Services } from '../services.ts';
@@ -18,7 +17,7 @@ import type { AccountGuard } from '../account/session.ts';
 export const DELEGATE_INVITE_IP_LIMIT = 'delegate_invite_ip';
 
 /** Notices the list shows after an action (`?done=`), a fixed list. */
-const DONE = { added: 'delegates.added', resent: 'delegates.resent_short', removed: 'delegates.removed_short', limited: 'delegates.resend_limited_short', not_found: 'delegates.not_found' } as const;
+const DONE = { added: 'delegates.added', resent: 'delegates.resent_short', removed: 'delegates.removed_short', limited: 'delegates.resend_limited_short' } as const;
 
 /** The signed-in producer of this request (set by {@link requireProducer}). */
 function producerOf(ctx: Context): Account {
@@ -135,7 +134,9 @@ function addFlow(config: Services['config']): FlowDefinition<AddState> {
  *                                   permissions, invited and last active dates; Add Delegate
  * - GET|POST /delegates/add         Add Delegate (a step)
  * - POST /delegates/:id/resend      a new invitation link (the old one stops working)
- * - POST /delegates/:id/remove      removes the delegate: their access for this producer ends at once
+ * - POST /delegates/:id/remove      removes the delegate (`confirm=yes`, else 422 with a message):
+ *                                   their access for this producer ends at once
+ * An id that is not one of this producer's delegations: 404 with the list and a message.
  * The invitation link's pages are in invitation.ts.
  */
 export function delegatePages(router: Router, services: Services, provider: Provider, accountGuard: AccountGuard): void {
@@ -146,33 +147,49 @@ export function delegatePages(router: Router, services: Services, provider: Prov
     return guard(ctx, next);
   });
 
-  router.get('/delegates', async (ctx) => {
-    const done = typeof ctx.query.done === 'string' && ctx.query.done in DONE ? DONE[ctx.query.done as keyof typeof DONE] : null;
+  /** The list page, with a notice (`?done=`) or — for a refused action — a message and its status. */
+  const showList = async (ctx: Context, status: number, message: { notice?: string | null; formError?: string }) => {
     const producer = producerOf(ctx);
     await render(ctx, 'idp/delegates', {
       title: 'View/Add My Delegates',
       producerName: `${producer.producer.firstName} ${producer.producer.lastName}`,
       delegates: await listModel(services, producer),
-      notice: done,
+      notice: message.notice ?? null,
       noticeParams: { days: Math.round(services.config.DELEGATE_INVITATION_TTL_SECONDS / 86400) },
+      ...(message.formError ? { formError: message.formError } : {}),
       portalUrl: services.config.PORTAL_URL,
-    });
+    }, status);
+  };
+
+  router.get('/delegates', async (ctx) => {
+    const done = typeof ctx.query.done === 'string' && ctx.query.done in DONE ? DONE[ctx.query.done as keyof typeof DONE] : null;
+    await showList(ctx, 200, { notice: done });
   });
 
   mountFlow(router, services, provider, addFlow(services.config));
 
+  // Refusals show the list again with the message: 404 for a delegation that is not one of this
+  // producer's (unknown id, or another producer's), 409 when its state does not allow the action.
   router.post('/delegates/:id/resend', async (ctx) => {
     verifyCsrf(ctx);
     const out = await resendInvitation(services, producerOf(ctx), ctx.params.id!, requestInfo(ctx));
-    ctx.status = 303;
-    ctx.redirect(`/delegates?done=${out.ok ? 'resent' : out.reason === 'limited' ? 'limited' : 'not_found'}`);
+    if (out.ok || out.reason === 'limited') {
+      ctx.status = 303;
+      return ctx.redirect(`/delegates?done=${out.ok ? 'resent' : 'limited'}`);
+    }
+    if (out.reason === 'not_found') return showList(ctx, 404, { formError: 'delegates.not_found' });
+    return showList(ctx, 409, { formError: 'delegates.not_invited' });
   });
 
   router.post('/delegates/:id/remove', async (ctx) => {
     verifyCsrf(ctx);
-    if (field(bodyOf(ctx), 'confirm') !== 'yes') throw new AppError('http.bad_request', 400);
+    if (field(bodyOf(ctx), 'confirm') !== 'yes') return showList(ctx, 422, { formError: 'delegates.remove_unconfirmed' });
     const out = await removeDelegate(services, producerOf(ctx), ctx.params.id!, requestInfo(ctx));
-    ctx.status = 303;
-    ctx.redirect(`/delegates?done=${out.ok ? 'removed' : 'not_found'}`);
+    if (out.ok) {
+      ctx.status = 303;
+      return ctx.redirect('/delegates?done=removed');
+    }
+    if (out.reason === 'already_removed') return showList(ctx, 409, { formError: 'delegates.already_removed' });
+    return showList(ctx, 404, { formError: 'delegates.not_found' });
   });
 }

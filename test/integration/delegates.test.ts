@@ -287,8 +287,30 @@ describe('delegates', () => {
     const list = await averyAgent.get('/delegates');
     const id = /action="\/delegates\/([^/]+)\/remove"/.exec(list.text)![1];
     expect(decodeJwt(api.access_token).delegation).toMatchObject({ id, producer_number: '000104201' });
+    // Refusals: a clear message on the list, nothing changed.
+    const unconfirmed = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text) });
+    expect(unconfirmed.status).toBe(422);
+    expect(unconfirmed.text).toContain('View/Add My Delegates');
+    expect(unconfirmed.text).toContain('The removal was not confirmed, so nothing was changed.');
+    const jordansDelegation = (await idp.services.db.selectFrom('delegations').select('id').where('producer_number', '=', '000104202').executeTakeFirstOrThrow()).id;
+    for (const other of ['no-such-delegation', jordansDelegation, '%00']) {
+      const notMine = await averyAgent.post(`/delegates/${other}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
+      expect(notMine.status, other).toBe(404);
+      expect(notMine.text).toContain('This delegate was not found among your delegates.');
+      const resend = await averyAgent.post(`/delegates/${other}/resend`).type('form').send({ _csrf: csrf(list.text) });
+      expect(resend.status, other).toBe(404);
+    }
+    const notInvited = await averyAgent.post(`/delegates/${id}/resend`).type('form').send({ _csrf: csrf(list.text) });
+    expect(notInvited.status).toBe(409);
+    expect(notInvited.text).toContain('no invitation to send again');
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('id', '=', jordansDelegation).executeTakeFirstOrThrow()).status).toBe('active');
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('id', '=', id!).executeTakeFirstOrThrow()).status).toBe('active');
+
     const removed = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
     expect(removed.status).toBe(303);
+    const twice = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
+    expect(twice.status).toBe(409);
+    expect(twice.text).toContain('This delegate was already removed.');
     expect((await averyAgent.get('/delegates')).text).toMatch(/Casey Assistant[\s\S]*Removed/);
     await expect(oidc.refreshTokenGrant(config, api.refresh_token ?? tokens.refresh_token!, { resource })).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(oidc.fetchUserInfo(config, tokens.access_token, caseyId)).rejects.toBeDefined();

@@ -70,7 +70,7 @@ export async function insertDelegation(db: Kysely<Database>, v: { id: string; pr
 
 /** One delegation by id, or undefined. With `forUpdate`, locks its row until the transaction ends. */
 export async function findDelegation(db: Kysely<Database>, id: string, forUpdate = false): Promise<Delegation | undefined> {
-  if (typeof id !== 'string' || id.length > 100) return undefined;
+  if (typeof id !== 'string' || id.length > 100 || id.includes('\u0000')) return undefined; // PostgreSQL text holds no NUL
   let q = db.selectFrom('delegations').selectAll().where('id', '=', id);
   if (forUpdate) q = q.forUpdate();
   const r = await q.executeTakeFirst();
