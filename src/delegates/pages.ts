@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { Account } from '../db/repositories/accounts.ts';
 import { delegationsOfProducer, PERMISSIONS, type Permission } from '../db/repositories/delegations.ts';
+import { delegationsWithLiveLink } from '../db/repositories/single-use-links.ts';
 import { mountFlow, type FlowDefinition, type FlowState, type FlowStep } from '../flows/flow.ts';
 import { render } from '../http/render.ts';
 import { verifyCsrf } from '../security/csrf.ts';
@@ -48,14 +49,19 @@ function requireProducer(services: Services, guard: AccountGuard) {
 
 const fmt = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : '—');
 
-/** The list's rows: status, permissions, invited and last active dates (issue 14 item 1). */
+/**
+ * The list's rows: status, permissions, invited and last active dates (issue 14 item 1). An
+ * invitation whose link expired (or was purged) reads "Invitation expired"; Resend sends a fresh one.
+ */
 async function listModel(services: Services, producer: Account) {
   const rows = await delegationsOfProducer(services.db, producer.producerNumber!);
+  const live = await delegationsWithLiveLink(services.db, rows.filter((d) => d.status === 'invited').map((d) => d.id), services.clock.now());
+  const invited = (id: string) => (live.has(id) ? 'Invited' : 'Invitation expired');
   return rows.map((d) => ({
     id: d.id,
     name: `${d.firstName} ${d.lastName}`,
     email: d.email,
-    status: d.status === 'invited' ? 'Invited' : d.status === 'active' ? (producer.producer.status === 'active' ? 'Active' : 'Inactive') : 'Removed',
+    status: d.status === 'invited' ? invited(d.id) : d.status === 'active' ? (producer.producer.status === 'active' ? 'Active' : 'Inactive') : 'Removed',
     permissions: d.permissions.map((p) => PERMISSION_LABELS[p]),
     invited: fmt(d.invitedAt),
     lastActive: fmt(d.lastActiveAt),
@@ -130,7 +136,8 @@ function addFlow(config: Services['config']): FlowDefinition<AddState> {
 
 /**
  * The producer's delegate pages at the IdP (issue 14 item 1), behind the IdP session:
- * - GET  /delegates                 the list: name, email, status (Invited, Active, Inactive, Removed),
+ * - GET  /delegates                 the list: name, email, status (Invited, Invitation expired,
+ *                                   Active, Inactive, Removed),
  *                                   permissions, invited and last active dates; Add Delegate
  * - GET|POST /delegates/add         Add Delegate (a step)
  * - POST /delegates/:id/resend      a new invitation link (the old one stops working)

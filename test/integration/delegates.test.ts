@@ -438,4 +438,21 @@ describe('delegates', () => {
     expect(stale.headers.location).toBe(`/account/signin?${new URLSearchParams({ return: link.pathname + link.search, reauth: '1' })}`);
     expect((await idp.services.db.selectFrom('delegations').select('status').where('email', '=', 'late.invite@example.test').executeTakeFirstOrThrow()).status).toBe('invited');
   });
+  it('an invitation whose link expired shows as "Invitation expired" with Resend, which sends a fresh link', async () => {
+    // late.invite@example.test was invited in the test before and never accepted.
+    idp.clock.advance(idp.config.DELEGATE_INVITATION_TTL_SECONDS + 1);
+    const avery = (await signedIn('DelAvery01', { producer_number: '000104201' })).agent;
+    const list = await avery.get('/delegates');
+    const row = /<tr data-delegate="late\.invite@example\.test">([\s\S]*?)<\/tr>/.exec(list.text)![1]!;
+    expect(row).toContain('Invitation expired');
+    const id = /action="\/delegates\/([^/]+)\/resend"/.exec(row)![1]!;
+    const before = idp.smtp.to('late.invite@example.test').length;
+    const resent = await avery.post(`/delegates/${id}/resend`).type('form').send({ _csrf: csrf(list.text) });
+    expect(resent.headers.location).toBe('/delegates?done=resent');
+    await expect.poll(() => idp.smtp.to('late.invite@example.test').length).toBe(before + 1);
+    const fresh = new URL(/(http:\/\/\S+\/delegates\/accept\?token=[A-Za-z0-9_-]+)/.exec(idp.smtp.to('late.invite@example.test').at(-1)!.text)![1]!);
+    expect((await request(idp.server).get(fresh.pathname + fresh.search)).status).toBe(200);
+    const after = /<tr data-delegate="late\.invite@example\.test">([\s\S]*?)<\/tr>/.exec((await avery.get('/delegates')).text)![1]!;
+    expect(after).toMatch(/<td>Invited<\/td>/);
+  });
 });
