@@ -4,7 +4,11 @@
 #
 #   docker build -t producer-idp .
 #   docker run -p 3000:3000 -p 3001:3001 -e ISSUER=https://idp.example.com -e DATABASE_URL=... \
-#     -e SMTP_URL=... -e COOKIE_KEYS=... -e PORTAL_CLIENT_SECRET=... producer-idp
+#     -e SMTP_URL=... -e MAIL_FROM=... -e COOKIE_KEYS=... -e SIGNING_KEYS_ENCRYPTION_KEY=... \
+#     -e PORTAL_URL=https://portal.example.com -e PORTAL_CLIENT_SECRET=... \
+#     -e SMS_PROVIDER=webhook -e SMS_WEBHOOK_URL=https://... -e SMS_WEBHOOK_SECRET=... producer-idp
+#   (or -e SMS_PROVIDER=twilio -e TWILIO_ACCOUNT_SID=... -e TWILIO_AUTH_TOKEN=... -e TWILIO_FROM=+1...;
+#   a missing setting makes the container exit with code 78, naming it; see the README, "Production")
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 

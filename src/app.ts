@@ -1,5 +1,6 @@
 import bodyParser from '@koa/bodyparser';
 import Router from '@koa/router';
+import { refuseNul } from './http/refuse-nul.ts';
 import type Provider from 'oidc-provider';
 import { sessionActivity } from './account/activity.ts';
 import { accountRoutes } from './account/index.ts';
@@ -86,6 +87,8 @@ export async function createIdp(services: Services): Promise<Provider> {
       throw err.status === 413 ? new AppError('form.too_long', 413) : new AppError('http.bad_request', 400);
     },
   }));
+  // No NUL character reaches the database from any page or API (PostgreSQL refuses it: 500).
+  router.use(refuseNul());
   // Screens: interaction prompts (oidc/policy.ts orders them) and self-service flows (flows/*/index.ts).
   interactionRoutes(router, services, provider, PROMPTS);
   const registration = registrationRoutes(router, services, provider);

@@ -1,4 +1,7 @@
 import { eventsOfAccount } from '../db/repositories/audit-events.ts';
+import { findDelegation } from '../db/repositories/delegations.ts';
+import { findProducer } from '../db/repositories/producers.ts';
+import type { Services } from '../services.ts';
 import { describeBrowser } from './browser.ts';
 import { formatTime, type AccountPage } from './pages.ts';
 
@@ -19,7 +22,44 @@ export const ACTIVITY_TYPES = [
   'recovery.username_requested', 'recovery.password_reset_started', 'recovery.password_changed', 'recovery.account_unlocked',
   'account.password_changed', 'account.password_change_failed', 'account.sessions_ended', 'account.mobile_confirmed', 'account.mobile_removed',
   'operator.account_unlocked', 'operator.account_disabled', 'operator.account_enabled', 'operator.signed_out',
+  'delegate.invited', 'delegate.invitation_resent', 'delegate.invitation_accepted', 'delegate.account_created',
+  'delegate.working_for', 'delegate.removed', 'delegate.deactivated',
 ] as const;
+
+/**
+ * The words of a delegate event (issue 14; recorded for both people, src/audit.ts) as this account
+ * sees it: the producer reads about their delegate (`activity.<type>.producer`, `{name}` = the
+ * delegate's name as invited), the delegate about the producer (`activity.<type>.delegate`,
+ * `{name}` = the producer's name); `delegate.working_for` with `self` is a person working for
+ * themselves. Names are read from the delegation (`details.delegationId`) and the producer record.
+ * @param names per-page cache of the names read, by delegation id.
+ */
+async function delegateEventWords(
+  services: Pick<Services, 'db'>,
+  accountId: string,
+  type: string,
+  details: Record<string, unknown>,
+  names: Map<string, Promise<{ producerSide: boolean; name: string } | undefined>>,
+): Promise<{ what: string; params: Record<string, string> }> {
+  if (type === 'delegate.working_for' && details.self === true) return { what: 'activity.delegate.working_for_self', params: {} };
+  const id = typeof details.delegationId === 'string' ? details.delegationId : '';
+  if (!names.has(id)) {
+    names.set(id, (async () => {
+      const d = id ? await findDelegation(services.db, id) : undefined;
+      if (!d) return undefined;
+      if (d.producerAccountId === accountId) return { producerSide: true, name: `${d.firstName} ${d.lastName}` };
+      const producer = await findProducer(services.db, d.producerNumber);
+      return { producerSide: false, name: producer ? `${producer.firstName} ${producer.lastName}` : d.producerNumber };
+    })());
+  }
+  const found = await names.get(id)!;
+  // Without the delegation (never expected: delegations are kept), the side follows from the details.
+  const producerSide = found ? found.producerSide : type === 'delegate.invited' || type === 'delegate.invitation_resent' || 'delegateAccountId' in details;
+  return {
+    what: `activity.${type}.${producerSide ? 'producer' : 'delegate'}`,
+    params: { name: found?.name ?? (producerSide ? 'a delegate' : 'a producer') },
+  };
+}
 
 /**
  * "Recent activity" (issue 14 item 6): the account's last {@link SHOWN} sign-ins and security events
@@ -34,16 +74,20 @@ export const recentActivityPage: AccountPage = {
   postsHere: false,
   async model({ services, state }) {
     const rows = await eventsOfAccount(services.db, state.accountId, { types: ACTIVITY_TYPES }, SHOWN);
-    const events = rows.map((r) => {
+    const names = new Map<string, Promise<{ producerSide: boolean; name: string } | undefined>>();
+    const events = await Promise.all(rows.map(async (r) => {
       const details = r.details;
       const byDesk = details.by === 'service_desk' || r.userAgent === 'service-desk-cli' || r.userAgent === 'cli';
+      const words = r.type.startsWith('delegate.')
+        ? await delegateEventWords(services, state.accountId, r.type, details, names)
+        : { what: `activity.${r.type}${r.type === 'device.revoked' && details.deviceId === 'all' ? '_all' : ''}`, params: {} };
       return {
         at: formatTime(r.at),
-        what: `activity.${r.type}${r.type === 'device.revoked' && details.deviceId === 'all' ? '_all' : ''}`,
-        browser: byDesk ? 'Service Desk' : describeBrowser(r.userAgent),
+        ...words,
+        browser: details.by === 'producers import' ? 'Producer records update' : byDesk ? 'Service Desk' : describeBrowser(r.userAgent),
         ip: r.ip ?? '—',
       };
-    });
+    }));
     return { title: 'Recent activity', events };
   },
   async submit() {

@@ -24,12 +24,23 @@ export async function answerUnavailable(ctx: Context, portalUrl: string): Promis
 }
 
 /**
+ * Where an error page leads on: on the signed-in person's own pages (My Account `/account…`, View/Add
+ * My Delegates `/delegates…` but not the invitation's pages) back to My Account, whose guard signs
+ * in again when needed; elsewhere (sign-in, registration, recovery) the page's default, "Return to
+ * Log In" (the portal).
+ */
+export function errorPageWayOn(path: string): { returnUrl: string; returnLabel: string } | Record<string, never> {
+  const own = /^\/account(\/|$)/.test(path) || (/^\/delegates(\/|$)/.test(path) && !/^\/delegates\/(accept|register)(\/|$)/.test(path));
+  return own ? { returnUrl: '/account', returnLabel: 'http.link.my_account' } : {};
+}
+
+/**
  * The IdP's error middleware (outermost after request logging): gives every page the branding
  * globals, renders our HTML page for a 404 nobody answered, for an AppError (its status and message
  * code), for a 413 body and for anything unexpected (500, logged with the request id, never a
  * stack trace on the page); a database outage anywhere (thrown, or reported by oidc-provider's
  * `server_error` event as `ctx.state.databaseUnavailable`) becomes {@link answerUnavailable} and is
- * counted by `onUnavailable`. Log lines name the request id, never the raw path (it may carry ids).
+ * counted by `onUnavailable`. The page's link is {@link errorPageWayOn}. Log lines name the request id, never the raw path (it may carry ids).
  */
 export function errorPages(options: { globals: PageGlobals; portalUrl: string; logger: Logger; onUnavailable?: () => void }) {
   const { globals, portalUrl, logger, onUnavailable } = options;
@@ -43,7 +54,7 @@ export function errorPages(options: { globals: PageGlobals; portalUrl: string; l
       } else if (ctx.status === 503 && !ctx.response.get('Retry-After')) {
         ctx.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS)); // oidc-provider's temporarily_unavailable
       } else if (ctx.status === 404 && !ctx.body) {
-        await render(ctx, 'idp/error', { title: 'Not found', error: null, description: null, message: 'http.not_found', portalUrl }, 404);
+        await render(ctx, 'idp/error', { title: 'Not found', error: null, description: null, message: 'http.not_found', portalUrl, ...errorPageWayOn(ctx.path) }, 404);
       }
     } catch (err) {
       if (isTemporarilyUnavailable(err)) {
@@ -57,7 +68,7 @@ export function errorPages(options: { globals: PageGlobals; portalUrl: string; l
       const status = appError?.status ?? (typeof raw === 'number' && raw < 500 ? raw : 500);
       if (status >= 500) logger.error({ err, requestId: ctx.state.requestId }, 'request failed');
       const code = appError?.code ?? (status === 413 ? 'form.too_long' : status < 500 ? 'http.bad_request' : 'http.server_error');
-      await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl }, status);
+      await render(ctx, 'idp/error', { title: 'Something went wrong', error: null, description: null, message: code, messageParams: appError?.params ?? {}, portalUrl, ...errorPageWayOn(ctx.path) }, status);
     }
   };
 }

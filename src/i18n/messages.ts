@@ -15,6 +15,7 @@ export const en = {
   'http.rate_limited': 'Too many attempts from your network. Please try again in {minutes} minute(s).',
   'http.server_error': 'Something went wrong on our side. Please try again.',
   'http.bad_request': 'The request could not be understood.',
+  'http.link.my_account': 'Go to My Account',
   'http.temporarily_unavailable': 'The service is temporarily unavailable. Please try again in a few minutes.',
   'http.busy': 'Many people are signing in right now. Please try again in a few seconds.',
   'http.insecure_transport': 'This service is not configured correctly, so sign-in cannot work: {problem}. Please tell the administrator.',
@@ -211,6 +212,22 @@ export const en = {
   'activity.operator.account_disabled': 'Account disabled by the Service Desk',
   'activity.operator.account_enabled': 'Account enabled by the Service Desk',
   'activity.operator.signed_out': 'Signed out everywhere by the Service Desk',
+  // delegate events (issue 14), as the producer ({name}: the delegate) and as the delegate ({name}: the producer)
+  'activity.delegate.invited.producer': 'You invited {name} to be your delegate',
+  'activity.delegate.invited.delegate': '{name} invited you to be their delegate',
+  'activity.delegate.invitation_resent.producer': 'You sent {name} a new delegate invitation',
+  'activity.delegate.invitation_resent.delegate': '{name} sent you a new delegate invitation',
+  'activity.delegate.invitation_accepted.producer': '{name} accepted your invitation and is now your delegate',
+  'activity.delegate.invitation_accepted.delegate': 'You accepted the invitation of {name} and are now their delegate',
+  'activity.delegate.account_created.producer': '{name} created a delegate account',
+  'activity.delegate.account_created.delegate': 'Delegate account created (invited by {name})',
+  'activity.delegate.working_for.producer': 'Your delegate {name} signed in working for you',
+  'activity.delegate.working_for.delegate': 'Signed in working for {name}, as their delegate',
+  'activity.delegate.working_for_self': 'Signed in working for yourself',
+  'activity.delegate.removed.producer': 'You removed {name} as your delegate',
+  'activity.delegate.removed.delegate': '{name} removed you as their delegate',
+  'activity.delegate.deactivated.producer': 'Your delegate {name} can no longer work for you: your producer record is inactive',
+  'activity.delegate.deactivated.delegate': 'You can no longer work for {name}: their producer record is inactive',
 } as const;
 
 export type MessageCode = keyof typeof en;

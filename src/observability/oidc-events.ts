@@ -14,6 +14,8 @@ export interface OidcEventDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** Tracks side effects so that shutdown (and tests) wait for them (services.ts `later`). */
+  later(what: string, fn: () => Promise<unknown>): void;
 }
 
 /** oidc-provider's error events, one per endpoint (node-oidc-provider docs/events.md). */
@@ -69,10 +71,12 @@ export function watchOidcEvents(provider: Provider, services: OidcEventDeps): vo
       if (code === 'invalid_client' && CLIENT_AUTH_EVENTS.has(event)) {
         const body = (ctx.oidc?.body ?? {}) as Record<string, unknown>;
         const clientId = ctx.oidc?.client?.clientId ?? (typeof body.client_id === 'string' ? body.client_id.slice(0, 200) : basicClientId(ctx.get('authorization')));
-        void audit(services.db, services.clock, 'client.auth_failed', null, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null, clientId }, {
+        // Started here (the request id is this request's), awaited by `settle` like every side effect.
+        const audited = audit(services.db, services.clock, 'client.auth_failed', null, { ip: ctx.ip, userAgent: ctx.get('user-agent') || null, clientId }, {
           endpoint: event.replace(/\.error$/, ''),
           reason: err.error_detail ?? 'invalid_client',
         }).catch((e) => logger.error({ err: e, requestId: requestIdOf(ctx) }, 'audit of client.auth_failed failed'));
+        services.later('client.auth_failed audit', () => audited);
       }
     });
   }

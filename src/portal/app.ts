@@ -19,7 +19,7 @@
  *   GET  /quote-enroll, /commissions-reporting   the downstream application's link (signed-in)
  *   GET  /resources              the configured resources, by group (signed-in)
  *   GET|POST /report-issue       "How to report an Issue" (slide 19): form, mailed with its screenshot (signed-in)
- *   GET  /my-delegates           302 to the IdP's View/Add My Delegates (ISSUER/delegates) (signed-in)
+ *   GET  /my-delegates           302 to the IdP's View/Add My Delegates (ISSUER/delegates) (signed-in producer; a delegate: 403 page)
  * Any other request without a signed-in session starts sign-in (302 to the IdP).
  */
 import { readFile } from 'node:fs/promises';
@@ -33,9 +33,9 @@ import { MemorySessionStore } from './session.ts';
 import type { SessionStore, SignedInUser } from './session.ts';
 import { describeError, SignIn, type MessagePage, type PortalLogger } from './sign-in.ts';
 import { constantTimeEqual, securityHeaders } from './security.ts';
-import { baseModel, displayName, groupResources, myInformation, NAV_ITEMS, renderView, workingFor } from './views.ts';
+import { baseModel, groupResources, myInformation, NAV_ITEMS, renderView, reportingAgent, workingFor } from './views.ts';
 import type { Branding, HomeLink, NavItem, ResourceLink } from './views.ts';
-import { BadFormError, checkReport, echoValues, PRODUCT_TYPES, readMultipart, referenceNumber, reportMail, STATES, type Attachment, type FieldErrors } from './issue-report.ts';
+import { agentLine, BadFormError, checkReport, echoValues, PRODUCT_TYPES, readMultipart, referenceNumber, reportMail, STATES, type Attachment, type FieldErrors } from './issue-report.ts';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { pm } from './messages.ts';
 import type { PortalMessageCode } from './messages.ts';
@@ -258,8 +258,12 @@ export function createPortalApp(opts: PortalOptions): Koa {
   // "Manage sign-in and security": the IdP's own account pages (issue 14 item 6; src/account).
   const accountUrl = new URL('/account', opts.issuer).href;
   routes.get('/my-information', (ctx) => renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user(ctx)), accountUrl }));
-  // View/Add My Delegates lives at the IdP (issue 14), like the sign-in pages.
-  routes.get('/my-delegates', (ctx) => ctx.redirect(new URL('/delegates', opts.issuer).href));
+  // View/Add My Delegates lives at the IdP (issue 14), like the sign-in pages; it is for producers
+  // only (the IdP answers a delegate 403), so a delegate is told here and the entry is not in their navigation.
+  routes.get('/my-delegates', async (ctx) => {
+    if (!workingFor(user(ctx))) return ctx.redirect(new URL('/delegates', opts.issuer).href);
+    await rpApp.renderMessage(ctx, { status: 403, title: 'portal.delegates_for_producers.title', message: 'portal.delegates_for_producers.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
+  });
   for (const [path, title] of APP_PAGES) {
     routes.get(path, (ctx) => renderPage(ctx, 'app-link', title, { link: homeLinks.find((l) => l.label === title) ?? null }));
   }
@@ -277,9 +281,11 @@ export function createPortalApp(opts: PortalOptions): Koa {
 function hierarchyRoutes(routes: Router, { rp, store, signIn, renderPage, logger }: RelyingPartyApp, api: PortalOptions['hierarchyApi']): void {
   /**
    * Calls the hierarchy API with the user's API access token, renewing it once (refresh grant with
-   * `resource`) when it expired or was refused; undefined when no token can be had.
+   * `resource`) when it expired or was refused. `refused` when the API answered 403
+   * `insufficient_scope` (RFC 6750 §3.1; for a delegate: no View My Hierarchy permission);
+   * undefined when no token can be had or the API failed otherwise.
    */
-  async function fetchHierarchy(user: SignedInUser, url: string, offset: number, limit: number): Promise<HierarchyView | undefined> {
+  async function fetchHierarchy(user: SignedInUser, url: string, offset: number, limit: number): Promise<HierarchyView | 'refused' | undefined> {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (!user.api) return undefined;
       if (attempt === 1 || user.api.expiresAt <= store.now() + 5_000) {
@@ -294,8 +300,13 @@ function hierarchyRoutes(routes: Router, { rp, store, signIn, renderPage, logger
       }
       const res = await fetch(`${url}?offset=${offset}&limit=${limit}`, { headers: { authorization: `Bearer ${user.api.accessToken}` }, signal: AbortSignal.timeout(5000) });
       if (res.status === 401 && attempt === 0) continue;
+      if (res.status === 403 && /error="insufficient_scope"/.test(res.headers.get('www-authenticate') ?? '')) {
+        await res.body?.cancel();
+        return 'refused';
+      }
       if (!res.ok) {
         logger.warn({ status: res.status }, 'the hierarchy API refused');
+        await res.body?.cancel();
         return undefined;
       }
       return (await res.json()) as HierarchyView;
@@ -309,10 +320,15 @@ function hierarchyRoutes(routes: Router, { rp, store, signIn, renderPage, logger
     const requested = Number(ctx.query.page ?? 1);
     const page = Number.isInteger(requested) && requested >= 1 && requested <= 10_000 ? requested : 1;
     const result = api ? await fetchHierarchy(user, api.url, (page - 1) * pageSize, pageSize) : undefined;
+    const hierarchy = typeof result === 'object' ? result : null;
+    // A delegate sees the hierarchy of the producer they work for (issue 14), worded for that producer.
+    const forWhom = workingFor(user) ?? null;
     await renderPage(ctx, 'my-hierarchy', 'My Hierarchy', {
-      hierarchy: result ?? null,
+      hierarchy,
+      forWhom,
+      refused: result === 'refused',
       page,
-      pages: result ? Math.max(1, Math.ceil(result.downline.total / pageSize)) : 1,
+      pages: hierarchy ? Math.max(1, Math.ceil(hierarchy.downline.total / pageSize)) : 1,
     });
   });
 }
@@ -321,16 +337,14 @@ function hierarchyRoutes(routes: Router, { rp, store, signIn, renderPage, logger
 function reportRoutes(routes: Router, { store, signIn, renderPage, renderMessage, logger }: RelyingPartyApp, opts: PortalOptions): void {
   const reports = opts.issueReports;
   const reportLimiter = new RateLimiterMemory({ points: reports?.perHour ?? 5, duration: 3600 });
-  const agentOf = (user: SignedInUser) => {
-    const producerId = typeof user.claims.producer_number === 'string' ? user.claims.producer_number : user.sub;
-    return { name: displayName(user), producerId, email: typeof user.claims.email === 'string' ? user.claims.email : undefined };
-  };
+  // Slide 19's "Agent Name / Producer ID": the producer (for a delegate, the one they work for), never `sub`.
+  const agentOf = reportingAgent;
   const localNow = () => new Date(store.now()).toISOString().slice(0, 16);
   async function reportForm(ctx: Context, status: number, values: Record<string, string>, errors: FieldErrors, formError: string | null): Promise<void> {
     const agent = agentOf(signIn.sessionOf(ctx)!.data.user!);
     const messages = Object.fromEntries(Object.entries(errors).map(([k, v]) => [k, pm(v as PortalMessageCode)]));
     await renderPage(ctx, 'report-issue', 'Report an Issue', {
-      values, errors: messages, formError, agent: `${agent.name} / ${agent.producerId}`,
+      values, errors: messages, formError, agent: agentLine(agent),
       productTypes: PRODUCT_TYPES, states: STATES, supportEmail: reports?.to ?? null,
     });
     ctx.status = status;

@@ -179,20 +179,40 @@ export function referenceNumber(): string {
   return `RPT-${[...bytes].map((b) => alphabet[b % alphabet.length]).join('')}`;
 }
 
+/** Who a report is about and who sent it (see `reportingAgent` in views.ts). */
+export interface ReportingAgent {
+  /** The producer's name: the signed-in producer, or the producer a delegate works for. */
+  name: string;
+  /** The producer number (`producer_number` / the delegation's), never an account id; undefined when not released. */
+  producerId: string | undefined;
+  /** A delegate's own name, when a delegate reports for the producer. */
+  reportedBy?: string;
+  /** The email of the person who reported. */
+  email?: string;
+}
+
+/** "Agent Name / Producer ID" as the form and the mail show it: `NAME / NUMBER`, plus `, reported by DELEGATE (delegate)`. */
+export function agentLine(agent: ReportingAgent): string {
+  const line = `${agent.name} / ${agent.producerId ?? '(producer number not available)'}`;
+  return agent.reportedBy ? `${line}, reported by ${agent.reportedBy} (delegate)` : line;
+}
+
 /**
  * The mail of a report to the support mailbox: plain text with every item of slide 19, the
- * signed-in producer's name and producer ID (from the ID token / userinfo claims, never typed),
- * and the screenshot attached.
+ * producer's name and producer ID (from the ID token / userinfo claims, never typed; for a delegate
+ * the producer they work for, and the delegate as the reporter), and the screenshot attached.
  */
-export function reportMail(to: string, reference: string, report: IssueReport, producer: { name: string; producerId: string; email?: string }, productName: string) {
+export function reportMail(to: string, reference: string, report: IssueReport, agent: ReportingAgent, productName: string) {
   const stateName = STATES.find(([code]) => code === report.state)?.[1] ?? report.state;
+  const reporter = agent.reportedBy ? 'Delegate' : 'Producer';
   const lines = [
     `${productName}: issue report ${reference}`,
     '',
-    `Agent Name / Producer ID: ${producer.name} / ${producer.producerId}`,
-    ...(producer.email ? [`Producer email: ${producer.email}`] : []),
+    `Agent Name / Producer ID: ${agent.name} / ${agent.producerId ?? '(producer number not available)'}`,
+    ...(agent.reportedBy ? [`Reported by: ${agent.reportedBy}, delegate of ${agent.name}`] : []),
+    ...(agent.email ? [`${reporter} email: ${agent.email}`] : []),
     `Product Type and State: ${report.productType}, ${stateName} (${report.state})`,
-    `Date/Time the issue was observed: ${report.observedAt.replace('T', ' ')} (producer's local time)`,
+    `Date/Time the issue was observed: ${report.observedAt.replace('T', ' ')} (${reporter.toLowerCase()}'s local time)`,
     `Client/Contact Name: ${report.clientName || '(not applicable)'}`,
     '',
     'Detailed Description of Issue/Error Message:',
@@ -203,9 +223,10 @@ export function reportMail(to: string, reference: string, report: IssueReport, p
     '',
     `Screenshot: ${report.screenshot ? `attached (${report.screenshot.filename}, ${report.screenshot.content.length} bytes)` : 'none'}`,
   ];
+  const from = `producer ${agent.producerId ?? agent.name}`;
   return {
     to,
-    subject: `[${reference}] Issue report from producer ${producer.producerId}`,
+    subject: `[${reference}] Issue report from ${from}${agent.reportedBy ? ` (reported by delegate ${agent.reportedBy})` : ''}`,
     text: lines.join('\n'),
     attachments: report.screenshot ? [report.screenshot] : [],
   };

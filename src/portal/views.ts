@@ -15,6 +15,8 @@ export const PORTAL_VIEWS_DIR = fileURLToPath(new URL('../../views/portal/', imp
 export interface NavItem {
   href: string;
   label: string;
+  /** Shown to producers only, never to a delegate (a delegate cannot add delegates; the IdP would answer 403). */
+  producersOnly?: boolean;
 }
 
 /** The portal's sections in the order the user guide lists them (slide 18). */
@@ -22,7 +24,7 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { href: '/', label: 'Home' },
   { href: '/my-information', label: 'My Information' },
   { href: '/my-hierarchy', label: 'My Hierarchy' },
-  { href: '/my-delegates', label: 'View/Add My Delegates' },
+  { href: '/my-delegates', label: 'View/Add My Delegates', producersOnly: true },
   { href: '/quote-enroll', label: 'Quote & Enroll' },
   { href: '/commissions-reporting', label: 'Commissions & Reporting' },
   { href: '/resources', label: 'Resources' },
@@ -126,18 +128,34 @@ export function myInformation(user: SignedInUser): Fact[] {
 
 /**
  * For whom a delegate works (issue 14): the ID token's `delegation` claim (`producer_number`,
- * `producer_name`), or undefined when the person signed in as themselves.
+ * `producer_name`, `permissions`: codes such as `view_hierarchy`), or undefined when the person
+ * signed in as themselves.
  */
-export function workingFor(user: SignedInUser): { name: string; producerNumber: string } | undefined {
-  const d = user.claims.delegation as { producer_number?: unknown; producer_name?: unknown } | undefined;
+export function workingFor(user: SignedInUser): { name: string; producerNumber: string; permissions: string[] } | undefined {
+  const d = user.claims.delegation as { producer_number?: unknown; producer_name?: unknown; permissions?: unknown } | undefined;
   if (!d || typeof d.producer_number !== 'string' || typeof d.producer_name !== 'string') return undefined;
-  return { name: d.producer_name, producerNumber: d.producer_number };
+  const permissions = Array.isArray(d.permissions) ? d.permissions.filter((p): p is string => typeof p === 'string') : [];
+  return { name: d.producer_name, producerNumber: d.producer_number, permissions };
+}
+
+/**
+ * "Agent Name / Producer ID" of a report (guide slide 19): the producer the report is about — the
+ * signed-in producer, or for a delegate the producer they work for — and, for a delegate, who
+ * reported it. `producerId` is the `producer_number` claim (never the account's `sub`); undefined
+ * when the IdP did not release it.
+ */
+export function reportingAgent(user: SignedInUser): { name: string; producerId: string | undefined; reportedBy?: string; email?: string } {
+  const email = claimText(user.claims, 'email');
+  const forWhom = workingFor(user);
+  if (forWhom) return { name: forWhom.name, producerId: forWhom.producerNumber, reportedBy: displayName(user), ...(email ? { email } : {}) };
+  return { name: displayName(user), producerId: claimText(user.claims, 'producer_number'), ...(email ? { email } : {}) };
 }
 
 /**
  * Builds the fields the layout needs.
  * @param currentPath request path, to mark the current navigation entry with aria-current.
- * @param nav the navigation entries (default the portal's, {@link NAV_ITEMS}; empty: no navigation).
+ * @param nav the navigation entries (default the portal's, {@link NAV_ITEMS}; empty: no navigation);
+ *   entries marked `producersOnly` are left out for a delegate.
  */
 export function baseModel(
   branding: Branding,
@@ -153,7 +171,9 @@ export function baseModel(
     organizationName: branding.organizationName,
     user: user ? { displayName: displayName(user) } : null,
     csrfToken: user && csrfToken ? csrfToken : null,
-    nav: nav.map((item) => ({ ...item, current: item.href === currentPath })),
+    nav: nav
+      .filter((item) => !(item.producersOnly && user && workingFor(user)))
+      .map((item) => ({ href: item.href, label: item.label, current: item.href === currentPath })),
   };
 }
 

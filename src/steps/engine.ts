@@ -4,6 +4,7 @@ import { audit } from '../audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
 import { AppError } from '../http/errors.ts';
+import { holdsNul } from '../http/refuse-nul.ts';
 import { verifyCsrf } from '../security/csrf.ts';
 import type { RateLimits } from '../security/rate-limit.ts';
 import { bodyOf, fieldErrors, type Fields, type Page, type Step, type StepContextBase, type StepResult } from './step.ts';
@@ -134,6 +135,9 @@ export async function runStep<C extends StepContextBase<S>, S, I>(deps: EngineDe
     }
     input = parsed.data;
   }
+  // A NUL character that the step's schema let through (a field it reads as any text) must not reach
+  // PostgreSQL, which refuses text holding one (500): the form's message, 422, nothing done.
+  if (holdsNul(input)) return host.show(anyStep, c, { status: 422, data: { values: {}, formError: 'form.invalid_characters' } });
   if (step.rateLimit) {
     const refused = await consumeLimit(deps, step.rateLimit, c.info);
     if (refused) return host.show(anyStep, c, { status: 429, data: { values: echo, ...refused.data } });

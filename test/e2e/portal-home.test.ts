@@ -6,7 +6,11 @@ import http from 'node:http';
 import { deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccount, codeIn } from '../helpers/accounts.ts';
+import { randomBytes } from 'node:crypto';
+import { createAccount, codeIn, GOOD_PASSWORD } from '../helpers/accounts.ts';
+import { insertDelegateAccount } from '../../src/db/repositories/accounts.ts';
+import { acceptDelegation, insertDelegation, type Permission } from '../../src/db/repositories/delegations.ts';
+import { activeTerms } from '../../src/db/repositories/terms.ts';
 import { launchChromium, newPage } from '../helpers/chromium.ts';
 import type { TestIdp } from '../helpers/idp.ts';
 import { PORTAL_TEST_SECRET, startIdpWithPortal } from '../helpers/portal.ts';
@@ -17,6 +21,7 @@ let idp: TestIdp;
 let portalServer: http.Server;
 let portalUrl: string;
 let browser: Browser;
+let averyId: string;
 
 /** A real PNG (1×1, red) built by hand: signature, IHDR, IDAT, IEND. */
 function png(): Buffer {
@@ -60,7 +65,7 @@ beforeAll(async () => {
     ],
     issueReports: { to: SUPPORT, send: (mail) => idp.services.mailer.send(mail), perHour: 3 },
   })));
-  await createAccount(idp, { producerNumber: '000104201', username: 'HomeAvery1' });
+  averyId = await createAccount(idp, { producerNumber: '000104201', username: 'HomeAvery1' });
   browser = await launchChromium();
 });
 
@@ -73,22 +78,43 @@ afterAll(async () => {
   await idp?.stop();
 });
 
-/** Signs HomeAvery1 in through the IdP's pages (password, then the email code). */
-async function signIn(page: Page): Promise<void> {
+/**
+ * Signs a person in through the IdP's pages (password, then the email code); HomeAvery1 by
+ * default. A delegate who is offered "Choose who you are working for" picks `workFor`.
+ */
+async function signIn(page: Page, who: { username: string; email: string; name: string; workFor?: string } = { username: 'HomeAvery1', email: 'avery.quinlan@example.com', name: 'Avery Quinlan' }): Promise<void> {
   await page.goto(`${portalUrl}/`);
   await page.getByRole('heading', { name: 'Log In', exact: true }).waitFor();
-  await page.getByLabel('Username', { exact: true }).fill('HomeAvery1');
-  await page.getByLabel('Password', { exact: true }).fill('Qz7!kR9{mW');
+  await page.getByLabel('Username', { exact: true }).fill(who.username);
+  await page.getByLabel('Password', { exact: true }).fill(GOOD_PASSWORD);
   await page.getByRole('button', { name: 'Log In', exact: true }).click();
   await page.getByRole('heading', { name: 'Verify your Account', exact: true }).waitFor();
   await page.getByRole('radio', { name: /Verify Account by Email/ }).check();
-  const before = idp.smtp.to('avery.quinlan@example.com').length;
+  const before = idp.smtp.to(who.email).length;
   await page.getByRole('button', { name: 'Send Code', exact: true }).click();
   await page.getByLabel('Verification code').waitFor();
-  await expect.poll(() => idp.smtp.to('avery.quinlan@example.com').length).toBeGreaterThan(before);
-  await page.getByLabel('Verification code').fill(codeIn(idp.smtp.to('avery.quinlan@example.com').at(-1)!.text));
+  await expect.poll(() => idp.smtp.to(who.email).length).toBeGreaterThan(before);
+  await page.getByLabel('Verification code').fill(codeIn(idp.smtp.to(who.email).at(-1)!.text));
   await page.getByRole('button', { name: 'Submit', exact: true }).click();
-  await page.getByRole('heading', { name: 'Welcome, Avery Quinlan', exact: true }).waitFor();
+  const welcome = page.getByRole('heading', { name: `Welcome, ${who.name}`, exact: true });
+  const choose = page.getByRole('heading', { name: 'Choose who you are working for', exact: true });
+  await welcome.or(choose).waitFor();
+  if (who.workFor && await choose.isVisible()) {
+    await page.getByRole('radio', { name: new RegExp(who.workFor) }).check();
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  }
+  await welcome.waitFor();
+}
+
+/** A delegate of Avery Quinlan (000104201) with `permissions`, made directly in the database (an accepted invitation). */
+async function delegateOfAvery(username: string, firstName: string, email: string, permissions: Permission[]): Promise<void> {
+  const { db, hasher } = idp.services;
+  const now = idp.clock.now();
+  const accountId = randomBytes(16).toString('base64url');
+  const delegationId = randomBytes(16).toString('base64url');
+  await insertDelegation(db, { id: delegationId, producerNumber: '000104201', producerAccountId: averyId, firstName, lastName: 'Helper', email, permissions, now });
+  await insertDelegateAccount(db, { id: accountId, username, passwordHash: await hasher.hash(GOOD_PASSWORD), termsVersion: (await activeTerms(db))!.version, now, firstName, lastName: 'Helper', email });
+  expect(await acceptDelegation(db, delegationId, accountId, now)).toBe(true);
 }
 
 describe('portal Home (guide slide 18)', () => {
@@ -228,6 +254,61 @@ describe('Report an Issue: without JavaScript, bad input and limits', () => {
       expect(idp.smtp.to(SUPPORT).length).toBe(3);
     } finally {
       await context.close();
+    }
+  });
+});
+
+describe('a delegate in the portal (issue 14): worded for the producer they work for', () => {
+  it('no View/Add My Delegates; My Hierarchy names Avery Quinlan, or says the permissions do not include it; Report an Issue is about Avery, reported by the delegate', async () => {
+    await delegateOfAvery('HomeRiley01', 'Riley', 'riley.helper@example.test', ['view_hierarchy', 'quote_enroll']);
+    await delegateOfAvery('HomeSam0001', 'Sam', 'sam.helper@example.test', ['quote_enroll']);
+
+    const riley = await newPage(browser);
+    try {
+      const page = riley.page;
+      await signIn(page, { username: 'HomeRiley01', email: 'riley.helper@example.test', name: 'Riley Helper', workFor: 'Avery Quinlan' });
+      const nav = page.getByRole('navigation', { name: 'Main' });
+      expect((await nav.getByRole('link').allTextContents()).map((t) => t.trim())).toEqual(['Home', 'My Information', 'My Hierarchy', 'Quote & Enroll', 'Commissions & Reporting', 'Resources', 'Report an Issue']);
+
+      await nav.getByRole('link', { name: 'My Hierarchy', exact: true }).click();
+      await page.getByRole('heading', { name: 'My Hierarchy', level: 1 }).waitFor();
+      await page.getByText("Avery Quinlan's upline is empty: Avery Quinlan is at the top of the hierarchy.").waitFor();
+      expect(await page.locator('#main').textContent()).toMatch(/\d+ producer\(s\) report to Avery Quinlan/);
+      expect(await page.locator('#main').textContent()).not.toMatch(/report to you|You have no upline/);
+      await page.locator('table.hierarchy-downline tbody tr', { hasText: 'Jordan Ellery' }).waitFor();
+
+      await nav.getByRole('link', { name: 'Report an Issue', exact: true }).click();
+      await page.getByRole('heading', { name: 'Report an Issue', level: 1 }).waitFor();
+      expect(await page.getByLabel('Agent Name / Producer ID').inputValue()).toBe('Avery Quinlan / 000104201, reported by Riley Helper (delegate)');
+      await page.getByLabel('Detailed Description of Issue/Error Message').fill('Quote page shows an error for Avery.');
+      await page.getByLabel('Steps taken prior to receiving the error').fill('Opened Quote & Enroll.');
+      await page.getByLabel('Product Type').selectOption('PDP');
+      await page.getByLabel('State').selectOption('IL');
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      await page.getByRole('heading', { name: 'Report sent', level: 1 }).waitFor();
+      const reference = (await page.locator('.reference').textContent())!.trim();
+      const mail = await idp.smtp.waitFor(SUPPORT, new RegExp(reference));
+      expect(mail.subject).toBe(`[${reference}] Issue report from producer 000104201 (reported by delegate Riley Helper)`);
+      expect(mail.text).toContain('Agent Name / Producer ID: Avery Quinlan / 000104201');
+      expect(mail.text).toContain('Reported by: Riley Helper, delegate of Avery Quinlan');
+      expect(mail.text).toContain('Delegate email: riley.helper@example.test');
+    } finally {
+      await riley.context.close();
+    }
+
+    const sam = await newPage(browser);
+    try {
+      const page = sam.page;
+      await signIn(page, { username: 'HomeSam0001', email: 'sam.helper@example.test', name: 'Sam Helper', workFor: 'Avery Quinlan' });
+      await page.goto(`${portalUrl}/my-hierarchy`);
+      await page.getByText('Your permissions for Avery Quinlan do not include View My Hierarchy.').waitFor();
+      expect(await page.locator('#main').textContent()).not.toContain('log in again');
+      // The address typed by hand: told it is for producers, not sent to the IdP's 403.
+      const delegates = await page.goto(`${portalUrl}/my-delegates`);
+      expect(delegates!.status()).toBe(403);
+      await page.getByText('Only producers can view and add their delegates.').waitFor();
+    } finally {
+      await sam.context.close();
     }
   });
 });

@@ -154,3 +154,28 @@ export async function signIn(idp: TestIdp, agent: ReturnType<typeof request.agen
   // A delegate's account (issue 14) has its own email and no producer record.
   return passEmailFactor(idp, agent, uid, (acc.email ?? acc.own_email)!, opts);
 }
+
+/**
+ * Opens `path`, a page of the IdP for the signed-in person (My Account, View/Add My Delegates),
+ * follows its redirects to Log In, signs `username` in with the password and the email code sent
+ * to `email`, and returns the page it comes back to. Advances the test clock 31 s first (codes are
+ * at least 30 s apart).
+ */
+export async function signInAtIdpPage(idp: TestIdp, agent: ReturnType<typeof request.agent>, path: string, username: string, email: string) {
+  idp.clock.advance(31);
+  let loc = path;
+  let uid = '';
+  for (let i = 0; i < 6 && !uid; i++) {
+    const r = await agent.get(loc);
+    loc = r.headers.location as string;
+    if (loc.includes('/interaction/')) uid = new URL(loc, idp.url).pathname.split('/')[2]!;
+  }
+  const login = await agent.get(`/interaction/${uid}`);
+  const verify = await followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(login.text), username, password: GOOD_PASSWORD }));
+  if (!verify.text.includes('Verify your Account')) throw new Error(`expected Verify your Account: ${verify.status} ${verify.text.slice(0, 300)}`);
+  const before = idp.smtp.to(email).length;
+  const chosen = await followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(verify.text), action: 'choose', factor: 'email' }));
+  if (idp.smtp.to(email).length <= before) await idp.smtp.waitFor(email, /verification code/);
+  const done = await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(chosen.text), action: 'verify', code: codeIn(idp.smtp.to(email).at(-1)!.text) });
+  return (await followToClient(idp, agent, done.headers.location as string)).page!;
+}

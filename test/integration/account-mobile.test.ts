@@ -3,7 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertDelegateAccount } from '../../src/db/repositories/accounts.ts';
 import { activeTerms } from '../../src/db/repositories/terms.ts';
-import { beginSignIn, codeIn, createAccount, csrf, followInteraction, followToClient, GOOD_PASSWORD } from '../helpers/accounts.ts';
+import { beginSignIn, codeIn, createAccount, csrf, followInteraction, GOOD_PASSWORD, signInAtIdpPage } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 import { SmsReceiver } from '../helpers/sms-receiver.ts';
 
@@ -13,7 +13,6 @@ import { SmsReceiver } from '../helpers/sms-receiver.ts';
  * given (a real SMS webhook receiver here), and only the right code makes Verify your Account offer
  * "by SMS Text" to it. A producer's number is the producer record's and cannot be changed there.
  */
-type Agent = ReturnType<typeof request.agent>;
 let idp: TestIdp;
 let sms: SmsReceiver;
 const DELEGATE_EMAIL = 'morgan.office@example.test';
@@ -34,30 +33,10 @@ afterAll(async () => {
 
 const texts = () => sms.requests.map((r) => JSON.parse(r.rawBody) as { to: string; body: string });
 
-/** Follows /account/… to the login page, signs in with password and the email code, returns the page reached. */
-async function signInAt(agent: Agent, path: string, username: string, email: string) {
-  idp.clock.advance(31);
-  let loc = path;
-  let uid = '';
-  for (let i = 0; i < 6 && !uid; i++) {
-    const r = await agent.get(loc);
-    loc = r.headers.location as string;
-    if (loc.includes('/interaction/')) uid = new URL(loc, idp.url).pathname.split('/')[2]!;
-  }
-  const login = await agent.get(`/interaction/${uid}`);
-  const verify = await followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(login.text), username, password: GOOD_PASSWORD }));
-  expect(verify.text).toContain('Verify your Account');
-  const before = idp.smtp.to(email).length;
-  const chosen = await followInteraction(agent, uid, await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(verify.text), action: 'choose', factor: 'email' }));
-  if (idp.smtp.to(email).length <= before) await idp.smtp.waitFor(email, /verification code/);
-  const done = await agent.post(`/interaction/${uid}/login`).type('form').send({ _csrf: csrf(chosen.text), action: 'verify', code: codeIn(idp.smtp.to(email).at(-1)!.text) });
-  return (await followToClient(idp, agent, done.headers.location as string)).page!;
-}
-
 describe('My Account: Mobile number', () => {
   it('a delegate confirms a number with the texted code; only then does Verify your Account offer SMS to it; Remove takes it away', async () => {
     const agent = request.agent(idp.server);
-    const page = await signInAt(agent, '/account/mobile', 'MorganOffice1', DELEGATE_EMAIL);
+    const page = await signInAtIdpPage(idp, agent, '/account/mobile', 'MorganOffice1', DELEGATE_EMAIL);
     expect(page.text).toContain('<h1>Mobile number</h1>');
     expect(page.text).toContain('You have no mobile number');
 
@@ -114,7 +93,7 @@ describe('My Account: Mobile number', () => {
 
   it("a producer's number is the producer record's: shown, not changeable here", async () => {
     const agent = request.agent(idp.server);
-    const page = await signInAt(agent, '/account/mobile', 'MobileAvery1', 'avery.quinlan@example.com');
+    const page = await signInAtIdpPage(idp, agent, '/account/mobile', 'MobileAvery1', 'avery.quinlan@example.com');
     expect(page.text).toContain('the mobile number of your producer record');
     expect(page.text).not.toContain('Send Code');
     // A forged form (the page has none): a CSRF token of this browser from another IdP form.

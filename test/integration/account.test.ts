@@ -355,3 +355,23 @@ describe('My Account: bad input', () => {
     expect(res.status).toBe(422);
   });
 });
+
+describe('My Account: the error page leads back to My Account', () => {
+  it('a form sent without its CSRF token on a signed-in page: 403, "Go to My Account" (not "Return to Log In"); elsewhere the page still offers Log In', async () => {
+    const { username } = await newProducer('Quinn');
+    const agent = browser();
+    await signInAt(agent, '/account/devices', username);
+    for (const action of ['/account/devices/remove-all', '/delegates/add']) {
+      const res = await agent.post(action).type('form').send({ _csrf: 'stale.token.value' });
+      expect(res.status).toBe(403);
+      expect(res.text).toContain('Your session for this page expired or the form was submitted twice.');
+      expect(res.text).toMatch(/<a class="button-primary" href="\/account">Go to My Account<\/a>/);
+      expect(res.text).not.toContain('Return to Log In');
+    }
+    // Pages outside a sign-in (here Forgot Username) keep "Return to Log In".
+    const anonymous = await browser().post('/forgot-username').type('form').send({ _csrf: 'stale.token.value', email: 'x@example.com' });
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.text).toContain('Return to Log In');
+    expect(anonymous.text).not.toContain('Go to My Account');
+  });
+});

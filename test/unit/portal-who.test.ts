@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { whoIsSignedIn } from '../../src/example-app/app.ts';
-import { myInformation, workingFor } from '../../src/portal/views.ts';
+import { baseModel, myInformation, NAV_ITEMS, reportingAgent, workingFor } from '../../src/portal/views.ts';
+import { agentLine, reportMail } from '../../src/portal/issue-report.ts';
 import type { SignedInUser } from '../../src/portal/session.ts';
 
 /**
@@ -23,12 +24,34 @@ describe('who is signed in', () => {
   });
 
   it('a delegate: their own name and email, and "Working for NAME (producer number), as a delegate" in both applications', () => {
-    expect(workingFor(delegate)).toEqual({ name: 'Avery Quinlan', producerNumber: '000104201' });
+    expect(workingFor(delegate)).toEqual({ name: 'Avery Quinlan', producerNumber: '000104201', permissions: ['quote_enroll'] });
     const facts = myInformation(delegate).map((f) => [f.label, f.value]);
     expect(facts).toEqual([['Name', 'Casey Assistant'], ['Email', 'casey@example.test'], ['Working for', 'Avery Quinlan (000104201), as a delegate']]);
     const who = whoIsSignedIn(delegate);
     expect(who).toContainEqual({ label: 'Name', value: 'Casey Assistant' });
     expect(who).toContainEqual({ label: 'Working for', value: 'Avery Quinlan (000104201), as a delegate' });
     expect(who.map((f) => f.label)).not.toContain('Producer Number');
+  });
+
+  it('Report an Issue (slide 19): "Agent Name / Producer ID" is the producer worked for, reported by the delegate; never the account id', () => {
+    const report = { description: 'd', steps: 's', clientName: '', productType: 'MAPD', state: 'IL', observedAt: '2026-11-29T09:15' };
+    expect(agentLine(reportingAgent(producer))).toBe('Avery Quinlan / 000104201');
+    expect(reportMail('s@x', 'RPT-1', report, reportingAgent(producer), 'P').subject).toBe('[RPT-1] Issue report from producer 000104201');
+    expect(agentLine(reportingAgent(delegate))).toBe('Avery Quinlan / 000104201, reported by Casey Assistant (delegate)');
+    const mail = reportMail('s@x', 'RPT-2', report, reportingAgent(delegate), 'P');
+    expect(mail.subject).toBe('[RPT-2] Issue report from producer 000104201 (reported by delegate Casey Assistant)');
+    expect(mail.text).toContain('Reported by: Casey Assistant, delegate of Avery Quinlan');
+    // No producer_number released: said so, and the internal account id (`sub`) is not shown instead.
+    const bare = { ...user({ given_name: 'Pat', family_name: 'Rivera' }), sub: 'acct-internal-42' };
+    expect(agentLine(reportingAgent(bare))).toBe('Pat Rivera / (producer number not available)');
+    const bareMail = reportMail('s@x', 'RPT-3', report, reportingAgent(bare), 'P');
+    expect(`${bareMail.subject}\n${bareMail.text}`).not.toContain('acct-internal-42');
+  });
+
+  it('the navigation leaves View/Add My Delegates out for a delegate only', () => {
+    const labels = (u: SignedInUser) => baseModel({ productName: 'P', organizationName: 'O' }, 'Home', u, 'csrf', '/', NAV_ITEMS).nav.map((n) => n.label);
+    expect(labels(producer)).toContain('View/Add My Delegates');
+    expect(labels(delegate)).not.toContain('View/Add My Delegates');
+    expect(labels(delegate)).toContain('My Hierarchy');
   });
 });
