@@ -129,6 +129,16 @@ export class AccountGuard {
     return false;
   }
 
+  /**
+   * Where to send a browser whose last authentication is older than `maxAgeSeconds` (default
+   * ACCOUNT_REAUTH_SECONDS) before a change: `/account/signin?return=<returnTo>&reauth=1`; undefined
+   * when it is recent enough. For steps that answer with a result rather than on `ctx` (the same
+   * rule as {@link requireRecentAuth}).
+   */
+  reauthPathIfStale(s: AccountSession, returnTo: string, maxAgeSeconds = this.#services.config.ACCOUNT_REAUTH_SECONDS): string | undefined {
+    return this.authAgeSeconds(s) <= maxAgeSeconds ? undefined : signInPath(returnTo, true);
+  }
+
   #redirect(ctx: Context, to: string): void {
     ctx.status = 303;
     ctx.set('Cache-Control', 'no-store');

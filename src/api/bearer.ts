@@ -3,7 +3,10 @@ import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK, type JWTP
 import type { Kysely } from 'kysely';
 import { openPrivateJwk } from '../oidc/keys.ts';
 import { publishedKeys } from '../db/repositories/signing-keys.ts';
+import { grantIsLive } from '../db/repositories/oidc-payloads.ts';
+import { GRANT_ID_CLAIM } from '../oidc/delegation.ts';
 import type { Database } from '../db/schema.ts';
+import { systemClock, type Clock } from '../clock.ts';
 
 /** Private members of a JWK that never leave the key store (RFC 7517 §9.3, RFC 7518 §6). */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
@@ -27,18 +30,24 @@ export class BearerError extends Error {
  * `typ: at+jwt`, signed with a published signing key — current or previous —, `iss` = ISSUER,
  * `aud` containing the resource, not expired, `scope` containing the required scope). Keys are read
  * from the signing-key table (public parts only) and cached {@link KEY_CACHE_MS}; an unknown `kid`
- * reads them again once (a key rotated a moment ago).
+ * reads them again once (a key rotated a moment ago). A token for a signed-in person (with `sub`)
+ * must also name, in `gid` (src/oidc/delegation.ts GRANT_ID_CLAIM), a grant that still exists: a
+ * token whose grant was ended (sign-out of other sessions, password change or reset, account
+ * disabled, Service Desk sign-out, delegate removed) is refused before its expiry.
  */
 export class AccessTokenVerifier {
   readonly #db: Kysely<Database>;
   readonly #issuer: string;
   readonly #secret: string | undefined;
+  readonly #clock: Clock;
   #keys: { at: number; set: ReturnType<typeof createLocalJWKSet> } | undefined;
 
-  constructor(db: Kysely<Database>, issuer: string, encryptionSecret: string | undefined) {
+  /** @param clock the clock a grant's expiry is judged by (the IdP's injectable clock). */
+  constructor(db: Kysely<Database>, issuer: string, encryptionSecret: string | undefined, clock: Clock = systemClock) {
     this.#db = db;
     this.#issuer = issuer;
     this.#secret = encryptionSecret;
+    this.#clock = clock;
   }
 
   async #keySet(fresh: boolean) {
@@ -58,7 +67,8 @@ export class AccessTokenVerifier {
    * @param resource the API's resource identifier (its tokens' `aud`, RFC 8707)
    * @param scope the scope the route needs
    * @throws BearerError 401 `invalid_request` without a bearer token, 401 `invalid_token` for a
-   *   token that is not valid for this API, 403 `insufficient_scope` without the scope.
+   *   token that is not valid for this API (also: a token with `sub` whose `gid` names no live
+   *   grant), 403 `insufficient_scope` without the scope.
    */
   async verify(ctx: Context, resource: string, scope: string): Promise<JWTPayload & { sub?: string; scope?: string; client_id?: string }> {
     const header = ctx.get('authorization');
@@ -78,6 +88,11 @@ export class AccessTokenVerifier {
       } else {
         throw new BearerError(401, 'invalid_token', err instanceof joseErrors.JWTExpired ? 'the access token expired' : 'the access token is not valid for this API');
       }
+    }
+    if (payload.sub !== undefined) {
+      // RFC 6750 §3.1: a token that was revoked is `invalid_token`.
+      const gid = payload[GRANT_ID_CLAIM];
+      if (typeof gid !== 'string' || !(await grantIsLive(this.#db, gid, this.#clock.now()))) throw new BearerError(401, 'invalid_token', 'the access token was revoked');
     }
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     if (!scopes.includes(scope)) throw new BearerError(403, 'insufficient_scope', `the access token lacks the ${scope} scope`);

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { findAccountById, isActive, type Account } from '../db/repositories/accounts.ts';
-import { activeDelegationBetween } from '../db/repositories/delegations.ts';
+import { actingOption } from '../db/repositories/delegations.ts';
 import type { Services } from '../services.ts';
 import { AccessTokenVerifier, answerBearerError, BearerError } from './bearer.ts';
 import { producerHierarchy } from './hierarchy.ts';
@@ -17,19 +17,21 @@ export const HIERARCHY_SCOPE = 'hierarchy:read';
  * `WWW-Authenticate`); an account that may no longer sign in is `invalid_token`; bad paging is 400
  * `invalid_request`.
  *
- * A delegate's token (issue 14: `sub` the producer, `act.sub` the delegate, RFC 8693 §4.1) is
- * answered for the producer only while the delegation is active (else 401 `invalid_token`) and
- * grants View My Hierarchy (else 403 `insufficient_scope`); checked on every request, so a removal
- * takes effect at once even for JWTs already issued.
+ * A delegate's token (issue 14: `sub` the producer, `act.sub` the delegate, RFC 8693 §4.1,
+ * `delegation.id` the delegation it was issued under) is answered for the producer only while that
+ * very delegation is active (else 401 `invalid_token`; a delegate removed and invited again has a
+ * new delegation, so old tokens stay refused) and grants View My Hierarchy (else 403
+ * `insufficient_scope`); checked on every request, so a removal takes effect at once even for JWTs
+ * already issued.
  */
 export function apiRoutes(router: Router, services: Services): void {
   const { config, db } = services;
-  const verifier = new AccessTokenVerifier(db, config.ISSUER, config.SIGNING_KEYS_ENCRYPTION_KEY || undefined);
+  const verifier = new AccessTokenVerifier(db, config.ISSUER, config.SIGNING_KEYS_ENCRYPTION_KEY || undefined, services.clock);
   router.get('/api/producers/me/hierarchy', async (ctx) => {
     try {
       const claims = await verifier.verify(ctx, config.PRODUCER_API_RESOURCE, HIERARCHY_SCOPE);
       if (typeof claims.sub !== 'string') throw new BearerError(401, 'invalid_token', 'the access token is not for a signed-in producer');
-      const account = await principalOf(services, claims.sub, (claims as { act?: unknown }).act);
+      const account = await principalOf(services, claims.sub, (claims as { act?: unknown }).act, (claims as { delegation?: unknown }).delegation);
       const offset = ctx.query.offset === undefined ? 0 : Number(ctx.query.offset);
       const limit = ctx.query.limit === undefined ? 50 : Number(ctx.query.limit);
       if (!Number.isInteger(offset) || offset < 0 || offset > 1_000_000 || !Number.isInteger(limit) || limit < 1 || limit > 200) {
@@ -49,11 +51,13 @@ export function apiRoutes(router: Router, services: Services): void {
 
 /**
  * The producer a hierarchy request answers for: the token's `sub`, a producer's account that may
- * sign in; with an `act` claim (RFC 8693 §4.1), its `sub` must be an account that may sign in and
- * hold an active delegation of that producer with the `view_hierarchy` permission.
+ * sign in; with an `act` claim (RFC 8693 §4.1), its `sub` must be an account that may sign in, and
+ * the token's `delegation.id` (src/oidc/delegation.ts) must name a delegation of that producer to
+ * that person which is active now (the producer's record and account active) and gives
+ * `view_hierarchy`.
  * @throws BearerError 401 `invalid_token` or 403 `insufficient_scope`.
  */
-async function principalOf(services: Services, sub: string, act: unknown): Promise<Account> {
+async function principalOf(services: Services, sub: string, act: unknown, delegationClaim: unknown): Promise<Account> {
   const { db } = services;
   const usable = (a: Account | undefined): a is Account => !!a && isActive(a) && !!a.emailVerifiedAt;
   const account = await findAccountById(db, sub);
@@ -62,8 +66,10 @@ async function principalOf(services: Services, sub: string, act: unknown): Promi
   if (act === undefined) return account;
   const actor = typeof act === 'object' && act !== null && typeof (act as { sub?: unknown }).sub === 'string' ? (act as { sub: string }).sub : undefined;
   if (!actor || !usable(await findAccountById(db, actor))) throw new BearerError(401, 'invalid_token', 'the acting party may not sign in');
-  const delegation = await activeDelegationBetween(db, account.id, actor);
-  if (!delegation) throw new BearerError(401, 'invalid_token', 'the delegation is no longer active');
+  const delegationId = typeof delegationClaim === 'object' && delegationClaim !== null ? (delegationClaim as { id?: unknown }).id : undefined;
+  if (typeof delegationId !== 'string' || delegationId.length === 0 || delegationId.length > 100) throw new BearerError(401, 'invalid_token', 'the access token names no delegation');
+  const delegation = await actingOption(db, actor, delegationId);
+  if (!delegation || delegation.producerAccountId !== account.id) throw new BearerError(401, 'invalid_token', 'the delegation is no longer active');
   if (!delegation.permissions.includes('view_hierarchy')) throw new BearerError(403, 'insufficient_scope', 'the delegate may not view the hierarchy (View My Hierarchy)');
   return account;
 }

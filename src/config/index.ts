@@ -139,7 +139,7 @@ export const configSchema = z.object({
   REGISTRATION_FLOW_TTL_SECONDS: int(60, DAY, 'seconds').default(3600),
   /** Sign-in attempts allowed per client address per window. Default 30. */
   RATE_LIMIT_LOGIN_POINTS: int(1, 100000).default(30),
-  /** Registration attempts (producer lookups, resends) per client address per window. Default 20. */
+  /** Registration attempts (producer lookups, Create Your Secure Login of producers and invited delegates, Add Delegate, invitation pages, resends) per client address per window. Default 20. */
   RATE_LIMIT_REGISTER_POINTS: int(1, 100000).default(20),
   /** Rate-limit window, seconds. Default 900. */
   RATE_LIMIT_WINDOW_SECONDS: int(1, DAY, 'seconds').default(900),

@@ -3,7 +3,8 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { activeTerms } from '../db/repositories/terms.ts';
 import { mountFlow, type FlowDefinition, type FlowState, type FlowStep } from '../flows/flow.ts';
-import { createLoginSchema } from '../flows/registration/create-login.ts';
+import { createLoginSchema, takenUsername } from '../flows/registration/create-login.ts';
+import { REGISTER_IP_LIMIT } from '../flows/registration/state.ts';
 import { PASSWORD_RULES } from '../security/password-policy.ts';
 import { hashToken, randomToken } from '../security/tokens.ts';
 import type { Services } from '../services.ts';
@@ -45,7 +46,8 @@ function donePage(config: Services['config'], status: number, data: Record<strin
 /**
  * The invitation link (issue 14 item 2): GET /delegates/accept?token=… shows a page with one button
  * (GET and HEAD change nothing: a mail scanner must not use the link up); only its POST acts:
- * signed in at the IdP → the invitation is accepted for that account; not signed in → the
+ * signed in at the IdP → the invitation is accepted for that account (after a sign-in older than
+ * ACCOUNT_REAUTH_SECONDS: 303 to sign in again, back to this page, nothing changed); not signed in → the
  * delegate's registration begins (Terms of Use, then Create Your Secure Login).
  */
 const acceptStep: InvitationStep<{ token?: string }> = {
@@ -78,8 +80,12 @@ const acceptStep: InvitationStep<{ token?: string }> = {
   },
   async submit(c, { token }) {
     const { services } = c;
-    const account = (await guardOf(c.ctx).current(c.ctx))?.account;
-    if (account) {
+    const session = await guardOf(c.ctx).current(c.ctx);
+    const account = session?.account;
+    if (session && account) {
+      // Accepting changes the signed-in account: a recent sign-in, as every change of My Account.
+      const reauth = guardOf(c.ctx).reauthPathIfStale(session, `/delegates/accept?${new URLSearchParams({ token: token ?? '' })}`);
+      if (reauth) return { kind: 'finish', redirect: reauth };
       const out = await acceptWithAccount(services, token, account, c.info);
       if (!out.ok) return { kind: 'finish', page: donePage(services.config, 409, { formError: REFUSALS[out.reason] }) };
       return { kind: 'finish', page: donePage(services.config, 200, { notice: 'invite.accepted', noticeParams: { producer: out.producerName } }) };
@@ -112,16 +118,19 @@ const termsStep: InvitationStep<{ decision?: string; version?: string }> = {
 
 /**
  * "Create Your Secure Login" for a delegate: the same username and password rules as a producer's
- * registration (guide slide 4); creates the delegate's account with the invited names and email
- * (confirmed by the link itself) and accepts the invitation, in one transaction.
+ * registration (guide slide 4), under the same per-address limit (REGISTER_IP_LIMIT: 429 with
+ * Retry-After beyond it; whether a username is taken is asked only within it); creates the
+ * delegate's account with the invited names and email (confirmed by the link itself) and accepts
+ * the invitation, in one transaction.
  */
 const loginStep: InvitationStep<{ username: string; password: string }> = {
   name: 'login',
   path: '/delegates/register/login',
   view: 'idp/register-login',
   at: ['login'],
-  input: (c) => createLoginSchema(c.services.db),
-  rateLimit: DELEGATE_ACCEPT_IP_LIMIT,
+  input: createLoginSchema(),
+  // The limit of a producer's Create Your Secure Login (shared): whether a username is taken is asked after it.
+  rateLimit: REGISTER_IP_LIMIT,
   echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
   async model() {
     return { title: 'Create Your Secure Login', rules: PASSWORD_RULES, formAction: '/delegates/register/login', delegate: true };
@@ -131,6 +140,8 @@ const loginStep: InvitationStep<{ username: string; password: string }> = {
     if (!state.tokenHash || !state.termsVersion) return { kind: 'finish', restart: { status: 409, formError: 'register.flow_expired' } };
     const terms = await activeTerms(services.db);
     if (!terms || terms.version !== state.termsVersion) return { kind: 'retry', status: 409, formError: 'terms.must_accept', state: { ...state, step: 'terms' } };
+    const taken = await takenUsername(services.db, username);
+    if (taken) return taken;
     const passwordHash = await services.hasher.hash(password);
     const out = await registerDelegate(services, state.tokenHash, { accountId: randomToken(16), username, passwordHash, termsVersion: terms.version }, c.info);
     if (!out.ok && out.reason === 'username_taken') return { kind: 'retry', status: 409, errors: { username: ['username.taken'] } };

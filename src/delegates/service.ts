@@ -23,7 +23,7 @@ export const PERMISSION_LABELS: Record<Permission, string> = {
 export const EMAIL = z.string().max(254).regex(/^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/);
 
 /** Why an invitation mail was not sent. */
-export type InviteRefusal = { ok: false; reason: 'already_invited' | 'own_email' | 'not_found' | 'not_invited' } | { ok: false; reason: 'limited'; retryAfterSeconds: number };
+export type InviteRefusal = { ok: false; reason: 'already_invited' | 'own_email' | 'not_found' | 'not_invited' | 'already_removed' } | { ok: false; reason: 'limited'; retryAfterSeconds: number };
 
 /** The token lengths a link may have (anything else is simply not a live link). */
 function tokenShapeOk(token: unknown): token is string {
@@ -126,19 +126,21 @@ export async function resendInvitation(services: Services, producer: Account, de
  * Remove (issue 14 item 5): the delegation becomes `removed`, its open links stop working, and every
  * session, grant and token through which the delegate acts for this producer ends at once, with
  * back-channel logout ({@link endDelegationAccess}); the delegate's own account remains. Audit
- * `delegate.removed` for both people.
+ * `delegate.removed` for both people. Refused: `not_found` (no delegation of this producer by that
+ * id), `already_removed`.
  */
 export async function removeDelegate(services: Services, producer: Account, delegationId: string, info: AuditContext): Promise<{ ok: true; name: string } | InviteRefusal> {
   const { db, clock } = services;
   const now = clock.now();
   const out = await db.transaction().execute(async (trx) => {
     const d = await findDelegation(trx, delegationId, true);
-    if (!d || d.producerAccountId !== producer.id || !(await markDelegationRemoved(trx, d.id, now))) return undefined;
+    if (!d || d.producerAccountId !== producer.id) return 'not_found' as const;
+    if (!(await markDelegationRemoved(trx, d.id, now))) return 'already_removed' as const;
     await voidDelegationLinks(trx, d.id, now);
     await endDelegationAccess(trx, [d.id]);
     return d;
   });
-  if (!out) return { ok: false, reason: 'not_found' };
+  if (typeof out === 'string') return { ok: false, reason: out };
   await audit(db, clock, 'delegate.removed', producer.id, info, { delegationId, delegateAccountId: out.delegateAccountId });
   if (out.delegateAccountId) await audit(db, clock, 'delegate.removed', out.delegateAccountId, info, { delegationId, producerNumber: out.producerNumber });
   return { ok: true, name: `${out.firstName} ${out.lastName}` };

@@ -57,22 +57,28 @@ export function choiceCount(c: Choices): number {
   return (c.self ? 1 : 0) + c.delegations.length;
 }
 
+/** The `producer_number` the client named (a non-empty string), or undefined when it named none. */
+function askedProducer(ctx: KoaContextWithOIDC): string | undefined {
+  const asked = ctx.oidc.params?.[PRODUCER_NUMBER_PARAM];
+  return typeof asked === 'string' && asked.length > 0 ? asked : undefined;
+}
+
 /**
  * Whom the authorization request being served acts for, when it is settled: the choice made on the
  * "Choose who you are working for" page (interaction result), else the `producer_number` parameter
- * when it names one of the choices, else the only choice. undefined: the person must choose (or has
- * no choice at all).
+ * when it names one of the choices, else — when the client named no producer — the only choice.
+ * undefined: the person must choose (or has no choice at all). A `producer_number` that names none
+ * of the choices settles nothing, even with a single choice: the page is shown (never another
+ * producer in silence).
  */
 export function settledPrincipal(ctx: KoaContextWithOIDC, choices: Choices): Principal | undefined {
   const chosen = (ctx.oidc.result as Record<string, unknown> | undefined)?.[WORKING_FOR_RESULT] as Principal | undefined;
-  const valid = (p: Principal | undefined) =>
-    p && (p.delegationId === null ? !!choices.self : choices.delegations.some((o) => o.delegationId === p.delegationId)) ? p : undefined;
-  if (chosen) return valid(chosen);
-  const asked = ctx.oidc.params?.[PRODUCER_NUMBER_PARAM];
-  if (typeof asked === 'string' && asked) {
+  if (chosen) return isChoice(choices, chosen) ? chosen : undefined;
+  const asked = askedProducer(ctx);
+  if (asked !== undefined) {
     if (choices.self?.producerNumber === asked) return { delegationId: null };
     const d = choices.delegations.find((o) => o.producerNumber === asked);
-    if (d) return { delegationId: d.delegationId };
+    return d ? { delegationId: d.delegationId } : undefined;
   }
   if (choiceCount(choices) === 1) return { delegationId: choices.self ? null : choices.delegations[0]!.delegationId };
   return undefined;
@@ -90,11 +96,12 @@ const sessionChoiceReads = new WeakMap<object, Promise<Principal | undefined>>()
  * session's newest grant, at any client) while it is still one of `choices`: a person who chose
  * whom to work for at the portal is not asked again when single sign-on takes them to another
  * application of the same session (issue 14 item 3). A client that wants another producer names it
- * with `producer_number`. Read once per request.
+ * with `producer_number`; a `producer_number` naming none of the choices never falls back on the
+ * session's choice (the page is shown). Read once per request.
  */
 export async function resolvePrincipal(db: Kysely<Database>, ctx: KoaContextWithOIDC, choices: Choices): Promise<Principal | undefined> {
   const settled = settledPrincipal(ctx, choices);
-  if (settled || choiceCount(choices) < 2) return settled;
+  if (settled || choiceCount(choices) < 2 || askedProducer(ctx) !== undefined) return settled;
   let read = sessionChoiceReads.get(ctx);
   if (!read) {
     const authorizations = (ctx.oidc.session?.authorizations ?? {}) as Record<string, { grantId?: string }>;

@@ -67,19 +67,40 @@ export async function delegationOfGrant(db: Kysely<Database>, grantId: string | 
 }
 
 /**
+ * Private claim of JWT access tokens issued for a signed-in person: the id of the oidc-provider
+ * Grant the token was issued under. The IdP's own APIs (src/api) answer only while that grant
+ * exists, so whatever ends the grant (Sign out of the others, a password change or reset, a
+ * disabled account, a Service Desk sign-out, a removed delegate; src/oidc/revocation.ts) also ends
+ * the JWTs already issued, without waiting for their expiry.
+ */
+export const GRANT_ID_CLAIM = 'gid';
+
+/**
+ * The `delegation` claim of a JWT access token: {@link DelegationClaim} plus `id`, the delegation
+ * the grant acts under. An API accepts the token only while that very delegation is active (a
+ * delegate removed and invited again has a new delegation, so their old tokens stay refused).
+ */
+export interface AccessTokenDelegationClaim extends DelegationClaim {
+  id: string;
+}
+
+/**
  * oidc-provider's JWT access-token customizer (RFC 9068): a token of a grant acting under a
  * delegation names the producer as `sub` and the delegate as the acting party,
- * `act: { sub: <delegate> }` (RFC 8693 §4.1), plus `delegation` ({@link DelegationClaim}).
- * Tokens of the person acting for themselves (and client_credentials tokens) are unchanged.
+ * `act: { sub: <delegate> }` (RFC 8693 §4.1), plus `delegation` ({@link AccessTokenDelegationClaim},
+ * with the delegation's `id`). Tokens of the person acting for themselves keep their `sub`. Every
+ * token of a grant also carries {@link GRANT_ID_CLAIM} (`gid`); client_credentials tokens are
+ * unchanged.
  * @throws errors.InvalidGrant when the delegation is no longer usable.
  */
 export function jwtAccessTokenCustomizer(db: Kysely<Database>, cache?: PrincipalCache) {
   return async (_ctx: unknown, token: { grantId?: string; accountId?: string }, jwt: { payload: Record<string, unknown> }) => {
     if (!token.accountId || !token.grantId) return;
+    jwt.payload[GRANT_ID_CLAIM] = token.grantId;
     const delegation = await delegationOfGrant(db, token.grantId, token.accountId, cache);
     if (!delegation) return;
     jwt.payload.sub = delegation.producerAccountId;
     jwt.payload.act = { sub: token.accountId };
-    jwt.payload.delegation = delegation.claim;
+    jwt.payload.delegation = { id: delegation.delegationId, ...delegation.claim } satisfies AccessTokenDelegationClaim;
   };
 }

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import * as oidc from 'openid-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { beginSignIn, codeIn, createAccount, csrf, followInteraction, followToClient, GOOD_PASSWORD } from '../helpers/accounts.ts';
+import { beginSignIn, codeIn, createAccount, csrf, followInteraction, followToClient, GOOD_PASSWORD, pkce, portalRedirect } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 type Agent = ReturnType<typeof request.agent>;
@@ -85,6 +88,29 @@ async function post(agent: Agent, pagePath: string, action: string, form: Record
   const page = await agent.get(pagePath);
   expect(page.status).toBe(200);
   return agent.post(action).type('form').send({ _csrf: await tokenOf(agent), ...form });
+}
+
+/**
+ * A JWT access token for the producer API (RFC 9068) obtained, as the portal does, by single
+ * sign-on in the browser's IdP session: code, then a refresh grant with `resource` (RFC 8707).
+ */
+async function apiTokenIn(agent: Agent): Promise<string> {
+  const resource = idp.config.PRODUCER_API_RESOURCE;
+  const config = await oidc.discovery(new URL(idp.url), idp.config.PORTAL_CLIENT_ID, undefined, oidc.ClientSecretBasic(idp.config.PORTAL_CLIENT_SECRET), { execute: [oidc.allowInsecureRequests] });
+  const { verifier, challenge } = pkce();
+  const state = `s-${randomBytes(6).toString('hex')}`;
+  const auth = await agent.get(`/auth?${new URLSearchParams({ client_id: idp.config.PORTAL_CLIENT_ID, redirect_uri: portalRedirect(idp), response_type: 'code', scope: 'openid producer hierarchy:read', state, code_challenge: challenge, code_challenge_method: 'S256', resource })}`);
+  const { redirect, page } = await followToClient(idp, agent, auth.headers.location as string);
+  expect(redirect, page?.text.slice(0, 300)).toBeDefined();
+  const tokens = await oidc.authorizationCodeGrant(config, redirect!, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true });
+  const api = (await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource })).access_token;
+  expect(typeof decodeJwt(api).gid).toBe('string');
+  return api;
+}
+
+/** The producer API's answer to `token`. */
+function hierarchyWith(token: string) {
+  return request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${token}`);
 }
 
 describe('My Account: the session guard (issue 14 item 6)', () => {
@@ -184,6 +210,10 @@ describe('My Account pages', () => {
     await signInAt(chrome, '/account/sessions', username);
     const firefox = browser(FIREFOX);
     await signInAt(firefox, '/account/sessions', username);
+    // A JWT for the IdP's own producer API, issued in the other browser's session, and one in this one.
+    const otherJwt = await apiTokenIn(firefox);
+    const ownJwt = await apiTokenIn(chrome);
+    expect((await hierarchyWith(otherJwt)).status).toBe(200);
     const page = await chrome.get('/account/sessions');
     expect(page.text).toContain('Chrome 139 on Linux <strong>(this browser)</strong>');
     expect(page.text).toContain('Firefox 128 on Windows');
@@ -197,6 +227,12 @@ describe('My Account pages', () => {
     const ff = await firefox.get('/account/sessions');
     expect(ff.status).toBe(303);
     expect(ff.headers.location).toContain('/account/signin');
+    // The JWT issued in the other session is refused at once (RFC 6750 §3.1), not at its expiry.
+    const refused = await hierarchyWith(otherJwt);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error).toBe('invalid_token');
+    expect(refused.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+    expect((await hierarchyWith(ownJwt)).status).toBe(200);
   });
 
   it('Change Password: wrong current password, a broken rule, a reused password; then the change ends the other sessions and mails', async () => {
@@ -205,6 +241,8 @@ describe('My Account pages', () => {
     await signInAt(agent, '/account/password', username);
     const other = browser(FIREFOX);
     await signInAt(other, '/account', username);
+    const otherJwt = await apiTokenIn(other);
+    expect((await hierarchyWith(otherJwt)).status).toBe(200);
 
     const wrong = await post(agent, '/account/password', '/account/password', { current_password: 'Wrong!pass9', password: 'Nw8$tLp2qZ' });
     expect(wrong.status).toBe(422);
@@ -227,6 +265,7 @@ describe('My Account pages', () => {
     expect(mail.text).toContain('every other session was signed out');
     expect((await agent.get('/account')).status).toBe(200); // this browser stays signed in
     expect((await other.get('/account')).status).toBe(303); // the other one must sign in again
+    expect((await hierarchyWith(otherJwt)).status).toBe(401); // and its API tokens stop at once
     const types = (await idp.services.db.selectFrom('audit_events').select('type').where('account_id', '=', id).execute()).map((r) => r.type);
     expect(types).toContain('account.password_changed');
     expect(types).toContain('account.password_change_failed');

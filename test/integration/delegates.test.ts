@@ -68,6 +68,8 @@ async function invite(agent: Agent, email: string, permissions: string[]): Promi
 describe('delegates', () => {
   let caseyId: string;
   let averyAgent: Agent;
+  /** A producer-API JWT of Casey for Avery, issued before Avery removed her. */
+  let caseyOldApiToken: string;
 
   it('a producer adds a delegate; the invitation registers a delegate account (Terms of Use, Create Your Secure Login); the producer is told', async () => {
     // No IdP session: the guard of the IdP's own pages sends the browser to sign in, and back.
@@ -84,6 +86,13 @@ describe('delegates', () => {
     expect(bad.status).toBe(422);
     expect(bad.text).toContain('Enter a valid email address.');
     expect(bad.text).toContain('Choose at least one permission.');
+
+    // A permission that is not on the list: 422 with the field message, nothing stored or sent.
+    const unknown = await averyAgent.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(form.text))}&first_name=Casey&last_name=Assistant&email=${encodeURIComponent(DELEGATE_EMAIL)}&permissions=quote_enroll&permissions=admin`);
+    expect(unknown.status).toBe(422);
+    expect(unknown.text).toContain('A permission that was sent is not one of Quote &amp; Enroll, Commissions &amp; Reporting or View My Hierarchy');
+    expect(await idp.services.db.selectFrom('delegations').select('id').execute()).toEqual([]);
+    expect(idp.smtp.to(DELEGATE_EMAIL)).toEqual([]);
 
     const link = await invite(averyAgent, DELEGATE_EMAIL, ['quote_enroll', 'view_hierarchy']);
     const list = await averyAgent.get('/delegates');
@@ -171,6 +180,14 @@ describe('delegates', () => {
     expect(res.body.producer.producer_number).toBe('000104201');
     // A delegate has no producer pages of their own.
     expect((await s.agent.get('/delegates')).status).toBe(403);
+
+    // A producer_number that names none of her choices is not replaced by her only choice: the page is shown.
+    idp.clock.advance(31);
+    const named = await signedIn('DelCasey01', { producer_number: '000104203' });
+    expect(named.redirect).toBeUndefined();
+    expect(named.page!.text).toContain('Choose who you are working for');
+    expect(named.page!.text).toContain('producer number 000104203, which is not a producer you may work for');
+    expect(named.page!.text).toContain('Avery Quinlan');
   });
 
   it('a producer who is also a delegate chooses who they are working for; producer_number settles it; without View My Hierarchy the API refuses', async () => {
@@ -251,6 +268,13 @@ describe('delegates', () => {
     expect(sso.delegation).toMatchObject({ producer_number: '000104202', producer_name: 'Jordan Ellery' });
     // The client names another producer she may work for: that one, still without a page.
     expect((await ssoTo({ producer_number: '000104201' })).delegation).toBeUndefined();
+    // A producer_number naming none of her choices never falls back on the session's choice: the page.
+    const { challenge } = pkce();
+    const auth = await s.agent.get(`/auth?${new URLSearchParams({ client_id: app.client_id as string, redirect_uri: 'https://quote.example.test/cb', response_type: 'code', scope: 'openid', state: 'st-unknown', code_challenge: challenge, code_challenge_method: 'S256', producer_number: '000104299' })}`);
+    const shown = await followToClient(idp, s.agent, auth.headers.location);
+    expect(shown.redirect).toBeUndefined();
+    expect(shown.page!.text).toContain('Choose who you are working for');
+    expect(shown.page!.text).toContain('producer number 000104299');
   });
 
   it('removing a delegate ends their sessions, grants and tokens for that producer at once; their account remains', async () => {
@@ -258,10 +282,35 @@ describe('delegates', () => {
     const config = await rp();
     const tokens = await oidc.authorizationCodeGrant(config, s.redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
     const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
+    caseyOldApiToken = api.access_token;
+    // The token names the delegation it was issued under (`delegation.id`).
     const list = await averyAgent.get('/delegates');
     const id = /action="\/delegates\/([^/]+)\/remove"/.exec(list.text)![1];
+    expect(decodeJwt(api.access_token).delegation).toMatchObject({ id, producer_number: '000104201' });
+    // Refusals: a clear message on the list, nothing changed.
+    const unconfirmed = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text) });
+    expect(unconfirmed.status).toBe(422);
+    expect(unconfirmed.text).toContain('View/Add My Delegates');
+    expect(unconfirmed.text).toContain('The removal was not confirmed, so nothing was changed.');
+    const jordansDelegation = (await idp.services.db.selectFrom('delegations').select('id').where('producer_number', '=', '000104202').executeTakeFirstOrThrow()).id;
+    for (const other of ['no-such-delegation', jordansDelegation]) {
+      const notMine = await averyAgent.post(`/delegates/${other}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
+      expect(notMine.status, other).toBe(404);
+      expect(notMine.text).toContain('This delegate was not found among your delegates.');
+      const resend = await averyAgent.post(`/delegates/${other}/resend`).type('form').send({ _csrf: csrf(list.text) });
+      expect(resend.status, other).toBe(404);
+    }
+    const notInvited = await averyAgent.post(`/delegates/${id}/resend`).type('form').send({ _csrf: csrf(list.text) });
+    expect(notInvited.status).toBe(409);
+    expect(notInvited.text).toContain('no invitation to send again');
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('id', '=', jordansDelegation).executeTakeFirstOrThrow()).status).toBe('active');
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('id', '=', id!).executeTakeFirstOrThrow()).status).toBe('active');
+
     const removed = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
     expect(removed.status).toBe(303);
+    const twice = await averyAgent.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
+    expect(twice.status).toBe(409);
+    expect(twice.text).toContain('This delegate was already removed.');
     expect((await averyAgent.get('/delegates')).text).toMatch(/Casey Assistant[\s\S]*Removed/);
     await expect(oidc.refreshTokenGrant(config, api.refresh_token ?? tokens.refresh_token!, { resource })).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(oidc.fetchUserInfo(config, tokens.access_token, caseyId)).rejects.toBeDefined();
@@ -278,6 +327,43 @@ describe('delegates', () => {
     expect(events.map((e) => e.account_id).sort()).toEqual([averyId, caseyId].sort());
   });
 
+  it('a delegate removed, invited again and accepting again: the JWTs of the old delegation stay refused; new ones work', async () => {
+    const link = await invite(averyAgent, DELEGATE_EMAIL, ['view_hierarchy']);
+    idp.clock.advance(3601); // past the hour's limit of codes to Casey's address
+    // Casey has nobody to work for yet: the page says so and offers Log out, a way to sign in as someone else.
+    const stuck = await signedIn('DelCasey01');
+    expect(stuck.redirect).toBeUndefined();
+    expect(stuck.page!.text).toContain('there is no one to work for');
+    expect(stuck.page!.text).toContain('href="/session/end"');
+    const logout = await stuck.agent.get('/session/end');
+    expect(logout.status).toBe(200);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(logout.text)![1]!;
+    const out = await stuck.agent.post('/session/end/confirm').type('form').send({ xsrf, logout: 'yes' });
+    const { page: loggedOut } = await followToClient(idp, stuck.agent, out.headers.location ?? '/session/end/success');
+    expect(loggedOut!.text).toContain('You have been logged out');
+    expect((await beginSignIn(idp, stuck.agent)).page.text).toContain('Log In'); // the next sign-in starts over
+    idp.clock.advance(31);
+
+    // Casey signs in (she has nobody to work for now) and accepts with her account.
+    const casey = (await signedIn('DelCasey01')).agent;
+    const page = await casey.get(new URL(link).pathname + new URL(link).search);
+    expect(page.text).toContain('You are logged in as');
+    const accepted = await casey.post('/delegates/accept').type('form').send({ _csrf: csrf(page.text), token: new URL(link).searchParams.get('token') });
+    expect(accepted.status, accepted.text.slice(0, 400)).toBe(200);
+    expect((await averyAgent.get('/delegates')).text).toMatch(/Casey Assistant[\s\S]*Active/);
+    const old = await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${caseyOldApiToken}`);
+    expect(old.status).toBe(401);
+    expect(old.body.error).toBe('invalid_token');
+    expect(old.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+    // A token of the new delegation is answered.
+    const s = await signedIn('DelCasey01');
+    const config = await rp();
+    const tokens = await oidc.authorizationCodeGrant(config, s.redirect!, { pkceCodeVerifier: s.verifier, expectedState: s.state, expectedNonce: s.nonce, idTokenExpected: true });
+    const api = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource });
+    expect(decodeJwt(api.access_token).delegation).not.toMatchObject({ id: (decodeJwt(caseyOldApiToken).delegation as { id: string }).id });
+    expect((await request(idp.server).get('/api/producers/me/hierarchy').set('authorization', `Bearer ${api.access_token}`)).status).toBe(200);
+  });
+
   it('a producer made inactive makes every delegation for them inactive at once', async () => {
     const s = await signedIn('DelAvery01', { producer_number: '000104202' });
     expect(s.redirect, s.page?.text.slice(0, 300)).toBeDefined();
@@ -291,10 +377,82 @@ describe('delegates', () => {
       await endProducerSessions(trx, ['000104202']);
     });
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    // Jordan is no longer a choice: Avery signs in for herself without being asked.
+    // Jordan is no longer a choice: a client still naming him gets the page, with Avery herself only.
     const again = await signedIn('DelAvery01', { producer_number: '000104202' });
-    expect(again.redirect, again.page?.text.slice(0, 300)).toBeDefined();
-    const mine = await oidc.authorizationCodeGrant(config, again.redirect!, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce, idTokenExpected: true });
+    expect(again.redirect).toBeUndefined();
+    expect(again.page!.text).toContain('Choose who you are working for');
+    expect(again.page!.text).not.toContain('Jordan Ellery');
+    const uid = /action="\/interaction\/([^/]+)\/working_for"/.exec(again.page!.text)![1];
+    const chosen = await again.agent.post(`/interaction/${uid}/working_for`).type('form').send({ _csrf: csrf(again.page!.text), working_for: 'self' });
+    const back = await followToClient(idp, again.agent, chosen.headers.location);
+    expect(back.redirect, back.page?.text.slice(0, 300)).toBeDefined();
+    const mine = await oidc.authorizationCodeGrant(config, back.redirect!, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce, idTokenExpected: true });
     expect(mine.claims()!.delegation).toBeUndefined();
+    // Without producer_number, her only choice settles it: no page.
+    idp.clock.advance(3601); // past the hour's limit of codes to her address
+    expect((await signedIn('DelAvery01')).redirect).toBeDefined();
+  });
+  it('changes on the delegate pages (Add Delegate, Resend, Remove, accepting with an account) need a recent sign-in, like My Account', async () => {
+    idp.clock.advance(3601); // Avery's codes this hour reached the send limit (5 an hour)
+    const avery = (await signedIn('DelAvery01', { producer_number: '000104201' })).agent;
+    const list = await avery.get('/delegates');
+    const form = await avery.get('/delegates/add');
+    const id = /action="\/delegates\/([^/]+)\/remove"/.exec(list.text)![1];
+    idp.clock.advance(idp.config.ACCOUNT_REAUTH_SECONDS + 1);
+    expect((await avery.get('/delegates')).status).toBe(200); // looking needs no new sign-in
+    const add = await avery.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(form.text))}&first_name=Late&last_name=Invite&email=late.invite@example.test&permissions=quote_enroll`);
+    expect(add.status).toBe(303);
+    expect(add.headers.location).toBe('/account/signin?return=%2Fdelegates%2Fadd&reauth=1');
+    const resend = await avery.post(`/delegates/${id}/resend`).type('form').send({ _csrf: csrf(list.text) });
+    expect(resend.headers.location).toBe('/account/signin?return=%2Fdelegates&reauth=1');
+    const remove = await avery.post(`/delegates/${id}/remove`).type('form').send({ _csrf: csrf(list.text), confirm: 'yes' });
+    expect(remove.status).toBe(303);
+    expect(remove.headers.location).toBe('/account/signin?return=%2Fdelegates&reauth=1');
+    // Nothing changed, nothing sent.
+    expect(await idp.services.db.selectFrom('delegations').select('id').where('email', '=', 'late.invite@example.test').execute()).toEqual([]);
+    expect(idp.smtp.to('late.invite@example.test')).toEqual([]);
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('id', '=', id!).executeTakeFirstOrThrow()).status).toBe('active');
+
+    // Signing in again (prompt=login) comes back to the page, and the change then works.
+    const signin = await avery.get(add.headers.location);
+    const auth = new URL(signin.headers.location, idp.url);
+    expect(auth.searchParams.get('prompt')).toBe('login');
+    const { page: login } = await followToClient(idp, avery, signin.headers.location);
+    const uid = /action="\/interaction\/([^/]+)\/login"/.exec(login!.text)![1]!;
+    idp.clock.advance(31);
+    const done = await signIn(idp, avery, uid, 'DelAvery01');
+    const { page: back } = await followToClient(idp, avery, done.headers.location);
+    expect(back!.text).toContain('Add Delegate');
+    const added = await avery.post('/delegates/add').type('form').send(`_csrf=${encodeURIComponent(csrf(back!.text))}&first_name=Late&last_name=Invite&email=late.invite@example.test&permissions=quote_enroll`);
+    expect(added.headers.location).toBe('/delegates?done=added');
+
+    // Accepting an invitation with an account signed in long ago: sign in again first, then back to the invitation.
+    await expect.poll(() => idp.smtp.to('late.invite@example.test').length).toBe(1);
+    const link = new URL(/(http:\/\/\S+\/delegates\/accept\?token=[A-Za-z0-9_-]+)/.exec(idp.smtp.to('late.invite@example.test')[0]!.text)![1]!);
+    await createAccount(idp, { producerNumber: '000104203', username: 'DelMorgan01' });
+    const morgan = (await signedIn('DelMorgan01')).agent;
+    idp.clock.advance(idp.config.ACCOUNT_REAUTH_SECONDS + 1);
+    const invitation = await morgan.get(link.pathname + link.search);
+    const stale = await morgan.post('/delegates/accept').type('form').send({ _csrf: csrf(invitation.text), token: link.searchParams.get('token') });
+    expect(stale.status).toBe(303);
+    expect(stale.headers.location).toBe(`/account/signin?${new URLSearchParams({ return: link.pathname + link.search, reauth: '1' })}`);
+    expect((await idp.services.db.selectFrom('delegations').select('status').where('email', '=', 'late.invite@example.test').executeTakeFirstOrThrow()).status).toBe('invited');
+  });
+  it('an invitation whose link expired shows as "Invitation expired" with Resend, which sends a fresh link', async () => {
+    // late.invite@example.test was invited in the test before and never accepted.
+    idp.clock.advance(idp.config.DELEGATE_INVITATION_TTL_SECONDS + 1);
+    const avery = (await signedIn('DelAvery01', { producer_number: '000104201' })).agent;
+    const list = await avery.get('/delegates');
+    const row = /<tr data-delegate="late\.invite@example\.test">([\s\S]*?)<\/tr>/.exec(list.text)![1]!;
+    expect(row).toContain('Invitation expired');
+    const id = /action="\/delegates\/([^/]+)\/resend"/.exec(row)![1]!;
+    const before = idp.smtp.to('late.invite@example.test').length;
+    const resent = await avery.post(`/delegates/${id}/resend`).type('form').send({ _csrf: csrf(list.text) });
+    expect(resent.headers.location).toBe('/delegates?done=resent');
+    await expect.poll(() => idp.smtp.to('late.invite@example.test').length).toBe(before + 1);
+    const fresh = new URL(/(http:\/\/\S+\/delegates\/accept\?token=[A-Za-z0-9_-]+)/.exec(idp.smtp.to('late.invite@example.test').at(-1)!.text)![1]!);
+    expect((await request(idp.server).get(fresh.pathname + fresh.search)).status).toBe(200);
+    const after = /<tr data-delegate="late\.invite@example\.test">([\s\S]*?)<\/tr>/.exec((await avery.get('/delegates')).text)![1]!;
+    expect(after).toMatch(/<td>Invited<\/td>/);
   });
 });

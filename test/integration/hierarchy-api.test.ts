@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertProducers } from '../../src/db/repositories/producers.ts';
-import { changeAccountStatus } from '../../src/oidc/revocation.ts';
+import { changeAccountStatus, endAccountSessions } from '../../src/oidc/revocation.ts';
 import type { ProducerRecord } from '../../src/producers/records.ts';
 import { beginSignIn, createAccount, followToClient, signIn } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
@@ -111,7 +111,20 @@ describe('GET /api/producers/me/hierarchy', () => {
     await changeAccountStatus(idp.services.db, account.id, 'disabled');
     const disabled = await hierarchy(api);
     expect(disabled.status).toBe(401);
-    expect(disabled.body).toEqual({ error: 'invalid_token', error_description: 'the account may not sign in' });
+    // Disabling ends the account's grants too: the token is refused as revoked.
+    expect(disabled.body).toEqual({ error: 'invalid_token', error_description: 'the access token was revoked' });
     await changeAccountStatus(idp.services.db, account.id, 'active');
+  });
+
+  it('refuses a JWT whose grant was ended (Service Desk sign-out, password reset: endAccountSessions) before its expiry', async () => {
+    const { api } = await apiToken('HierMid01');
+    const claims = decodeJwt(api);
+    expect(typeof claims.gid).toBe('string');
+    expect((await hierarchy(api)).status).toBe(200);
+    await endAccountSessions(idp.services.db, claims.sub!, 'signed_out');
+    const ended = await hierarchy(api);
+    expect(ended.status).toBe(401);
+    expect(ended.body).toEqual({ error: 'invalid_token', error_description: 'the access token was revoked' });
+    expect(ended.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
   });
 });

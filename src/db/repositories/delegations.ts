@@ -70,7 +70,7 @@ export async function insertDelegation(db: Kysely<Database>, v: { id: string; pr
 
 /** One delegation by id, or undefined. With `forUpdate`, locks its row until the transaction ends. */
 export async function findDelegation(db: Kysely<Database>, id: string, forUpdate = false): Promise<Delegation | undefined> {
-  if (typeof id !== 'string' || id.length > 100) return undefined;
+  if (typeof id !== 'string' || id.length > 100 || id.includes('\u0000')) return undefined; // PostgreSQL text holds no NUL
   let q = db.selectFrom('delegations').selectAll().where('id', '=', id);
   if (forUpdate) q = q.forUpdate();
   const r = await q.executeTakeFirst();
@@ -250,14 +250,6 @@ export async function activeDelegationsOfActiveProducers(db: Kysely<Database>, p
 export async function liveDelegationsOfProducerAccount(db: Kysely<Database>, producerAccountId: string): Promise<string[]> {
   const rows = await db.selectFrom('delegations').select('id').where('producer_account_id', '=', producerAccountId).where('status', '<>', 'removed').execute();
   return rows.map((r) => r.id);
-}
-
-/**
- * The active delegation under which `delegateAccountId` acts for the producer whose account is
- * `producerAccountId` (an API token with `act`), with a usable producer; or undefined.
- */
-export async function activeDelegationBetween(db: Kysely<Database>, producerAccountId: string, delegateAccountId: string): Promise<ActingOption | undefined> {
-  return (await actingOptions(db, delegateAccountId)).find((o) => o.producerAccountId === producerAccountId);
 }
 
 /**

@@ -55,6 +55,23 @@ export async function findPayloadRow(db: Kysely<Database>, model: string, column
   return { payload: row.payload as unknown as Payload, consumedAt: row.consumed_at ? new Date(row.consumed_at) : null, expiresAt: row.expires_at ? new Date(row.expires_at) : null };
 }
 
+/**
+ * Whether oidc-provider's Grant `grantId` still exists and has not expired at `now` (an ended
+ * session, a password change or reset, a disabled account or a removed delegate deletes the rows
+ * of the grants concerned: src/oidc/revocation.ts).
+ */
+export async function grantIsLive(db: Kysely<Database>, grantId: string, now: Date): Promise<boolean> {
+  if (grantId.length === 0 || grantId.length > 200 || grantId.includes('\u0000')) return false;
+  const row = await db
+    .selectFrom('oidc_payloads')
+    .select('id')
+    .where('model', '=', 'Grant')
+    .where('id', '=', grantId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .executeTakeFirst();
+  return !!row;
+}
+
 /** The payload of (model, id), expired or not, or undefined. */
 export async function payloadOf(db: Kysely<Database>, model: string, id: string): Promise<Payload | undefined> {
   const row = await db.selectFrom('oidc_payloads').select('payload').where('model', '=', model).where('id', '=', id).executeTakeFirst();

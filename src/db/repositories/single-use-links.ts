@@ -16,6 +16,25 @@ export async function insertLink(db: Kysely<Database>, link: { purpose: LinkPurp
     .execute();
 }
 
+/**
+ * Which of these delegations have a live invitation link (unused, not voided, not expired at `now`):
+ * an invited delegation without one is an expired invitation (a Resend gives it a fresh link).
+ */
+export async function delegationsWithLiveLink(db: Kysely<Database>, delegationIds: readonly string[], now: Date): Promise<Set<string>> {
+  if (delegationIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('single_use_links')
+    .select('delegation_id')
+    .distinct()
+    .where('purpose', '=', 'delegate_invite')
+    .where('delegation_id', 'in', delegationIds)
+    .where('used_at', 'is', null)
+    .where('voided_at', 'is', null)
+    .where('expires_at', '>', now)
+    .execute();
+  return new Set(rows.map((r) => r.delegation_id).filter((id): id is string => id !== null));
+}
+
 /** Voids the unused invitation links of one delegation (a resend, or the delegation removed). */
 export async function voidDelegationLinks(db: Kysely<Database>, delegationId: string, now: Date): Promise<void> {
   await db

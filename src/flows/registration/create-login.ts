@@ -8,27 +8,38 @@ import { checkUsername } from '../../security/username-policy.ts';
 import { anyText } from '../../steps/fields.ts';
 import { field } from '../../steps/step.ts';
 import { sendVerificationEmail } from '../email-verification.ts';
-import { MAX_FIELD, type RegistrationContext, type RegistrationStep } from './state.ts';
+import { MAX_FIELD, REGISTER_IP_LIMIT, type RegistrationContext, type RegistrationStep } from './state.ts';
 
 /**
- * The fields and their rules; a username that passes them must not be taken yet (ignoring case).
+ * The fields and their rules (username and password policies). Whether the username is taken is
+ * NOT asked here: input is checked before the step's rate limit, so a check here would tell anyone
+ * which usernames exist without limit. {@link takenUsername} asks it in `submit`, after the limit.
  * Also the rules of a delegate's login (src/delegates/invitation.ts, issue 14 item 2).
  */
-export const createLoginSchema = (db: RegistrationContext['services']['db']) =>
+export const createLoginSchema = () =>
   z
     .object({ username: anyText, password: anyText })
-    .superRefine(async ({ username, password }, ctx) => {
+    .superRefine(({ username, password }, ctx) => {
       const u = username.length > MAX_FIELD ? ['username.too_long'] : checkUsername(username);
       const p = password.length > MAX_FIELD ? ['password.length'] : checkPassword(password, { username });
-      if (!u.length && (await usernameTaken(db, username))) u.push('username.taken');
       for (const message of u) ctx.addIssue({ code: 'custom', message, path: ['username'] });
       for (const message of p) ctx.addIssue({ code: 'custom', message, path: ['password'] });
     });
 
 /**
+ * The field message of a username already taken (ignoring case): 422 with `username.taken`, or
+ * undefined when it is free. Call from `submit` of a step whose `rateLimit` is REGISTER_IP_LIMIT
+ * (every question counts against the client address: no free username oracle).
+ */
+export async function takenUsername(db: RegistrationContext['services']['db'], username: string): Promise<{ kind: 'retry'; status: 422; errors: { username: string[] } } | undefined> {
+  return (await usernameTaken(db, username)) ? { kind: 'retry', status: 422, errors: { username: ['username.taken'] } } : undefined;
+}
+
+/**
  * Step 2 of 3, "Create Your Secure Login" (guide slide 4): the username and password rules
  * (security/username-policy.ts, password-policy.ts; the page shows Must Have / Cannot Have), a
- * username not yet taken (ignoring case), and the Terms of Use version accepted at the start still
+ * username not yet taken (ignoring case; asked after the per-address limit REGISTER_IP_LIMIT, 429
+ * with Retry-After beyond it), and the Terms of Use version accepted at the start still
  * active (else back to the terms, 409). Creates the account and sends the confirmation mail.
  */
 export const createLoginStep: RegistrationStep<{ username: string; password: string }> = {
@@ -36,7 +47,9 @@ export const createLoginStep: RegistrationStep<{ username: string; password: str
   path: '/register/login',
   view: 'idp/register-login',
   at: ['login'],
-  input: (c) => createLoginSchema(c.services.db),
+  input: createLoginSchema(),
+  // Per client address, as Enter Producer Information: whether a username is taken is asked only here.
+  rateLimit: REGISTER_IP_LIMIT,
   echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
   async model() {
     return { title: 'Create Your Secure Login', rules: PASSWORD_RULES };
@@ -45,6 +58,8 @@ export const createLoginStep: RegistrationStep<{ username: string; password: str
     const { services, state } = c;
     const { db, clock } = services;
     if (!state.producerNumber || !state.termsVersion) return { kind: 'finish', restart: { status: 409, formError: 'register.flow_expired' } };
+    const taken = await takenUsername(db, username);
+    if (taken) return taken;
     const terms = await activeTerms(db);
     if (!terms || terms.version !== state.termsVersion) {
       // A new version was published meanwhile: accept it first.

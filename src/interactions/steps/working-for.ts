@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { audit } from '../../audit.ts';
 import { findAccountById } from '../../db/repositories/accounts.ts';
 import { AppError } from '../../http/errors.ts';
-import { choiceCount, choicesOf, choicesOfRequest, OWN_PAGES_CLIENT_ID, resolvePrincipal, WORKING_FOR_RESULT, type Choices } from '../working-for-choice.ts';
+import { choiceCount, choicesOf, choicesOfRequest, OWN_PAGES_CLIENT_ID, PRODUCER_NUMBER_PARAM, resolvePrincipal, WORKING_FOR_RESULT, type Choices } from '../working-for-choice.ts';
 import { optionalText } from '../../steps/fields.ts';
 import type { InteractionContext, InteractionStep, PromptSteps } from '../context.ts';
 
@@ -29,10 +29,12 @@ async function choicesFor(c: InteractionContext): Promise<{ accountId: string; c
 /**
  * "Choose who you are working for" (issue 14 item 3): after Verify your Account, when the person may
  * act for more than one producer (themselves as producer and delegations, or several producers) and
- * neither an earlier choice nor the `producer_number` parameter settled it. The choice becomes the
+ * neither an earlier choice nor the `producer_number` parameter settled it; also, with any number
+ * of choices, when `producer_number` names none of them (the page says so). The choice becomes the
  * interaction result `working_for` (`{ delegationId }`, null for themselves), which
  * `loadExistingGrant` (src/oidc/provider.ts) records for the grant. A delegate with no producer to
- * work for sees why and may only cancel (`access_denied`).
+ * work for sees why and may cancel (`access_denied`); the page always offers **Log out** (the
+ * IdP's end-session page, `/session/end`), so a person stuck here can sign in as someone else.
  */
 export const workingForStep: InteractionStep<z.infer<typeof input>> = {
   name: 'working_for',
@@ -40,7 +42,14 @@ export const workingForStep: InteractionStep<z.infer<typeof input>> = {
   input,
   async model(c) {
     const { choices } = await choicesFor(c);
-    return { title: 'Choose who you are working for', options: optionsOf(choices) };
+    // The client named a producer the person may not work for: say so (the page never picks another in silence).
+    const asked = (c.details.params as Record<string, unknown> | undefined)?.[PRODUCER_NUMBER_PARAM];
+    const named = typeof asked === 'string' && asked.length > 0 && choices.self?.producerNumber !== asked && !choices.delegations.some((d) => d.producerNumber === asked);
+    return {
+      title: 'Choose who you are working for',
+      options: optionsOf(choices),
+      ...(named ? { notice: 'working_for.unknown_producer', noticeParams: { producer: asked.slice(0, 20) } } : {}),
+    };
   },
   async submit(c, { working_for: value, decision }) {
     const { services, info } = c;
