@@ -263,6 +263,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (c.PORTAL_ENABLED && !c.PORTAL_CLIENT_SECRET) missing.push('PORTAL_CLIENT_SECRET (or PORTAL_ENABLED=false)');
     if (c.EXAMPLE_APP_ENABLED && !c.EXAMPLE_APP_CLIENT_SECRET) missing.push('EXAMPLE_APP_CLIENT_SECRET (or leave EXAMPLE_APP_ENABLED unset: the example application does not run in production by default)');
     if (!c.ISSUER.startsWith('https://')) missing.push('ISSUER must be an https:// URL in production');
+    // The IdP's pages link to the portal and its client's redirect URIs are built from it.
+    if (raw.PORTAL_URL === undefined) missing.push('PORTAL_URL (the portal\'s https:// address: the IdP\'s pages link to it)');
+    else if (!c.PORTAL_URL.startsWith('https://')) missing.push('PORTAL_URL must be an https:// URL in production');
+    if (c.EXAMPLE_APP_ENABLED && !c.EXAMPLE_APP_URL.startsWith('https://')) missing.push('EXAMPLE_APP_URL must be an https:// URL in production');
     if (!c.SIGNING_KEYS_ENCRYPTION_KEY) missing.push('SIGNING_KEYS_ENCRYPTION_KEY (production encrypts the private signing keys at rest)');
     if (resolveSmsProvider(c) === 'outbox') missing.push('SMS_PROVIDER (production does not use the development outbox: webhook with SMS_WEBHOOK_URL + SMS_WEBHOOK_SECRET, or twilio with TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN + TWILIO_FROM)');
     if (missing.length) throw new ConfigError(`NODE_ENV=production refuses development defaults. Set:\n  ${missing.join('\n  ')}`);

@@ -281,6 +281,7 @@ describe('kind: production behind a TLS-terminating proxy without TRUST_PROXY an
   const production = {
     NODE_ENV: 'production',
     ISSUER: 'https://idp.example.test',
+    PORTAL_URL: 'https://portal.example.test',
     SMS_WEBHOOK_URL: 'https://sms.example.test/hook',
     SMS_WEBHOOK_SECRET: 'sms-webhook-secret-0123456789abcdefghij',
     SIGNING_KEYS_ENCRYPTION_KEY: 'signing-keys-secret-0123456789abcdefghij',

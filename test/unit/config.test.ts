@@ -29,7 +29,7 @@ describe('configuration', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const msg = (err as Error).message;
-      for (const name of ['DATABASE_URL', 'SMTP_URL', 'COOKIE_KEYS', 'PORTAL_CLIENT_SECRET', 'ISSUER', 'SIGNING_KEYS_ENCRYPTION_KEY']) expect(msg).toContain(name);
+      for (const name of ['DATABASE_URL', 'SMTP_URL', 'COOKIE_KEYS', 'PORTAL_CLIENT_SECRET', 'ISSUER', 'SIGNING_KEYS_ENCRYPTION_KEY', 'PORTAL_URL']) expect(msg).toContain(name);
     }
   });
 
@@ -40,6 +40,18 @@ describe('configuration', () => {
     });
     expect(c.SEED_DEMO).toBe(false);
     expect(c.embeddedDatabase).toBe(false);
+  });
+
+  it('production wants the portal (and an enabled example application) at https:// addresses', () => {
+    const base = {
+      NODE_ENV: 'production', DATABASE_URL: 'postgres://db/idp', SMTP_URL: 'smtps://u:p@mail.example.com', ISSUER: 'https://login.example.com',
+      COOKIE_KEYS: 'k'.repeat(40), PORTAL_CLIENT_SECRET: 's'.repeat(40), SIGNING_KEYS_ENCRYPTION_KEY: 'e'.repeat(40), SMS_WEBHOOK_URL: 'https://sms.example.com/send', SMS_WEBHOOK_SECRET: 'w'.repeat(40), DATA_DIR: dataDir(),
+    };
+    expect(() => loadConfig(base)).toThrow(/PORTAL_URL \(the portal's https:\/\/ address/);
+    expect(() => loadConfig({ ...base, PORTAL_URL: 'http://portal.example.com' })).toThrow(/PORTAL_URL must be an https:\/\/ URL in production/);
+    const app = { ...base, PORTAL_URL: 'https://portal.example.com', EXAMPLE_APP_ENABLED: 'true', EXAMPLE_APP_CLIENT_SECRET: 'x'.repeat(40) };
+    expect(() => loadConfig(app)).toThrow(/EXAMPLE_APP_URL must be an https:\/\/ URL in production/);
+    expect(loadConfig({ ...app, EXAMPLE_APP_URL: 'https://quote.example.com' }).EXAMPLE_APP_ENABLED).toBe(true);
   });
 
   it('the example application: on in development with its URL following EXAMPLE_APP_PORT unless set, a generated client secret kept in DATA_DIR; off in test and production unless asked', () => {
@@ -64,7 +76,7 @@ describe('configuration', () => {
     };
     expect(loadConfig(production).EXAMPLE_APP_ENABLED).toBe(false);
     expect(() => loadConfig({ ...production, EXAMPLE_APP_ENABLED: 'true' })).toThrow(/EXAMPLE_APP_CLIENT_SECRET/);
-    expect(loadConfig({ ...production, EXAMPLE_APP_ENABLED: 'true', EXAMPLE_APP_CLIENT_SECRET: 'x'.repeat(40) }).EXAMPLE_APP_ENABLED).toBe(true);
+    expect(loadConfig({ ...production, EXAMPLE_APP_ENABLED: 'true', EXAMPLE_APP_CLIENT_SECRET: 'x'.repeat(40), EXAMPLE_APP_URL: 'https://quote.example.com' }).EXAMPLE_APP_ENABLED).toBe(true);
   });
 
   it('rejects invalid values with the key name', () => {
