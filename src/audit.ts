@@ -112,6 +112,15 @@ export interface AuditEvent {
 }
 
 /**
+ * A text as the audit trail can keep it: what a client sent may hold NUL characters (U+0000),
+ * which PostgreSQL refuses (the event would be lost); each becomes U+FFFD, the replacement
+ * character, so the event is kept and shows that something was there.
+ */
+function storable(value: string | null): string | null {
+  return value === null ? null : value.replaceAll('\u0000', '\ufffd');
+}
+
+/**
  * Appends several audit events in one INSERT (issue 12: the events of one step, one round trip),
  * in the order given, each as {@link audit} would.
  * @throws the database error when the rows cannot be written (none is then written).
@@ -124,10 +133,11 @@ export async function auditAll(db: Kysely<Database>, clock: Clock, events: Audit
     at,
     type,
     account_id: accountId,
-    client_id: ctx.clientId ?? null,
-    ip: ctx.ip ?? null,
-    user_agent: ctx.userAgent ? ctx.userAgent.slice(0, 512) : null,
-    details: JSON.stringify(details),
+    client_id: storable(ctx.clientId ?? null),
+    ip: storable(ctx.ip ?? null),
+    user_agent: storable(ctx.userAgent ? ctx.userAgent.slice(0, 512) : null),
+    // JSON escapes U+0000 as \u0000, which jsonb refuses too: drop it from every value.
+    details: JSON.stringify(details).replaceAll('\\u0000', '\\ufffd'),
     request_id: request?.requestId ?? null,
   })));
   for (const { type, details = {} } of events) {

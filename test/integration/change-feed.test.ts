@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/database.ts';
@@ -67,5 +68,25 @@ describe('caches kept exact by database notifications', () => {
       const { page } = await followToClient(idp, a, r.headers.location);
       return Boolean(page?.text.includes('Terms published elsewhere'));
     })).toBe(true);
+  });
+
+  // Last: it truncates oidc_payloads (the portal's client too).
+  it('a client renamed, turned into another model, or truncated away by plain SQL is refused at once', async () => {
+    const add = (id: string) => other.db.insertInto('oidc_payloads').values({
+      model: 'Client', id, expires_at: null,
+      payload: JSON.stringify({ client_id: id, redirect_uris: ['https://rp.example.test/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] }),
+    }).execute();
+    const auth = (id: string) => request(idp.server).get(`/auth?${new URLSearchParams({ client_id: id, redirect_uri: 'https://rp.example.test/cb', response_type: 'code', scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`);
+    const refused = (id: string) => eventually(async () => (await auth(id)).status === 400);
+    for (const id of ['feed-renamed', 'feed-remodelled', 'feed-truncated']) {
+      await add(id);
+      expect(await eventually(async () => (await auth(id)).status === 303)).toBe(true); // now cached
+    }
+    await other.db.updateTable('oidc_payloads').set({ id: 'feed-renamed-2' }).where('model', '=', 'Client').where('id', '=', 'feed-renamed').execute();
+    expect(await refused('feed-renamed')).toBe(true);
+    await other.db.updateTable('oidc_payloads').set({ model: 'NotAClient' }).where('model', '=', 'Client').where('id', '=', 'feed-remodelled').execute();
+    expect(await refused('feed-remodelled')).toBe(true);
+    await sql`TRUNCATE oidc_payloads`.execute(other.db);
+    expect(await refused('feed-truncated')).toBe(true);
   });
 });

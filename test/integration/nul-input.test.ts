@@ -65,4 +65,14 @@ describe('NUL characters in input', () => {
     expect(added.status).toBe(422);
     expect(await idp.services.db.selectFrom('delegations').select('id').execute()).toEqual([]);
   });
+
+  it('at the OAuth endpoints: invalid_client, and the refusal is still audited (the NUL kept as U+FFFD)', async () => {
+    for (const path of ['/token', '/token/introspection', '/token/revocation']) {
+      const res = await request(idp.server).post(path).type('form').send('grant_type=client_credentials&token=x&client_id=evil%00nul&client_secret=x');
+      expect([path, res.status, res.body.error]).toEqual([path, 401, 'invalid_client']);
+    }
+    await idp.services.settle();
+    const rows = await idp.services.db.selectFrom('audit_events').select(['client_id', 'details']).where('type', '=', 'client.auth_failed').execute();
+    expect(rows.filter((r) => r.client_id === 'evil\ufffdnul')).toHaveLength(3);
+  });
 });
