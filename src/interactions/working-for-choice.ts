@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isActive, type Account } from '../db/repositories/accounts.ts';
-import { actingOptions, latestGrantPrincipal, type ActingOption } from '../db/repositories/delegations.ts';
+import { actingOptions, principalsOfGrants, type ActingOption } from '../db/repositories/delegations.ts';
 import type { Database } from '../db/schema.ts';
 
 /**
@@ -92,12 +92,13 @@ function isChoice(choices: Choices, p: Principal): boolean {
 const sessionChoiceReads = new WeakMap<object, Promise<Principal | undefined>>();
 
 /**
- * {@link settledPrincipal}, else the last choice made in this IdP session (the principal of the
- * session's newest grant, at any client) while it is still one of `choices`: a person who chose
- * whom to work for at the portal is not asked again when single sign-on takes them to another
- * application of the same session (issue 14 item 3). A client that wants another producer names it
- * with `producer_number`; a `producer_number` naming none of the choices never falls back on the
- * session's choice (the page is shown). Read once per request.
+ * {@link settledPrincipal}, else the choice made in this IdP session — when every grant of the
+ * session (at any client) acts for the same principal and it is still one of `choices`: a person
+ * who chose whom to work for at the portal is not asked again when single sign-on takes them to
+ * another application of the same session (issue 14 item 3). When the session's applications act
+ * for different producers (a client named another with `producer_number`), the page asks: no
+ * application silently takes over another's producer. A `producer_number` naming none of the
+ * choices never falls back on the session's choice (the page is shown). Read once per request.
  */
 export async function resolvePrincipal(db: Kysely<Database>, ctx: KoaContextWithOIDC, choices: Choices): Promise<Principal | undefined> {
   const settled = settledPrincipal(ctx, choices);
@@ -106,11 +107,11 @@ export async function resolvePrincipal(db: Kysely<Database>, ctx: KoaContextWith
   if (!read) {
     const authorizations = (ctx.oidc.session?.authorizations ?? {}) as Record<string, { grantId?: string }>;
     const grantIds = Object.entries(authorizations).filter(([clientId]) => clientId !== OWN_PAGES_CLIENT_ID).map(([, a]) => a.grantId).filter((g): g is string => typeof g === 'string');
-    read = latestGrantPrincipal(db, grantIds);
+    read = principalsOfGrants(db, grantIds).then((all) => (all.length === 1 ? all[0] : undefined));
     sessionChoiceReads.set(ctx, read);
   }
-  const last = await read;
-  return last && isChoice(choices, last) ? last : undefined;
+  const only = await read;
+  return only && isChoice(choices, only) ? only : undefined;
 }
 
 /**

@@ -268,6 +268,15 @@ describe('delegates', () => {
     expect(sso.delegation).toMatchObject({ producer_number: '000104202', producer_name: 'Jordan Ellery' });
     // The client names another producer she may work for: that one, still without a page.
     expect((await ssoTo({ producer_number: '000104201' })).delegation).toBeUndefined();
+    // Now the session's applications act for different producers: a third application asks
+    // rather than silently take either one (the tester's finding: another client's producer_number
+    // changed whom Quote & Enroll worked for).
+    const third = await registerClient(idp.services.db, idp.provider, { name: 'Commissions', redirectUris: ['https://commissions.example.test/cb'], firstParty: true });
+    const { challenge: c3 } = pkce();
+    const ask = await s.agent.get(`/auth?${new URLSearchParams({ client_id: third.client_id as string, redirect_uri: 'https://commissions.example.test/cb', response_type: 'code', scope: 'openid', state: 'st-third', code_challenge: c3, code_challenge_method: 'S256' })}`);
+    const asked = await followToClient(idp, s.agent, ask.headers.location);
+    expect(asked.redirect).toBeUndefined();
+    expect(asked.page!.text).toContain('Choose who you are working for');
     // A producer_number naming none of her choices never falls back on the session's choice: the page.
     const { challenge } = pkce();
     const auth = await s.agent.get(`/auth?${new URLSearchParams({ client_id: app.client_id as string, redirect_uri: 'https://quote.example.test/cb', response_type: 'code', scope: 'openid', state: 'st-unknown', code_challenge: challenge, code_challenge_method: 'S256', producer_number: '000104299' })}`);

@@ -200,13 +200,13 @@ export async function grantPrincipal(db: Kysely<Database>, grantId: string, cach
 export type PrincipalCache = ReadCache<{ delegationId: string | null } | null>;
 
 /**
- * For whom the newest of these grants acts (the last choice made in a session whose grants these
- * are), or undefined when none has a principal.
+ * For whom these grants act (the grants of one IdP session): each different principal once
+ * (`delegationId` null: the person themselves); grants without a principal are left out.
  */
-export async function latestGrantPrincipal(db: Kysely<Database>, grantIds: readonly string[]): Promise<{ delegationId: string | null } | undefined> {
-  if (grantIds.length === 0) return undefined;
-  const r = await db.selectFrom('delegation_grants').select('delegation_id').where('grant_id', 'in', grantIds).orderBy('created_at', 'desc').limit(1).executeTakeFirst();
-  return r ? { delegationId: r.delegation_id } : undefined;
+export async function principalsOfGrants(db: Kysely<Database>, grantIds: readonly string[]): Promise<{ delegationId: string | null }[]> {
+  if (grantIds.length === 0) return [];
+  const rows = await db.selectFrom('delegation_grants').select('delegation_id').distinct().where('grant_id', 'in', grantIds).execute();
+  return rows.map((r) => ({ delegationId: r.delegation_id }));
 }
 
 /** The grants that act under any of these delegations. */
