@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { audit } from '../audit.ts';
 import { setOwnMobile } from '../db/repositories/accounts.ts';
+import { voidLiveCodesOfAccount } from '../db/repositories/one-time-codes.ts';
 import { renderMessage } from '../notify/mail.ts';
 import { normalizePhone } from '../producers/records.ts';
 import { deliverCode } from '../security/code-delivery.ts';
@@ -40,6 +41,11 @@ function mailMobileChanged(services: Services, s: AccountSession, change: 'added
   });
 }
 
+/** Voids the account's live confirmation codes except `keepCodeId` (the one just issued). */
+async function voidOtherNumbersCodes(services: Services, accountId: string, keepCodeId: string): Promise<void> {
+  await voidLiveCodesOfAccount(services.db, PURPOSE, accountId, services.clock.now(), keepCodeId);
+}
+
 /** A producer's number belongs to the carrier's producer record; only a delegate keeps their own. */
 function ownNumberAllowed(c: AccountContext): boolean {
   return c.state.account.kind === 'delegate';
@@ -52,6 +58,8 @@ function ownNumberAllowed(c: AccountContext): boolean {
 async function sendCode(c: AccountContext, e164: string): Promise<StepResult<AccountSession>> {
   const { services, state, info } = c;
   const issued = await issueCode(services, { purpose: PURPOSE, subject: subjectOf(state.accountId, e164), limitSubject: state.accountId, accountId: state.accountId, channel: 'sms' });
+  // A code for one number voids the codes sent to any other: only the number asked for last can be confirmed.
+  if (issued.issued) await voidOtherNumbersCodes(services, state.accountId, issued.codeId);
   if (!issued.issued) {
     return { kind: 'retry', status: 429, formError: issued.reason === 'resend_too_soon' ? 'account.mobile_wait' : 'account.mobile_hourly', formErrorParams: { seconds: issued.retryAfterSeconds }, data: { values: { mobile: e164 } } };
   }

@@ -63,7 +63,16 @@ describe('My Account: Mobile number', () => {
     expect(other.status).toBe(422);
     expect(other.text).toContain('no longer valid');
 
-    const confirmed = await agent.post('/account/mobile/confirm').type('form').send({ _csrf: csrf(codePage.text), mobile: '+13125550199', code });
+    // A code sent to another number afterwards voids this one: only the number asked for last can be confirmed.
+    idp.clock.advance(31);
+    expect((await agent.post('/account/mobile').type('form').send({ _csrf: csrf(page.text), mobile: '312-555-0188' })).status).toBe(303);
+    const voided = await agent.post('/account/mobile/confirm').type('form').send({ _csrf: csrf(codePage.text), mobile: '+13125550199', code });
+    expect(voided.status).toBe(422);
+    expect(voided.text).toContain('no longer valid');
+    idp.clock.advance(31);
+    expect((await agent.post('/account/mobile').type('form').send({ _csrf: csrf(page.text), mobile: '(312) 555-0199' })).status).toBe(303);
+    const fresh = codeIn(texts().at(-1)!.body);
+    const confirmed = await agent.post('/account/mobile/confirm').type('form').send({ _csrf: csrf(codePage.text), mobile: '+13125550199', code: fresh });
     expect(confirmed.status).toBe(303);
     expect(confirmed.headers.location).toBe('/account/mobile?done=confirmed');
     const after = await agent.get('/account/mobile?done=confirmed');
@@ -71,7 +80,7 @@ describe('My Account: Mobile number', () => {
     expect(after.text).toContain('Codes sent by text go to <strong>xxxxxx0199</strong>');
     await idp.smtp.waitFor(DELEGATE_EMAIL, /A mobile number was added/);
     const audits = await idp.services.db.selectFrom('audit_events').select('type').where('type', 'like', 'account.mobile%').orderBy('id').execute();
-    expect(audits.map((a) => a.type)).toEqual(['account.mobile_code_sent', 'account.mobile_confirmed']);
+    expect(audits.map((a) => a.type)).toEqual(['account.mobile_code_sent', 'account.mobile_code_sent', 'account.mobile_code_sent', 'account.mobile_confirmed']);
 
     // The next sign-in offers Verify Account by SMS Text to that number, and it works.
     const next = request.agent(idp.server);
@@ -98,9 +107,9 @@ describe('My Account: Mobile number', () => {
     expect(page.text).not.toContain('Send Code');
     // A forged form (the page has none): a CSRF token of this browser from another IdP form.
     const token = csrf((await agent.get('/forgot-username')).text);
-    const refused = await agent.post('/account/mobile').type('form').send({ _csrf: token, mobile: '(312) 555-0188' });
+    const refused = await agent.post('/account/mobile').type('form').send({ _csrf: token, mobile: '(312) 555-0177' });
     expect(refused.status).toBe(403);
     expect(refused.text).toContain('comes from your producer record');
-    expect(texts().some((t) => t.to === '+13125550188')).toBe(false);
+    expect(texts().some((t) => t.to === '+13125550177')).toBe(false);
   });
 });

@@ -31,6 +31,20 @@ export async function voidLiveCodes(db: Kysely<Database>, key: CodeKey, now: Dat
   return Number(res.numUpdatedRows);
 }
 
+/**
+ * Voids every live code of `purpose` issued for the account, whatever its subject (e.g. a mobile
+ * number's confirmation code when a code goes to another number), except `exceptId`. @returns how many were voided.
+ */
+export async function voidLiveCodesOfAccount(db: Kysely<Database>, purpose: string, accountId: string, now: Date, exceptId?: string): Promise<number> {
+  let q = db.updateTable('one_time_codes').set({ voided_at: now })
+    .where('purpose', '=', purpose).where('account_id', '=', accountId);
+  if (exceptId) q = q.where('id', '!=', exceptId);
+  const res = await q
+    .where('consumed_at', 'is', null).where('voided_at', 'is', null).where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
 /** Stores a new code: only its HMAC, with its binding, channel and expiry. @param db a database or transaction. */
 export async function insertCode(db: Kysely<Database>, code: CodeKey & { id: string; accountId: string | null; channel: OneTimeCodesTable['channel']; codeHmac: string; createdAt: Date; expiresAt: Date }): Promise<void> {
   await db
