@@ -94,7 +94,7 @@ export const configSchema = z.object({
    * A label equal to a navigation entry ("Quote & Enroll", "Commissions & Reporting") also takes over that entry.
    * Default: the example application's Quote & Enroll and Commissions & Reporting pages when it runs (EXAMPLE_APP_ENABLED), else none.
    */
-  PORTAL_HOME_LINKS: jsonList(z.object({ label: z.string().min(1).max(60), url: httpUrl, description: z.string().max(300).default(''), newTab: z.boolean().default(false) })).optional(),
+  PORTAL_HOME_LINKS: jsonList(z.object({ label: z.string().min(1).max(60), url: httpUrl, description: z.string().max(300).default(''), newTab: z.boolean().default(false), permission: z.enum(['quote_enroll', 'commissions_reporting', 'view_hierarchy']).optional() })).optional(),
   /** The portal's Resources page, as JSON: `[{"title","url","description","group"}]`. Default: a short development list. */
   PORTAL_RESOURCES: jsonList(z.object({ title: z.string().min(1).max(100), url: httpUrl, description: z.string().max(300).default(''), group: z.string().min(1).max(60).default('Resources') })).optional(),
   /** Where the portal's "Report an Issue" form mails reports (guide slide 19). Default SUPPORT_EMAIL. */

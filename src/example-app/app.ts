@@ -23,16 +23,16 @@ import { Router } from '@koa/router';
 import { createRelyingPartyApp, type RelyingPartyAppOptions } from '../portal/app.ts';
 import type { SignedInUser } from '../portal/session.ts';
 import { safeReturnTo } from '../portal/security.ts';
-import { displayName, workingFor } from '../portal/views.ts';
+import { displayName, mayUse, workingFor, type DelegatePermission } from '../portal/views.ts';
 
 /** Scopes the example application asks for: who the producer is, nothing else. */
 export const EXAMPLE_APP_SCOPES = 'openid profile producer';
 
 /** The example application's pages: path → title. */
-export const EXAMPLE_APP_PAGES: ReadonlyArray<readonly [string, string]> = [
-  ['/', 'Example downstream application'],
-  ['/quote-enroll', 'Quote & Enroll'],
-  ['/commissions-reporting', 'Commissions & Reporting'],
+export const EXAMPLE_APP_PAGES: ReadonlyArray<readonly [string, string, DelegatePermission | undefined]> = [
+  ['/', 'Example downstream application', undefined],
+  ['/quote-enroll', 'Quote & Enroll', 'quote_enroll'],
+  ['/commissions-reporting', 'Commissions & Reporting', 'commissions_reporting'],
 ];
 
 export interface ExampleAppOptions extends Omit<RelyingPartyAppOptions, 'portalUrl'> {
@@ -74,8 +74,10 @@ export function createExampleApp(opts: ExampleAppOptions): Koa {
   const { signIn, renderPage } = rpApp;
   const routes = new Router();
 
-  const show = async (ctx: Context, title: string) => {
+  const show = async (ctx: Context, title: string, permission: DelegatePermission | undefined) => {
     const user = signIn.sessionOf(ctx)?.data.user;
+    // Issue 14: a delegate uses only the applications their permissions (`delegation.permissions`) allow.
+    if (user && !mayUse(user, permission)) return rpApp.renderMessage(ctx, { status: 403, title: 'portal.permission_missing.title', message: 'portal.permission_missing.message', tone: 'error', link: { href: opts.portalHomeUrl, label: 'portal.link.home' } });
     if (user) return renderPage(ctx, 'example-app', title, { who: whoIsSignedIn(user), signedOut: false, portalHomeUrl: opts.portalHomeUrl });
     if (!signIn.sessionEnded(ctx)) return signIn.startSignIn(ctx);
     // The browser had a session here and it ended (back-channel logout, or expiry): say so once,
@@ -83,7 +85,7 @@ export function createExampleApp(opts: ExampleAppOptions): Koa {
     signIn.forget(ctx);
     return renderPage(ctx, 'example-app', title, { who: null, signedOut: true, signInHref: `/sign-in?return_to=${encodeURIComponent(ctx.path)}`, portalHomeUrl: opts.portalHomeUrl });
   };
-  for (const [path, title] of EXAMPLE_APP_PAGES) routes.get(path, (ctx) => show(ctx, title));
+  for (const [path, title, permission] of EXAMPLE_APP_PAGES) routes.get(path, (ctx) => show(ctx, title, permission));
   routes.get('/sign-in', (ctx) => {
     const to = safeReturnTo(typeof ctx.query.return_to === 'string' ? ctx.query.return_to : '/');
     // Never back to /sign-in itself (that would sign in again, forever).

@@ -33,7 +33,7 @@ import { MemorySessionStore } from './session.ts';
 import type { SessionStore, SignedInUser } from './session.ts';
 import { describeError, SignIn, type MessagePage, type PortalLogger } from './sign-in.ts';
 import { constantTimeEqual, securityHeaders } from './security.ts';
-import { baseModel, groupResources, myInformation, NAV_ITEMS, renderView, reportingAgent, workingFor } from './views.ts';
+import { baseModel, groupResources, mayUse, myInformation, NAV_ITEMS, renderView, reportingAgent, usableLinks, workingFor } from './views.ts';
 import type { Branding, HomeLink, NavItem, ResourceLink } from './views.ts';
 import { agentLine, BadFormError, checkReport, echoValues, PRODUCT_TYPES, readMultipart, referenceNumber, reportMail, STATES, type Attachment, type FieldErrors } from './issue-report.ts';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -254,7 +254,8 @@ export function createPortalApp(opts: PortalOptions): Koa {
 
   const homeLinks = opts.homeLinks ?? [];
   // Issue 14: a delegate's Home says for whom they work ("Working for NAME (producer number)").
-  routes.get('/', (ctx) => renderPage(ctx, 'home', 'Home', { info: myInformation(user(ctx)), homeLinks, workingFor: workingFor(user(ctx)) }));
+  // A delegate sees only the applications their permissions allow.
+  routes.get('/', (ctx) => renderPage(ctx, 'home', 'Home', { info: myInformation(user(ctx)), homeLinks: usableLinks(user(ctx), homeLinks), workingFor: workingFor(user(ctx)) }));
   // "Manage sign-in and security": the IdP's own account pages (issue 14 item 6; src/account).
   const accountUrl = new URL('/account', opts.issuer).href;
   routes.get('/my-information', (ctx) => renderPage(ctx, 'my-information', 'My Information', { info: myInformation(user(ctx)), accountUrl }));
@@ -265,7 +266,11 @@ export function createPortalApp(opts: PortalOptions): Koa {
     await rpApp.renderMessage(ctx, { status: 403, title: 'portal.delegates_for_producers.title', message: 'portal.delegates_for_producers.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
   });
   for (const [path, title] of APP_PAGES) {
-    routes.get(path, (ctx) => renderPage(ctx, 'app-link', title, { link: homeLinks.find((l) => l.label === title) ?? null }));
+    routes.get(path, async (ctx) => {
+      const permission = NAV_ITEMS.find((n) => n.href === path)?.permission;
+      if (!mayUse(user(ctx), permission)) return rpApp.renderMessage(ctx, { status: 403, title: 'portal.permission_missing.title', message: 'portal.permission_missing.message', tone: 'error', link: { href: '/', label: 'portal.link.home' } });
+      return renderPage(ctx, 'app-link', title, { link: homeLinks.find((l) => l.label === title) ?? null });
+    });
   }
   const resourceGroups = groupResources(opts.resources ?? []);
   routes.get('/resources', (ctx) => renderPage(ctx, 'resources', 'Resources', { groups: resourceGroups }));

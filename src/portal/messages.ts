@@ -19,6 +19,8 @@ export const portalMessages = {
   'portal.not_found.message': 'The page you asked for does not exist.',
   'portal.server_error.title': 'Something went wrong',
   'portal.server_error.message': 'Something went wrong on our side. Please try again.',
+  'portal.permission_missing.title': 'Not one of your permissions',
+  'portal.permission_missing.message': 'You are signed in as a delegate, and the producer you work for has not given you this permission. Ask them to add it if you need it.',
   'portal.delegates_for_producers.title': 'View/Add My Delegates',
   'portal.delegates_for_producers.message': 'Only producers can view and add their delegates. You are signed in as a delegate.',
   'portal.link.try_again': 'Try again',

@@ -17,6 +17,23 @@ export interface NavItem {
   label: string;
   /** Shown to producers only, never to a delegate (a delegate cannot add delegates; the IdP would answer 403). */
   producersOnly?: boolean;
+  /** The delegate permission the entry needs (issue 14): left out for a delegate without it. */
+  permission?: DelegatePermission;
+}
+
+/** The permissions a producer gives a delegate (the `delegation.permissions` claim; issue 14 item 1). */
+export type DelegatePermission = 'quote_enroll' | 'commissions_reporting' | 'view_hierarchy';
+
+/**
+ * Whether the person may use what needs `permission`: always for a producer acting for
+ * themselves (no `delegation` claim); for a delegate, only when the ID token's
+ * `delegation.permissions` lists it. No permission needed: true.
+ */
+export function mayUse(user: SignedInUser, permission: DelegatePermission | undefined): boolean {
+  if (!permission) return true;
+  const d = user.claims.delegation as { permissions?: unknown } | undefined;
+  if (!d || typeof d !== 'object') return true;
+  return Array.isArray(d.permissions) && d.permissions.includes(permission);
 }
 
 /** The portal's sections in the order the user guide lists them (slide 18). */
@@ -25,8 +42,8 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { href: '/my-information', label: 'My Information' },
   { href: '/my-hierarchy', label: 'My Hierarchy' },
   { href: '/my-delegates', label: 'View/Add My Delegates', producersOnly: true },
-  { href: '/quote-enroll', label: 'Quote & Enroll' },
-  { href: '/commissions-reporting', label: 'Commissions & Reporting' },
+  { href: '/quote-enroll', label: 'Quote & Enroll', permission: 'quote_enroll' },
+  { href: '/commissions-reporting', label: 'Commissions & Reporting', permission: 'commissions_reporting' },
   { href: '/resources', label: 'Resources' },
   { href: '/report-issue', label: 'Report an Issue' },
 ];
@@ -39,6 +56,13 @@ export interface HomeLink {
   description: string;
   /** Open in a new tab (target=_blank rel=noopener). */
   newTab: boolean;
+  /** The delegate permission the application needs; default: that of the navigation entry with the same label. */
+  permission?: DelegatePermission;
+}
+
+/** The Home links the person may use (a delegate: those their permissions allow; issue 14). */
+export function usableLinks(user: SignedInUser, links: readonly HomeLink[]): HomeLink[] {
+  return links.filter((l) => mayUse(user, l.permission ?? NAV_ITEMS.find((n) => n.label === l.label)?.permission));
 }
 
 /** One entry of the Resources page. */
@@ -155,7 +179,8 @@ export function reportingAgent(user: SignedInUser): { name: string; producerId: 
  * Builds the fields the layout needs.
  * @param currentPath request path, to mark the current navigation entry with aria-current.
  * @param nav the navigation entries (default the portal's, {@link NAV_ITEMS}; empty: no navigation);
- *   entries marked `producersOnly` are left out for a delegate.
+ *   entries marked `producersOnly` are left out for a delegate, and those whose `permission` the
+ *   delegate was not given.
  */
 export function baseModel(
   branding: Branding,
@@ -173,6 +198,7 @@ export function baseModel(
     csrfToken: user && csrfToken ? csrfToken : null,
     nav: nav
       .filter((item) => !(item.producersOnly && user && workingFor(user)))
+      .filter((item) => !(item.permission && user && !mayUse(user, item.permission)))
       .map((item) => ({ href: item.href, label: item.label, current: item.href === currentPath })),
   };
 }

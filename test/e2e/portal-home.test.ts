@@ -268,7 +268,10 @@ describe('a delegate in the portal (issue 14): worded for the producer they work
       const page = riley.page;
       await signIn(page, { username: 'HomeRiley01', email: 'riley.helper@example.test', name: 'Riley Helper', workFor: 'Avery Quinlan' });
       const nav = page.getByRole('navigation', { name: 'Main' });
-      expect((await nav.getByRole('link').allTextContents()).map((t) => t.trim())).toEqual(['Home', 'My Information', 'My Hierarchy', 'Quote & Enroll', 'Commissions & Reporting', 'Resources', 'Report an Issue']);
+      // Riley may use Quote & Enroll, not Commissions & Reporting: neither its entry nor its Home tile.
+      expect((await nav.getByRole('link').allTextContents()).map((t) => t.trim())).toEqual(['Home', 'My Information', 'My Hierarchy', 'Quote & Enroll', 'Resources', 'Report an Issue']);
+      expect(await page.locator('#main').textContent()).toContain('Quote plans and enroll clients.');
+      expect(await page.locator('#main').textContent()).not.toContain('Statements and reports.');
 
       await nav.getByRole('link', { name: 'My Hierarchy', exact: true }).click();
       await page.getByRole('heading', { name: 'My Hierarchy', level: 1 }).waitFor();
@@ -303,6 +306,10 @@ describe('a delegate in the portal (issue 14): worded for the producer they work
       await page.goto(`${portalUrl}/my-hierarchy`);
       await page.getByText('Your permissions for Avery Quinlan do not include View My Hierarchy.').waitFor();
       expect(await page.locator('#main').textContent()).not.toContain('log in again');
+      // An application outside Sam's permissions, typed by hand: 403, said plainly.
+      const commissions = await page.goto(`${portalUrl}/commissions-reporting`);
+      expect(commissions!.status()).toBe(403);
+      await page.getByText('the producer you work for has not given you this permission').waitFor();
       // The address typed by hand: told it is for producers, not sent to the IdP's 403.
       const delegates = await page.goto(`${portalUrl}/my-delegates`);
       expect(delegates!.status()).toBe(403);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { whoIsSignedIn } from '../../src/example-app/app.ts';
-import { baseModel, myInformation, NAV_ITEMS, reportingAgent, workingFor } from '../../src/portal/views.ts';
+import { baseModel, mayUse, myInformation, NAV_ITEMS, reportingAgent, usableLinks, workingFor } from '../../src/portal/views.ts';
 import { agentLine, reportMail } from '../../src/portal/issue-report.ts';
 import type { SignedInUser } from '../../src/portal/session.ts';
 
@@ -53,5 +53,24 @@ describe('who is signed in', () => {
     expect(labels(producer)).toContain('View/Add My Delegates');
     expect(labels(delegate)).not.toContain('View/Add My Delegates');
     expect(labels(delegate)).toContain('My Hierarchy');
+  });
+
+  it("a delegate's permissions decide the applications: the navigation, the Home tiles, and each application's pages", () => {
+    const quoteOnly = user({ ...delegate.claims, delegation: { producer_number: '000104201', producer_name: 'Avery Quinlan', permissions: ['quote_enroll'] } });
+    expect(mayUse(quoteOnly, 'quote_enroll')).toBe(true);
+    expect(mayUse(quoteOnly, 'commissions_reporting')).toBe(false);
+    expect(mayUse(producer, 'commissions_reporting')).toBe(true); // a producer acting for themselves
+    const links = [
+      { label: 'Quote & Enroll', url: 'https://q.example.test', description: '', newTab: true },
+      { label: 'Commissions & Reporting', url: 'https://c.example.test', description: '', newTab: true },
+      { label: 'Training', url: 'https://t.example.test', description: '', newTab: false, permission: 'commissions_reporting' as const },
+      { label: 'News', url: 'https://n.example.test', description: '', newTab: false },
+    ];
+    expect(usableLinks(quoteOnly, links).map((l) => l.label)).toEqual(['Quote & Enroll', 'News']);
+    expect(usableLinks(producer, links)).toHaveLength(4);
+    const nav = (u: SignedInUser) => baseModel({ productName: 'P', organizationName: 'O' } as never, 'Home', u, 't', '/').nav.map((n) => n.label);
+    expect(nav(quoteOnly)).not.toContain('Commissions & Reporting');
+    expect(nav(quoteOnly)).toContain('Quote & Enroll');
+    expect(nav(producer)).toContain('Commissions & Reporting');
   });
 });
