@@ -22,7 +22,7 @@ export const en = {
   'interaction.expired': 'Your sign-in session expired. Please start again from the portal.',
 
   // delegates (issue 14)
-  'working_for.intro': 'You may work in the portal for more than one producer. Choose who you are working for in this session.',
+  'working_for.intro': 'Choose who you are working for in this session.',
   'working_for.choose': 'Choose who you are working for.',
   'working_for.logout': 'Not you, or want to use another login?',
   'working_for.logout_none': 'To log in with another username, log out first.',

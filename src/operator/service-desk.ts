@@ -1,3 +1,4 @@
+import { maskPhone } from '../security/mask.ts';
 import { audit, type AuditType } from '../audit.ts';
 import { eventsOfAccount, listAuditEvents } from '../db/repositories/audit-events.ts';
 import { liveSessionsAndRefreshTokens } from '../db/repositories/oidc-payloads.ts';
@@ -29,7 +30,8 @@ export interface AccountSummary {
   name: string;
   agency_name: string | null;
   status: 'active' | 'disabled';
-  producer_status: 'active' | 'inactive';
+  /** The producer record's status; null for a delegate (no producer record of their own). */
+  producer_status: 'active' | 'inactive' | null;
   /** Whether a sign-in would pass the account checks now. */
   can_sign_in: boolean;
   /** What a sign-in meets first otherwise: account_disabled | producer_inactive | locked | email_not_confirmed. */
@@ -40,6 +42,8 @@ export interface AccountSummary {
   email_confirmed_at: string | null;
   /** Second factors of Verify your Account this account can use. */
   factors: string[];
+  /** Where text codes go, masked (`xxxxxx0101`): the producer record's mobile, or a delegate's confirmed one; null: none. */
+  sms_to: string | null;
   typing_pattern: { enrolled: boolean; updated_at: string | null };
   remembered_devices: { id: string; scope: string; factor: string; created_at: string; last_used_at: string | null; expires_at: string; user_agent: string | null }[];
   created_at: string;
@@ -89,7 +93,7 @@ export async function summarizeAccount(services: Pick<Services, 'db' | 'clock' |
     name: `${account.producer.firstName} ${account.producer.lastName}`,
     agency_name: account.producer.agencyName ?? null,
     status: account.status,
-    producer_status: account.producer.status,
+    producer_status: account.kind === 'delegate' ? null : account.producer.status,
     can_sign_in: blocked === null,
     sign_in_blocked_by: blocked,
     locked_until: isLocked(account.lockedUntil, now) ? iso(account.lockedUntil) : null,
@@ -97,6 +101,7 @@ export async function summarizeAccount(services: Pick<Services, 'db' | 'clock' |
     email: account.producer.email,
     email_confirmed_at: iso(account.emailVerifiedAt),
     factors,
+    sms_to: account.producer.mobilePhone ? maskPhone(account.producer.mobilePhone) : null,
     typing_pattern: { enrolled: !!profile, updated_at: iso(profile?.updatedAt) },
     remembered_devices: devices
       .filter((d) => !d.revokedAt && d.expiresAt.getTime() > now.getTime())

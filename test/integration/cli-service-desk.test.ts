@@ -49,7 +49,7 @@ describe('Service Desk commands', { timeout: 240_000 }, () => {
     expect(shown).toMatchObject({
       username: 'DeskAvery1', kind: 'producer', producer_number: '000104201', status: 'active', producer_status: 'active',
       can_sign_in: false, sign_in_blocked_by: 'locked', failed_attempts: idp.config.LOCKOUT_THRESHOLD,
-      factors: ['email', 'sms'], typing_pattern: { enrolled: false, updated_at: null },
+      factors: ['email', 'sms'], sms_to: 'xxxxxx0101', typing_pattern: { enrolled: false, updated_at: null },
     });
     expect(shown.locked_until).toMatch(/^\d{4}-/);
     expect(shown.email_confirmed_at).toMatch(/^\d{4}-/);
