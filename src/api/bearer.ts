@@ -92,7 +92,9 @@ export class AccessTokenVerifier {
     if (payload.sub !== undefined) {
       // RFC 6750 §3.1: a token that was revoked is `invalid_token`.
       const gid = payload[GRANT_ID_CLAIM];
-      if (typeof gid !== 'string' || !(await grantIsLive(this.#db, gid, this.#clock.now()))) throw new BearerError(401, 'invalid_token', 'the access token was revoked');
+      // A client's own token (client_credentials: `sub` is its client_id, no grant) names no person.
+      if (typeof gid !== 'string') throw new BearerError(401, 'invalid_token', payload.sub === payload.client_id ? 'the access token names no signed-in person' : 'the access token is not valid for this API');
+      if (!(await grantIsLive(this.#db, gid, this.#clock.now()))) throw new BearerError(401, 'invalid_token', 'the access token was revoked');
     }
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     if (!scopes.includes(scope)) throw new BearerError(403, 'insufficient_scope', `the access token lacks the ${scope} scope`);

@@ -149,8 +149,11 @@ function addFlow(config: Services['config']): FlowDefinition<AddState> {
 export function delegatePages(router: Router, services: Services, provider: Provider, accountGuard: AccountGuard): void {
   const guard = requireProducer(services, accountGuard);
   router.use(['/delegates', '/delegates/add', '/delegates/:id/resend', '/delegates/:id/remove'], async (ctx, next) => {
-    // /delegates/accept and /delegates/register… are the invitation's pages, open to anyone with the link.
-    if (/^\/delegates\/(accept|register)(\/|$)/.test(ctx.path)) return next();
+    // /delegates/accept and /delegates/register… are the invitation's pages, open to anyone with the
+    // link — but `/delegates/<id>/resend|remove` is always a producer's action, whatever the id says
+    // (an id of "accept" or "register" is just an unknown delegation: 404, never the open pages).
+    const action = /^\/delegates\/[^/]+\/(resend|remove)$/.test(ctx.path);
+    if (!action && /^\/delegates\/(accept|register)(\/|$)/.test(ctx.path)) return next();
     return guard(ctx, next);
   });
 

@@ -125,6 +125,8 @@ export function echoValues(fields: Record<string, string>): Record<string, strin
 }
 
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+/** Line breaks too: a one-line field (Client/Contact Name) must not add lines to the mail. */
+const CONTROL_OR_LINE_BREAK = /[\u0000-\u001f\u007f\u2028\u2029\u0085]/;
 
 /**
  * Checks the form (slide 19's required items): description, steps, product type (one of
@@ -137,16 +139,16 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 export async function checkReport(form: ReportForm, now: Date): Promise<{ ok: true; report: IssueReport } | { ok: false; errors: FieldErrors }> {
   const f = form.fields;
   const errors: FieldErrors = {};
-  const text = (key: 'description' | 'steps' | 'clientName', max: number, required: boolean) => {
+  const text = (key: 'description' | 'steps' | 'clientName', max: number, required: boolean, oneLine = false) => {
     const v = (f[key] ?? '').trim();
     if (!v && required) errors[key] = 'report.required';
     else if (v.length > max) errors[key] = 'report.too_long';
-    else if (CONTROL.test(v)) errors[key] = 'report.invalid_characters';
+    else if ((oneLine ? CONTROL_OR_LINE_BREAK : CONTROL).test(v)) errors[key] = 'report.invalid_characters';
     return v;
   };
   const description = text('description', TEXT_MAX, true);
   const steps = text('steps', TEXT_MAX, true);
-  const clientName = text('clientName', SHORT_MAX, false);
+  const clientName = text('clientName', SHORT_MAX, false, true);
   const productType = f.productType ?? '';
   if (!productType) errors.productType = 'report.required';
   else if (!(PRODUCT_TYPES as readonly string[]).includes(productType)) errors.productType = 'report.choose_from_list';
@@ -197,10 +199,17 @@ export function agentLine(agent: ReportingAgent): string {
   return agent.reportedBy ? `${line}, reported by ${agent.reportedBy} (delegate)` : line;
 }
 
+/** What the person wrote, each line quoted (`> `): it can never pass for a line of the mail itself. */
+function quoted(text: string): string {
+  return text.split(/\r\n|\r|\n/).map((line) => `> ${line}`).join('\n');
+}
+
 /**
  * The mail of a report to the support mailbox: plain text with every item of slide 19, the
  * producer's name and producer ID (from the ID token / userinfo claims, never typed; for a delegate
- * the producer they work for, and the delegate as the reporter), and the screenshot attached.
+ * the producer they work for, and the delegate as the reporter), and the screenshot attached. The
+ * free texts are quoted line by line, and the one-line fields hold no line break, so nothing typed
+ * can pass for the mail's own lines.
  */
 export function reportMail(to: string, reference: string, report: IssueReport, agent: ReportingAgent, productName: string) {
   const stateName = STATES.find(([code]) => code === report.state)?.[1] ?? report.state;
@@ -216,10 +225,10 @@ export function reportMail(to: string, reference: string, report: IssueReport, a
     `Client/Contact Name: ${report.clientName || '(not applicable)'}`,
     '',
     'Detailed Description of Issue/Error Message:',
-    report.description,
+    quoted(report.description),
     '',
     'Steps taken prior to receiving the error:',
-    report.steps,
+    quoted(report.steps),
     '',
     `Screenshot: ${report.screenshot ? `attached (${report.screenshot.filename}, ${report.screenshot.content.length} bytes)` : 'none'}`,
   ];

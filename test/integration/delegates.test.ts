@@ -8,7 +8,7 @@ import { ACCOUNT_CLIENT_ID } from '../../src/oidc/provider.ts';
 import { upsertProducers, findProducer } from '../../src/db/repositories/producers.ts';
 import { endProducerSessions } from '../../src/oidc/revocation.ts';
 import { registerClient } from '../../src/oidc/clients.ts';
-import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, pkce, signIn } from '../helpers/accounts.ts';
+import { beginSignIn, createAccount, csrf, followToClient, GOOD_PASSWORD, pkce, signIn, signInAtIdpPage } from '../helpers/accounts.ts';
 import { startIdp, type TestIdp } from '../helpers/idp.ts';
 
 /**
@@ -463,5 +463,22 @@ describe('delegates', () => {
     expect((await request(idp.server).get(fresh.pathname + fresh.search)).status).toBe(200);
     const after = /<tr data-delegate="late\.invite@example\.test">([\s\S]*?)<\/tr>/.exec((await avery.get('/delegates')).text)![1]!;
     expect(after).toMatch(/<td>Invited<\/td>/);
+  });
+
+  it('a delegation id spelled like the invitation pages ("accept", "register") is an unknown delegation, never an error', async () => {
+    const paths = ['/delegates/accept/remove', '/delegates/accept/resend', '/delegates/register/remove', '/delegates/register/resend'];
+    const anonymous = request.agent(idp.server);
+    const token = csrf((await anonymous.get('/forgot-username')).text);
+    for (const path of paths) {
+      const res = await anonymous.post(path).type('form').send({ _csrf: token, confirm: 'yes' });
+      expect([path, res.status]).toEqual([path, 303]); // to sign in first
+    }
+    const jordan = request.agent(idp.server);
+    await signInAtIdpPage(idp, jordan, '/delegates', 'DelAvery01', 'avery.quinlan@example.com');
+    const mine = csrf((await jordan.get('/forgot-username')).text);
+    for (const path of paths) {
+      const res = await jordan.post(path).type('form').send({ _csrf: mine, confirm: 'yes' });
+      expect([path, res.status]).toEqual([path, 404]);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { registerClient } from '../../src/oidc/clients.ts';
 import { randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
@@ -126,5 +127,14 @@ describe('GET /api/producers/me/hierarchy', () => {
     expect(ended.status).toBe(401);
     expect(ended.body).toEqual({ error: 'invalid_token', error_description: 'the access token was revoked' });
     expect(ended.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+  });
+
+  it("refuses a client's own token (client_credentials: no signed-in person) with invalid_token saying so", async () => {
+    const machine = await registerClient(idp.services.db, idp.provider, { name: 'Batch', redirectUris: [], grant: 'client_credentials', scope: 'hierarchy:read' });
+    const token = await request(idp.server).post('/token').auth(machine.client_id as string, machine.client_secret as string).type('form').send({ grant_type: 'client_credentials', scope: 'hierarchy:read', resource });
+    expect(token.status, token.text).toBe(200);
+    const res = await hierarchy(token.body.access_token);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid_token', error_description: 'the access token names no signed-in person' });
   });
 });

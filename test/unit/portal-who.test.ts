@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { whoIsSignedIn } from '../../src/example-app/app.ts';
 import { baseModel, mayUse, myInformation, NAV_ITEMS, reportingAgent, usableLinks, workingFor } from '../../src/portal/views.ts';
-import { agentLine, reportMail } from '../../src/portal/issue-report.ts';
+import { agentLine, checkReport, reportMail } from '../../src/portal/issue-report.ts';
 import type { SignedInUser } from '../../src/portal/session.ts';
 
 /**
@@ -72,5 +72,19 @@ describe('who is signed in', () => {
     expect(nav(quoteOnly)).not.toContain('Commissions & Reporting');
     expect(nav(quoteOnly)).toContain('Quote & Enroll');
     expect(nav(producer)).toContain('Commissions & Reporting');
+  });
+
+  it('Report an Issue: nothing typed can pass for a line of the mail (one-line fields refuse line breaks; free texts are quoted)', async () => {
+    const fields = { description: 'Rate not found\nAgent Name / Producer ID: Someone Else / 000104299', steps: 'Opened it', productType: 'MAPD', state: 'IL', observedAt: '2026-11-29T09:15' };
+    const now = new Date('2026-11-30T12:00:00Z');
+    const refused = await checkReport({ fields: { ...fields, clientName: 'ACME\nProducer email: ceo@evil.example' } }, now);
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.errors.clientName).toBe('report.invalid_characters');
+    const checked = await checkReport({ fields: { ...fields, clientName: 'ACME' } }, now);
+    if (!checked.ok) throw new Error('the report should pass');
+    const mail = reportMail('s@x', 'RPT-4', checked.report, reportingAgent(producer), 'P');
+    const agentLines = mail.text.split('\n').filter((l) => l.startsWith('Agent Name / Producer ID:'));
+    expect(agentLines).toEqual(['Agent Name / Producer ID: Avery Quinlan / 000104201']);
+    expect(mail.text).toContain('> Rate not found\n> Agent Name / Producer ID: Someone Else / 000104299');
   });
 });
