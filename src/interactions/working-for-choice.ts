@@ -3,6 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isActive, type Account } from '../db/repositories/accounts.ts';
 import { actingOptions, principalsOfGrants, type ActingOption } from '../db/repositories/delegations.ts';
 import type { Database } from '../db/schema.ts';
+import { normalizeProducerNumber } from '../producers/records.ts';
 
 /**
  * The authorization parameter (registered with oidc-provider's `extraParams`) by which a client
@@ -60,7 +61,9 @@ export function choiceCount(c: Choices): number {
 /** The `producer_number` the client named (a non-empty string), or undefined when it named none. */
 function askedProducer(ctx: KoaContextWithOIDC): string | undefined {
   const asked = ctx.oidc.params?.[PRODUCER_NUMBER_PARAM];
-  return typeof asked === 'string' && asked.length > 0 ? asked : undefined;
+  if (typeof asked !== 'string' || asked.length === 0) return undefined;
+  // Written as registration reads it: shorter numbers are padded with zeros to 9 digits (guide slide 3).
+  return normalizeProducerNumber(asked.slice(0, 40)) ?? asked;
 }
 
 /**

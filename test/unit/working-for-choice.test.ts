@@ -17,6 +17,7 @@ describe('settledPrincipal', () => {
     ['several choices, nothing said: unsettled (the page is shown)', producerAndDelegate, ctx(), undefined],
     ['producer_number naming themselves', producerAndDelegate, ctx(undefined, { producer_number: '000104201' }), { delegationId: null }],
     ['producer_number naming a producer they work for', delegateOfTwo, ctx(undefined, { producer_number: '000104202' }), { delegationId: 'd2' }],
+    ['producer_number written short, as registration reads it (zeros added to 9 digits)', delegateOfTwo, ctx(undefined, { producer_number: '104202' }), { delegationId: 'd2' }],
     ['producer_number naming anyone else: unsettled', delegateOfTwo, ctx(undefined, { producer_number: '000104203' }), undefined],
     ['producer_number naming anyone else, with a single choice: unsettled (never the only choice in silence)', delegateOfOne, ctx(undefined, { producer_number: '000104203' }), undefined],
     ['producer_number naming anyone else, a producer alone: unsettled', producerOnly, ctx(undefined, { producer_number: '000104299' }), undefined],
