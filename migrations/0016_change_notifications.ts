@@ -3,8 +3,8 @@ import { type Kysely, sql } from 'kysely';
 /**
  * Change notifications for the caches of running processes (issue 12; src/db/change-feed.ts): at
  * commit, every change of a client (`oidc_payloads` rows whose model is or was `Client`), of the
- * Terms of Use, of the resource servers (API scopes) or of whom a grant acts for
- * (`delegation_grants`) notifies `producer_idp_changes` with `schema table key`, whoever made it (a
+ * Terms of Use, of the resource servers (API scopes), of the signing keys (the producer API's key
+ * cache) or of whom a grant acts for (`delegation_grants`) notifies `producer_idp_changes` with `schema table key`, whoever made it (a
  * replica, RFC 7591 registration, the CLI, psql). A keyed row notifies its old key and its new one
  * (an UPDATE may change the key); TRUNCATE notifies the whole table (`*`). Rows of other models do
  * not fire (the triggers' WHEN is checked first).
@@ -42,9 +42,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE TRIGGER delegation_grants_changed AFTER INSERT OR UPDATE OR DELETE ON delegation_grants FOR EACH ROW EXECUTE FUNCTION notify_row_change('grant_id')`.execute(db);
   await sql`CREATE TRIGGER delegation_grants_truncated AFTER TRUNCATE ON delegation_grants FOR EACH STATEMENT EXECUTE FUNCTION notify_table_change()`.execute(db);
   await sql`CREATE TRIGGER resource_servers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON resource_servers FOR EACH STATEMENT EXECUTE FUNCTION notify_table_change()`.execute(db);
+  await sql`CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON signing_keys FOR EACH STATEMENT EXECUTE FUNCTION notify_table_change()`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`DROP TRIGGER signing_keys_changed ON signing_keys`.execute(db);
   await sql`DROP TRIGGER resource_servers_changed ON resource_servers`.execute(db);
   await sql`DROP TRIGGER delegation_grants_truncated ON delegation_grants`.execute(db);
   await sql`DROP TRIGGER delegation_grants_changed ON delegation_grants`.execute(db);

@@ -1,3 +1,4 @@
+import type { ChangeFeed } from '../db/change-feed.ts';
 import type { Context } from 'koa';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { Kysely } from 'kysely';
@@ -29,8 +30,9 @@ export class BearerError extends Error {
  * Verifies access tokens for one of the IdP's own APIs: JWT access tokens per RFC 9068 (header
  * `typ: at+jwt`, signed with a published signing key — current or previous —, `iss` = ISSUER,
  * `aud` containing the resource, not expired, `scope` containing the required scope). Keys are read
- * from the signing-key table (public parts only) and cached {@link KEY_CACHE_MS}; an unknown `kid`
- * reads them again once (a key rotated a moment ago). A token for a signed-in person (with `sub`)
+ * from the signing-key table (public parts only) and cached {@link KEY_CACHE_MS}, and dropped at
+ * once when the change feed says `signing_keys` changed (a key retired by any process is refused
+ * from its commit); an unknown `kid` reads them again once (a key rotated a moment ago). A token for a signed-in person (with `sub`)
  * must also name, in `gid` (src/oidc/delegation.ts GRANT_ID_CLAIM), a grant that still exists: a
  * token whose grant was ended (sign-out of other sessions, password change or reset, account
  * disabled, Service Desk sign-out, delegate removed) is refused before its expiry.
@@ -42,12 +44,18 @@ export class AccessTokenVerifier {
   readonly #clock: Clock;
   #keys: { at: number; set: ReturnType<typeof createLocalJWKSet> } | undefined;
 
-  /** @param clock the clock a grant's expiry is judged by (the IdP's injectable clock). */
-  constructor(db: Kysely<Database>, issuer: string, encryptionSecret: string | undefined, clock: Clock = systemClock) {
+  /**
+   * @param clock the clock a grant's expiry is judged by (the IdP's injectable clock).
+   * @param changes the database's change feed: a change of `signing_keys` (or a reset) drops the cached keys.
+   */
+  constructor(db: Kysely<Database>, issuer: string, encryptionSecret: string | undefined, clock: Clock = systemClock, changes?: ChangeFeed) {
     this.#db = db;
     this.#issuer = issuer;
     this.#secret = encryptionSecret;
     this.#clock = clock;
+    changes?.subscribe((change) => {
+      if (change === 'reset' || change.table === 'signing_keys') this.#keys = undefined;
+    });
   }
 
   async #keySet(fresh: boolean) {

@@ -26,7 +26,7 @@ export const HIERARCHY_SCOPE = 'hierarchy:read';
  */
 export function apiRoutes(router: Router, services: Services): void {
   const { config, db } = services;
-  const verifier = new AccessTokenVerifier(db, config.ISSUER, config.SIGNING_KEYS_ENCRYPTION_KEY || undefined, services.clock);
+  const verifier = new AccessTokenVerifier(db, config.ISSUER, config.SIGNING_KEYS_ENCRYPTION_KEY || undefined, services.clock, services.changes);
   router.get('/api/producers/me/hierarchy', async (ctx) => {
     try {
       const claims = await verifier.verify(ctx, config.PRODUCER_API_RESOURCE, HIERARCHY_SCOPE);

@@ -137,4 +137,18 @@ describe('GET /api/producers/me/hierarchy', () => {
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_token', error_description: 'the access token names no signed-in person' });
   });
+
+  // Last in this file: it retires the key the IdP signs with.
+  it('refuses a JWT at once when its signing key is retired in the database by any process (no 30-second key cache)', async () => {
+    const { api } = await apiToken('HierMid01');
+    expect((await hierarchy(api)).status).toBe(200); // the key set is now cached
+    const kid = JSON.parse(Buffer.from(api.split('.')[0]!, 'base64url').toString()).kid as string;
+    await idp.services.db.updateTable('signing_keys').set({ retired_at: new Date() }).where('kid', '=', kid).execute();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 401; i++) {
+      status = (await hierarchy(api)).status;
+      if (status !== 401) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(401);
+  });
 });
