@@ -67,9 +67,12 @@ const acceptStep: InvitationStep<{ token?: string }> = {
   async model(c) {
     const token = typeof c.ctx.query.token === 'string' ? c.ctx.query.token : field((c.ctx.request as { body?: Record<string, unknown> }).body ?? {}, 'token') ?? '';
     const account = (await guardOf(c.ctx).current(c.ctx))?.account;
+    // The producer who sent it, signed in: say at once that it cannot be theirs (no button to press).
+    const own = account ? (await invitationOfLink(c.services, token))?.producerAccountId === account.id : false;
     return {
       title: 'Delegate Invitation',
-      confirm: true,
+      confirm: !own,
+      ...(own ? { formError: 'invite.self' } : {}),
       token,
       producerName: c.state?.producerName ?? '',
       signedInAs: account ? `${account.producer.firstName} ${account.producer.lastName} (${account.username})` : null,

@@ -22,7 +22,7 @@ export const portalMessages = {
   'portal.permission_missing.title': 'Not one of your permissions',
   'portal.permission_missing.message': 'You are signed in as a delegate, and the producer you work for has not given you this permission. Ask them to add it if you need it.',
   'portal.delegates_for_producers.title': 'View/Add My Delegates',
-  'portal.delegates_for_producers.message': 'Only producers can view and add their delegates. You are signed in as a delegate.',
+  'portal.delegates_for_producers.message': 'Only producers can view and add their delegates, for themselves. In this session you work as a delegate: to manage your own delegates, log out and sign in working for yourself.',
   'portal.link.try_again': 'Try again',
   'portal.link.log_in_again': 'Log in again',
   'portal.link.home': 'Go to Home',

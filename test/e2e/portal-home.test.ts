@@ -313,7 +313,7 @@ describe('a delegate in the portal (issue 14): worded for the producer they work
       // The address typed by hand: told it is for producers, not sent to the IdP's 403.
       const delegates = await page.goto(`${portalUrl}/my-delegates`);
       expect(delegates!.status()).toBe(403);
-      await page.getByText('Only producers can view and add their delegates.').waitFor();
+      await page.getByText('Only producers can view and add their delegates, for themselves.').waitFor();
     } finally {
       await sam.context.close();
     }

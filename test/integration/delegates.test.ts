@@ -481,4 +481,17 @@ describe('delegates', () => {
       expect([path, res.status]).toEqual([path, 404]);
     }
   });
+
+  it("the producer opening their own invitation is told at once that it is theirs: no button to press", async () => {
+    const avery = request.agent(idp.server);
+    await signInAtIdpPage(idp, avery, '/delegates', 'DelAvery01', 'avery.quinlan@example.com');
+    const link = await invite(avery, 'own.check@example.test', ['quote_enroll']);
+    const page = await avery.get(new URL(link).pathname + new URL(link).search);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('This invitation was sent by you; it cannot be accepted by your own account.');
+    expect(page.text).not.toContain('Accept Invitation</button>');
+    // Anyone else still gets the button.
+    const other = await request(idp.server).get(new URL(link).pathname + new URL(link).search);
+    expect(other.text).toContain('Accept Invitation</button>');
+  });
 });
