@@ -9,7 +9,7 @@ import { insertLink, inviteLinkDelegation, voidDelegationLinks } from '../db/rep
 import { renderMessage } from '../notify/mail.ts';
 import { endDelegationAccess } from '../oidc/revocation.ts';
 import { ONE_TIME_CODE_POLICY, sendLimitWait } from '../security/one-time-codes.ts';
-import { hashToken, randomToken } from '../security/tokens.ts';
+import { hashToken, randomId, randomToken } from '../security/tokens.ts';
 import type { Services } from '../services.ts';
 
 /** Permission codes with the labels the pages show (issue 14 item 1). */
@@ -84,7 +84,7 @@ export async function inviteDelegate(
   if (!producer.producerNumber) return { ok: false, reason: 'not_found' };
   if (v.email.toLowerCase() === producer.producer.email.toLowerCase()) return { ok: false, reason: 'own_email' };
   const now = clock.now();
-  const id = randomToken(16);
+  const id = randomId(16);
   const producerNumber = producer.producerNumber;
   const out = await db.transaction().execute(async (trx) => {
     // One invitation at a time per producer: the duplicate check and the insert see each other.

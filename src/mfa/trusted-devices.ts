@@ -4,7 +4,7 @@ import { addSeconds } from '../clock.ts';
 import type { Account } from '../db/repositories/accounts.ts';
 import { devicesOf, findDevice, insertDevice, revokeDeviceRows, touchDevice, type DeviceRow, type DeviceScope } from '../db/repositories/trusted-devices.ts';
 import type { MfaDeps } from './factor.ts';
-import { hashToken, randomToken, safeEqual } from '../security/tokens.ts';
+import { hashToken, randomId, randomToken, safeEqual } from '../security/tokens.ts';
 
 export type { DeviceScope } from '../db/repositories/trusted-devices.ts';
 
@@ -26,7 +26,7 @@ export type TrustedDevice = Omit<DeviceRow, 'accountId' | 'secretHash'>;
 export async function rememberDevice(services: MfaDeps, ctx: Context, account: Account, factor: string, info: AuditContext, scope: DeviceScope = 'mfa'): Promise<string> {
   const { config, clock, db } = services;
   const now = clock.now();
-  const id = randomToken(16);
+  const id = randomId(16); // typed in `devices revoke USERNAME ID`
   const secret = randomToken(32);
   await insertDevice(db, {
     id,

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
 import { clientPayloads, deleteClientAndTokens, payloadOf, replaceClientPayload, saveClientPayload, setClientFirstPartyFlag } from '../db/repositories/oidc-payloads.ts';
 import type { Database } from '../db/schema.ts';
-import { randomToken } from '../security/tokens.ts';
+import { randomId, randomToken } from '../security/tokens.ts';
 import { withHashedSecret } from './client-auth.ts';
 import { refreshScopes } from './resources.ts';
 
@@ -56,7 +56,7 @@ export async function registerClient(db: Kysely<Database>, provider: Provider, r
   const machine = reg.grant === 'client_credentials';
   const method = reg.public ? 'none' : (reg.tokenEndpointAuthMethod ?? 'client_secret_basic');
   const metadata: Record<string, unknown> = {
-    client_id: reg.clientId ?? randomToken(16),
+    client_id: reg.clientId ?? randomId(16),
     client_name: reg.name,
     redirect_uris: machine ? [] : reg.redirectUris,
     post_logout_redirect_uris: machine ? [] : (reg.postLogoutRedirectUris ?? []),

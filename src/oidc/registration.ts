@@ -3,7 +3,7 @@ import { errors } from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { audit } from '../audit.ts';
 import type { Services } from '../services.ts';
-import { randomToken } from '../security/tokens.ts';
+import { randomId, randomToken } from '../security/tokens.ts';
 import { backchannelLogoutUriProblem } from './backchannel.ts';
 import { apiScopeProblem, redirectUriProblem } from './clients.ts';
 
@@ -81,6 +81,8 @@ export function registrationFeatures(services: Services) {
       issueRegistrationAccessToken: true,
       policies: { [REGISTRATION_POLICY]: registrationPolicy(services) },
       secretFactory: async () => randomToken(32),
+      // Client ids an operator can type on the command line (never a leading `-`).
+      idFactory: () => randomId(16),
     },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
   };

@@ -10,6 +10,19 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/**
+ * A random identifier (`bytes` random bytes, base64url) that an operator can type as a command-line
+ * argument: it never starts with `-` or `_` (a leading `-` reads as an option: `clients rotate-secret
+ * -z…` failed), so the first character is drawn again until it is a letter or digit.
+ * @throws RangeError for fewer than 16 bytes.
+ */
+export function randomId(bytes = 16): string {
+  for (;;) {
+    const id = randomToken(bytes);
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
+
 /** SHA-256 of a high-entropy token, hex. Used to store tokens that must never be kept in clear. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
