@@ -41,11 +41,6 @@ function mailMobileChanged(services: Services, s: AccountSession, change: 'added
   });
 }
 
-/** Voids the account's live confirmation codes except `keepCodeId` (the one just issued). */
-async function voidOtherNumbersCodes(services: Services, accountId: string, keepCodeId: string): Promise<void> {
-  await voidLiveCodesOfAccount(services.db, PURPOSE, accountId, services.clock.now(), keepCodeId);
-}
-
 /** A producer's number belongs to the carrier's producer record; only a delegate keeps their own. */
 function ownNumberAllowed(c: AccountContext): boolean {
   return c.state.account.kind === 'delegate';
@@ -59,7 +54,7 @@ async function sendCode(c: AccountContext, e164: string): Promise<StepResult<Acc
   const { services, state, info } = c;
   const issued = await issueCode(services, { purpose: PURPOSE, subject: subjectOf(state.accountId, e164), limitSubject: state.accountId, accountId: state.accountId, channel: 'sms' });
   // A code for one number voids the codes sent to any other: only the number asked for last can be confirmed.
-  if (issued.issued) await voidOtherNumbersCodes(services, state.accountId, issued.codeId);
+  if (issued.issued) await voidLiveCodesOfAccount(services.db, PURPOSE, state.accountId, services.clock.now(), issued.codeId);
   if (!issued.issued) {
     return { kind: 'retry', status: 429, formError: issued.reason === 'resend_too_soon' ? 'account.mobile_wait' : 'account.mobile_hourly', formErrorParams: { seconds: issued.retryAfterSeconds }, data: { values: { mobile: e164 } } };
   }
@@ -67,7 +62,6 @@ async function sendCode(c: AccountContext, e164: string): Promise<StepResult<Acc
     channel: 'sms',
     to: e164,
     purpose: PURPOSE,
-    mail: { template: 'mfa-code', subject: '' }, // not used for a text
     onFailed: (reason) => audit(services.db, services.clock, 'account.mobile_code_failed', state.accountId, info, { reason }),
   });
   if (!sent.delivered) return { kind: 'retry', status: 422, errors: { mobile: ['account.mobile_not_sent'] }, data: { values: { mobile: e164 } } };

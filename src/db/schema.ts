@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { PortalSessionDatabase } from '../portal/session.ts';
 
 /** Table types for Kysely (the application's view; migrations use Kysely<any>). */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -156,19 +157,11 @@ export interface DelegationGrantsTable {
   expires_at: Timestamp;
 }
 
-/** Sessions of the portal and the example application (src/portal/session.ts `PgSessionStore`). */
-export interface PortalSessionsTable {
-  /** SHA-256 (hex) of the session id in the cookie. */
-  id_hash: string;
-  client_id: string;
-  sub: string | null;
-  sid: string | null;
-  /** AES-256-GCM sealed JSON, key derived from the session id. */
-  data: string;
-  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
-  absolute_expires_at: Timestamp;
-  expires_at: Timestamp;
-}
+/**
+ * Sessions of the portal and the example application: the portal's own table, typed by its store
+ * (src/portal/session.ts `PgSessionStore`; the portal imports nothing of the IdP).
+ */
+export type PortalSessionsTable = PortalSessionDatabase['portal_sessions'];
 
 /** Logout tokens still to deliver (src/oidc/backchannel.ts); deleted once delivered or given up. */
 export interface BackchannelLogoutsTable {

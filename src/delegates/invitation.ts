@@ -3,8 +3,7 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { activeTerms } from '../db/repositories/terms.ts';
 import { mountFlow, type FlowDefinition, type FlowState, type FlowStep } from '../flows/flow.ts';
-import { createLoginSchema, takenUsername } from '../flows/registration/create-login.ts';
-import { REGISTER_IP_LIMIT } from '../flows/registration/state.ts';
+import { CREATE_LOGIN_FORM, takenUsername } from '../flows/registration/create-login.ts';
 import { PASSWORD_RULES } from '../security/password-policy.ts';
 import { hashToken, randomToken } from '../security/tokens.ts';
 import type { Services } from '../services.ts';
@@ -127,14 +126,8 @@ const termsStep: InvitationStep<{ decision?: string; version?: string }> = {
  * the invitation, in one transaction.
  */
 const loginStep: InvitationStep<{ username: string; password: string }> = {
-  name: 'login',
+  ...CREATE_LOGIN_FORM,
   path: '/delegates/register/login',
-  view: 'idp/register-login',
-  at: ['login'],
-  input: createLoginSchema(),
-  // The limit of a producer's Create Your Secure Login (shared): whether a username is taken is asked after it.
-  rateLimit: REGISTER_IP_LIMIT,
-  echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
   async model() {
     return { title: 'Create Your Secure Login', rules: PASSWORD_RULES, formAction: '/delegates/register/login', delegate: true };
   },

@@ -4,6 +4,7 @@ import { isActive, type Account } from '../db/repositories/accounts.ts';
 import { actingOptions, principalsOfGrants, type ActingOption } from '../db/repositories/delegations.ts';
 import type { Database } from '../db/schema.ts';
 import { normalizeProducerNumber } from '../producers/records.ts';
+import { oncePerRequest } from '../request-memo.ts';
 
 /**
  * The authorization parameter (registered with oidc-provider's `extraParams`) by which a client
@@ -35,22 +36,12 @@ export async function choicesOf(db: Kysely<Database>, account: Account): Promise
   return { self, delegations: await actingOptions(db, account.id) };
 }
 
-const choicesByRequest = new WeakMap<object, Map<string, Promise<Choices>>>();
-
 /**
  * {@link choicesOf}, read once per request (issue 12): the policy's check and the grant loader of
  * one authorization request share the read, keyed by the request's context `ctx`.
  */
 export function choicesOfRequest(db: Kysely<Database>, ctx: object, account: Account): Promise<Choices> {
-  let reads = choicesByRequest.get(ctx);
-  if (!reads) choicesByRequest.set(ctx, (reads = new Map()));
-  let read = reads.get(account.id);
-  if (!read) {
-    read = choicesOf(db, account);
-    reads.set(account.id, read);
-    read.catch(() => reads.delete(account.id)); // a failed read is not remembered
-  }
-  return read;
+  return oncePerRequest(ctx, `choices:${account.id}`, () => choicesOf(db, account));
 }
 
 /** How many choices there are. */
@@ -92,8 +83,6 @@ function isChoice(choices: Choices, p: Principal): boolean {
   return p.delegationId === null ? !!choices.self : choices.delegations.some((o) => o.delegationId === p.delegationId);
 }
 
-const sessionChoiceReads = new WeakMap<object, Promise<Principal | undefined>>();
-
 /**
  * {@link settledPrincipal}, else the choice made in this IdP session — when every grant of the
  * session (at any client) acts for the same principal and it is still one of `choices`: a person
@@ -106,14 +95,12 @@ const sessionChoiceReads = new WeakMap<object, Promise<Principal | undefined>>()
 export async function resolvePrincipal(db: Kysely<Database>, ctx: KoaContextWithOIDC, choices: Choices): Promise<Principal | undefined> {
   const settled = settledPrincipal(ctx, choices);
   if (settled || choiceCount(choices) < 2 || askedProducer(ctx) !== undefined) return settled;
-  let read = sessionChoiceReads.get(ctx);
-  if (!read) {
+  const only = await oncePerRequest(ctx, 'session-principal', async () => {
     const authorizations = (ctx.oidc.session?.authorizations ?? {}) as Record<string, { grantId?: string }>;
     const grantIds = Object.entries(authorizations).filter(([clientId]) => clientId !== OWN_PAGES_CLIENT_ID).map(([, a]) => a.grantId).filter((g): g is string => typeof g === 'string');
-    read = principalsOfGrants(db, grantIds).then((all) => (all.length === 1 ? all[0] : undefined));
-    sessionChoiceReads.set(ctx, read);
-  }
-  const only = await read;
+    const all = await principalsOfGrants(db, grantIds);
+    return all.length === 1 ? all[0] : undefined;
+  });
   return only && isChoice(choices, only) ? only : undefined;
 }
 

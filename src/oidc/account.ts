@@ -1,5 +1,6 @@
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
 import { findAccountById, isActive, type Account } from '../db/repositories/accounts.ts';
+import { oncePerRequest } from '../request-memo.ts';
 import type { Services } from '../services.ts';
 import { delegationOfGrant } from './delegation.ts';
 
@@ -21,16 +22,6 @@ export const CLAIMS_BY_SCOPE = {
  * and email are the person's own, so a delegate can never pass for a producer.
  */
 export function accountClaims(a: Account): Record<string, unknown> {
-  if (a.kind === 'delegate') {
-    return {
-      sub: a.id,
-      name: `${a.producer.firstName} ${a.producer.lastName}`,
-      given_name: a.producer.firstName,
-      family_name: a.producer.lastName,
-      email: a.producer.email,
-      email_verified: a.emailVerifiedAt !== null,
-    };
-  }
   const claims: Record<string, unknown> = {
     sub: a.id,
     name: `${a.producer.firstName} ${a.producer.lastName}`,
@@ -38,15 +29,14 @@ export function accountClaims(a: Account): Record<string, unknown> {
     family_name: a.producer.lastName,
     email: a.producer.email,
     email_verified: a.emailVerifiedAt !== null,
-    producer_number: a.producerNumber,
-    npn: a.producer.npn,
-    agency_name: a.producer.agencyName,
   };
+  if (a.kind === 'delegate') return claims;
+  claims.producer_number = a.producerNumber;
+  claims.npn = a.producer.npn;
+  claims.agency_name = a.producer.agencyName;
   if (a.producer.mobilePhone) claims.phone_number = a.producer.mobilePhone;
   return claims;
 }
-
-const readByRequest = new WeakMap<object, Map<string, Promise<Account | undefined>>>();
 
 /**
  * The account `id` as read once per request (issue 12): the interaction policy's checks and
@@ -54,15 +44,7 @@ const readByRequest = new WeakMap<object, Map<string, Promise<Account | undefine
  * requests that do not change the account before reading it again.
  */
 export function accountOfRequest(db: Services['db'], ctx: object, id: string): Promise<Account | undefined> {
-  let reads = readByRequest.get(ctx);
-  if (!reads) readByRequest.set(ctx, (reads = new Map()));
-  let read = reads.get(id);
-  if (!read) {
-    read = findAccountById(db, id);
-    reads.set(id, read);
-    read.catch(() => reads.delete(id)); // a failed read is not remembered
-  }
-  return read;
+  return oncePerRequest(ctx, `account:${id}`, () => findAccountById(db, id));
 }
 
 /**

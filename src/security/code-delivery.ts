@@ -18,8 +18,8 @@ export interface CodeDelivery {
   to: string;
   /** Tag of the SMS (`mfa`, `password_reset`), for the gateway's logs. */
   purpose: string;
-  /** The mail: template of views/messages/, subject, and values besides `code` and `minutes`. */
-  mail: { template: string; subject: string; data?: Record<string, unknown> };
+  /** The mail (email only): template of views/messages/, subject, and values besides `code` and `minutes`. */
+  mail?: { template: string; subject: string; data?: Record<string, unknown> };
   /** Email only: send after the response (`later`) instead of before answering. */
   emailAfterResponse?: boolean;
   /** Called after a failed delivery was recorded (e.g. an audit event); `reason` is the transport's. */
@@ -39,7 +39,8 @@ export type DeliveryResult = { delivered: true } | { delivered: false; reason: s
  *   `emailAfterResponse` (an SMTP error is recorded and logged by `later`).
  * The body of a text (and the plain part the mails may show) is {@link codeMessage}.
  * @param issued `code`, `codeId` and `ttlSeconds` from issueCode.
- * @throws the transport's other errors (a programming or configuration error).
+ * @throws the transport's other errors (a programming or configuration error); TypeError for an
+ *   email delivery without `mail`.
  */
 export async function deliverCode(deps: DeliveryDeps, issued: { code: string; codeId: string; ttlSeconds: number }, d: CodeDelivery): Promise<DeliveryResult> {
   const minutes = Math.round(issued.ttlSeconds / 60);
@@ -59,9 +60,11 @@ export async function deliverCode(deps: DeliveryDeps, issued: { code: string; co
       return { delivered: false, reason: err.reason };
     }
   }
+  const mail = d.mail;
+  if (!mail) throw new TypeError('an email delivery needs its mail (template and subject)');
   const sendMail = async () => {
     try {
-      const msg = await renderMessage(d.mail.template, d.to, d.mail.subject, deps.branding, { ...d.mail.data, code: issued.code, minutes, text });
+      const msg = await renderMessage(mail.template, d.to, mail.subject, deps.branding, { ...mail.data, code: issued.code, minutes, text });
       await deps.mailer.send(msg);
     } catch (err) {
       await failed('smtp');

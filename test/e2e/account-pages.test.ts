@@ -5,7 +5,6 @@
  * ACCOUNT_REAUTH_SECONDS, crossed with the test clock), Recent activity — against real PostgreSQL
  * and a real SMTP receiver, with the portal as relying party.
  */
-import http from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, codeIn } from '../helpers/accounts.ts';
@@ -19,24 +18,20 @@ const USERNAME = 'AcctAvery1';
 const PASSWORD = 'Qz7!kR9{mW';
 const NEW_PASSWORD = 'Nw8$tLp2qZ';
 let idp: TestIdp;
-let portalServer: http.Server;
+let stopIdpAndPortal: (() => Promise<void>) | undefined;
 let portalUrl: string;
 let browser: Browser;
 let accountId: string;
 
 beforeAll(async () => {
-  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({}));
+  ({ idp, portalUrl, stop: stopIdpAndPortal } = await startIdpWithPortal({}));
   accountId = await createAccount(idp, { producerNumber: '000104201', username: USERNAME });
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (portalServer) {
-    portalServer.closeAllConnections();
-    await new Promise<void>((resolve) => portalServer.close(() => resolve()));
-  }
-  await idp?.stop();
+  await stopIdpAndPortal?.();
 });
 
 /** On the IdP's Log In page: the password (username typed unless pre-filled), then the email code. */

@@ -6,7 +6,6 @@
  * invitation → chooses who they are working for → portal Home "Working for …" → the producer
  * removes them → their portal and IdP sessions end.
  */
-import http from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAccountById } from '../../src/db/repositories/accounts.ts';
@@ -21,13 +20,13 @@ const PASSWORD = 'Qz7!kR9{mW';
 const AVERY = { username: 'DlgAvery01', email: 'avery.quinlan@example.com' };
 const CASEY = { username: 'CaseyDelegate1', email: 'casey.office@example.test' };
 let idp: TestIdp;
-let portalServer: http.Server;
+let stopIdpAndPortal: (() => Promise<void>) | undefined;
 let portalUrl: string;
 let browser: Browser;
 let jordanId: string;
 
 beforeAll(async () => {
-  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({ PORTAL_BACKCHANNEL_LOGOUT: true }, (idp) => ({
+  ({ idp, portalUrl, stop: stopIdpAndPortal } = await startIdpWithPortal({ PORTAL_BACKCHANNEL_LOGOUT: true }, (idp) => ({
     hierarchyApi: { resource: idp.config.PRODUCER_API_RESOURCE, url: `${idp.url}/api/producers/me/hierarchy` },
   })));
   await createAccount(idp, { producerNumber: '000104201', username: AVERY.username });
@@ -37,11 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (portalServer) {
-    portalServer.closeAllConnections();
-    await new Promise<void>((resolve) => portalServer.close(() => resolve()));
-  }
-  await idp?.stop();
+  await stopIdpAndPortal?.();
 });
 
 /** On the IdP's Log In page: username, password, then Verify your Account by an email code to `email`. */

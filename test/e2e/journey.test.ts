@@ -9,7 +9,6 @@
  *    (authorization code + PKCE + state + nonce, ID token, UserInfo, refresh, code replay), and a
  *    public client that omits PKCE.
  */
-import http from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
@@ -27,19 +26,15 @@ const CLIENT_ID = 'producer-portal';
 const CLIENT_SECRET = PORTAL_TEST_SECRET;
 
 let idp: TestIdp;
-let portalServer: http.Server;
+let stopIdpAndPortal: (() => Promise<void>) | undefined;
 let portalUrl: string;
 
 beforeAll(async () => {
-  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({ PORTAL_CLIENT_ID: CLIENT_ID }));
+  ({ idp, portalUrl, stop: stopIdpAndPortal } = await startIdpWithPortal({ PORTAL_CLIENT_ID: CLIENT_ID }));
 });
 
 afterAll(async () => {
-  if (portalServer) {
-    portalServer.closeAllConnections();
-    await new Promise<void>((resolve) => portalServer.close(() => resolve()));
-  }
-  await idp?.stop();
+  await stopIdpAndPortal?.();
 });
 
 /** The text of the `<dd>` next to the `<dt>` labelled `label` in the portal's My Information panel. */

@@ -2,7 +2,6 @@
  * The portal's Home page (guide slide 18) and "How to report an Issue" (slide 19) in headless
  * Chromium, against the real IdP (PostgreSQL, SMTP receiver) and the portal as its relying party.
  */
-import http from 'node:http';
 import { deflateSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import { PORTAL_TEST_SECRET, startIdpWithPortal } from '../helpers/portal.ts';
 const CLIENT_SECRET = PORTAL_TEST_SECRET;
 const SUPPORT = 'portal-support@example.test';
 let idp: TestIdp;
-let portalServer: http.Server;
+let stopIdpAndPortal: (() => Promise<void>) | undefined;
 let portalUrl: string;
 let browser: Browser;
 let averyId: string;
@@ -53,7 +52,7 @@ function png(): Buffer {
 }
 
 beforeAll(async () => {
-  ({ idp, portalUrl, portalServer } = await startIdpWithPortal({}, (idp) => ({
+  ({ idp, portalUrl, stop: stopIdpAndPortal } = await startIdpWithPortal({}, (idp) => ({
     hierarchyApi: { resource: idp.config.PRODUCER_API_RESOURCE, url: `${idp.url}/api/producers/me/hierarchy` },
     homeLinks: [
       { label: 'Quote & Enroll', url: 'https://quote.example.test/start', description: 'Quote plans and enroll clients.', newTab: true },
@@ -71,11 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (portalServer) {
-    portalServer.closeAllConnections();
-    await new Promise<void>((resolve) => portalServer.close(() => resolve()));
-  }
-  await idp?.stop();
+  await stopIdpAndPortal?.();
 });
 
 /**

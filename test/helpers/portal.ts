@@ -10,7 +10,6 @@ export const PORTAL_TEST_SECRET = 'portal-secret-0123456789abcdefghijklmnopqrstu
 export interface IdpWithPortal {
   idp: TestIdp;
   portalUrl: string;
-  portalServer: http.Server;
   /** Stops the portal, then the IdP. */
   stop(): Promise<void>;
 }
@@ -45,7 +44,6 @@ export async function startIdpWithPortal(idpEnv: Record<string, unknown> = {}, p
   return {
     idp,
     portalUrl,
-    portalServer,
     async stop() {
       portalServer.closeAllConnections();
       await new Promise<void>((resolve) => portalServer.close(() => resolve()));

@@ -36,6 +36,21 @@ export async function takenUsername(db: RegistrationContext['services']['db'], u
 }
 
 /**
+ * The form of "Create Your Secure Login" (guide slide 4) as a step declares it, shared by a
+ * producer's registration and an invited delegate's: its view, the username and password schema,
+ * the per-address limit under which whether a username is taken is asked, and the username typed
+ * back after a refusal. Each flow adds its path, model and submit.
+ */
+export const CREATE_LOGIN_FORM = {
+  name: 'login',
+  view: 'idp/register-login',
+  at: ['login'] as ['login'],
+  input: createLoginSchema(),
+  rateLimit: REGISTER_IP_LIMIT,
+  echo: (body: Record<string, unknown>) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
+};
+
+/**
  * Step 2 of 3, "Create Your Secure Login" (guide slide 4): the username and password rules
  * (security/username-policy.ts, password-policy.ts; the page shows Must Have / Cannot Have), a
  * username not yet taken (ignoring case; asked after the per-address limit REGISTER_IP_LIMIT, 429
@@ -43,14 +58,8 @@ export async function takenUsername(db: RegistrationContext['services']['db'], u
  * active (else back to the terms, 409). Creates the account and sends the confirmation mail.
  */
 export const createLoginStep: RegistrationStep<{ username: string; password: string }> = {
-  name: 'login',
+  ...CREATE_LOGIN_FORM,
   path: '/register/login',
-  view: 'idp/register-login',
-  at: ['login'],
-  input: createLoginSchema(),
-  // Per client address, as Enter Producer Information: whether a username is taken is asked only here.
-  rateLimit: REGISTER_IP_LIMIT,
-  echo: (body) => ({ username: (field(body, 'username') ?? '').slice(0, 40) }),
   async model() {
     return { title: 'Create Your Secure Login', rules: PASSWORD_RULES };
   },
